@@ -1,0 +1,62 @@
+//! `bakeryc build`: compile bakery.toml and write the tree, or with `--check` compare it with the
+//! tree on disk and write nothing.
+
+use std::path::PathBuf;
+
+use super::{ConfigArgs, Failure, Success};
+use crate::output::{self, WriteOutcome};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The directory that receives base/ and overlays/.
+    #[arg(long, short = 'o', default_value = "generated")]
+    pub out: PathBuf,
+    /// Write nothing; exit 1 with a unified diff when the tree on disk is out of date.
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(args: &Args) -> Result<Success, Failure> {
+    let (platform, findings) = super::load(&args.config)?;
+    let files = crate::build(&platform)
+        .map_err(|e| Failure::io("cannot render the tree", std::io::Error::other(e)))?;
+    let out = super::display_path(&args.out);
+    let findings = Some(findings).filter(|f| !f.diagnostics.is_empty());
+    if args.check {
+        return match output::diff_tree(&args.out, &files)
+            .map_err(|e| Failure::io(format!("cannot read {out}"), e))?
+        {
+            Some(diff) => Err(Failure::Drift { diff, findings }),
+            None => Ok(Success {
+                findings,
+                summary: Some(format!(
+                    "bakeryc: {out} is up to date ({} files)",
+                    files.len()
+                )),
+                stdout: None,
+            }),
+        };
+    }
+    let outcome = output::write_tree(&args.out, &files)
+        .map_err(|e| Failure::io(format!("cannot write {out}"), e))?;
+    let summary = match outcome {
+        WriteOutcome::Unchanged => format!("bakeryc: {out} is up to date ({} files)", files.len()),
+        WriteOutcome::Replaced {
+            added,
+            changed,
+            removed,
+        } => {
+            format!(
+                "bakeryc: wrote {out}: {added} added, {changed} changed, {removed} removed ({} files)",
+                files.len()
+            )
+        }
+    };
+    Ok(Success {
+        findings,
+        summary: Some(summary),
+        stdout: None,
+    })
+}

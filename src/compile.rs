@@ -1,0 +1,74 @@
+//! Model to Kubernetes objects: the base (every workload of the platform) and one overlay per
+//! environment, as typed k8s-openapi objects and kustomize documents. Pure: no I/O, no YAML text
+//! (that is `render`'s job), and the same platform always compiles to the same tree.
+
+mod cache;
+mod config_files;
+mod database;
+mod meta;
+mod network;
+mod overlay;
+mod pod;
+mod storage;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::Serialize;
+
+use crate::model::Platform;
+
+pub use config_files::{PG_HBA_CONF, postgresql_conf};
+pub use database::TLS_INIT_SCRIPT;
+pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
+
+/// One Kubernetes object; serialises to exactly the object (with `apiVersion` and `kind`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Object {
+    ConfigMap(ConfigMap),
+    Deployment(Box<Deployment>),
+    NetworkPolicy(NetworkPolicy),
+    PersistentVolumeClaim(PersistentVolumeClaim),
+    Service(Service),
+}
+
+/// The content of one generated file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Document {
+    /// Kubernetes objects, one YAML document each, in this order.
+    Objects(Vec<Object>),
+    Kustomization(Kustomization),
+    /// An RFC 6902 JSON patch applied by an overlay.
+    JsonPatch(Vec<PatchOperation>),
+}
+
+/// Every generated file, keyed by its path relative to the output directory (`base/auth-db.yaml`).
+pub type Tree = BTreeMap<String, Document>;
+
+/// Compiles the platform into the base and one overlay per environment.
+pub fn compile(platform: &Platform) -> Tree {
+    let mut tree = Tree::new();
+    for db in &platform.databases {
+        let file = format!("base/{}.yaml", db.names().workload);
+        tree.insert(file, Document::Objects(database::objects(platform, db)));
+    }
+    if let Some(cache) = &platform.cache {
+        let file = format!("base/{}.yaml", cache.names().workload);
+        tree.insert(file, Document::Objects(cache::objects(platform, cache)));
+    }
+    let resources = tree
+        .keys()
+        .map(|path| path.trim_start_matches("base/").to_owned())
+        .collect();
+    tree.insert(
+        "base/kustomization.yaml".into(),
+        Document::Kustomization(Kustomization::new(resources, Vec::new())),
+    );
+    for environment in &platform.environments {
+        tree.extend(overlay::files(platform, environment));
+    }
+    tree
+}

@@ -1,0 +1,176 @@
+//! The objects of the Redis cache: volume claim, Service, NetworkPolicy and a single-replica
+//! Deployment running Redis on TLS only (`port 0`), with the password read from a config file
+//! in the credentials Secret, never from an argument or an environment variable.
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
+    TCPSocketAction, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::meta::{self, REDIS};
+use super::{Object, network, pod, storage};
+use crate::model::{Cache, Platform};
+
+/// Any uid works for Redis; one above 10000 cannot collide with a host user.
+pub const REDIS_UID: i64 = 10001;
+const TLS_DIR: &str = "/tls";
+const CREDENTIALS_DIR: &str = "/run/secrets/redis";
+const SOCKET: &str = "/run/redis/redis.sock";
+/// The key of the credentials Secret holding `requirepass <password>`.
+pub const AUTH_CONF_KEY: &str = "auth.conf";
+
+pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
+    let names = cache.names();
+    vec![
+        Object::PersistentVolumeClaim(storage::volume_claim(
+            platform,
+            REDIS,
+            &names,
+            &cache.placement,
+        )),
+        Object::Service(network::service(platform, REDIS, &names, 6379)),
+        Object::NetworkPolicy(network::network_policy(platform, REDIS, &names, 6379)),
+        Object::Deployment(Box::new(deployment(platform, cache))),
+    ]
+}
+
+/// `redis-server` arguments: TLS on 6379, no plaintext listener, a local socket for probes.
+pub fn redis_args(platform: &Platform, cache: &Cache) -> Vec<String> {
+    [
+        ("--port", "0"),
+        ("--tls-port", "6379"),
+        ("--tls-cert-file", &format!("{TLS_DIR}/tls.crt")),
+        ("--tls-key-file", &format!("{TLS_DIR}/tls.key")),
+        ("--tls-ca-cert-file", &format!("{TLS_DIR}/ca.crt")),
+        ("--tls-auth-clients", cache.client_auth.redis_value()),
+        (
+            "--tls-protocols",
+            platform.tls.min_version.redis_protocols(),
+        ),
+        ("--tls-prefer-server-ciphers", "yes"),
+        ("--unixsocket", SOCKET),
+        ("--unixsocketperm", "700"),
+        ("--dir", "/data"),
+        ("--appendonly", "yes"),
+        ("--include", &format!("{CREDENTIALS_DIR}/{AUTH_CONF_KEY}")),
+    ]
+    .iter()
+    .flat_map(|(key, value)| [(*key).to_owned(), (*value).to_owned()])
+    .collect()
+}
+
+fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
+    let names = cache.names();
+    let mut metadata = meta::object_meta(platform, REDIS, &names.workload, &names.workload);
+    metadata.annotations = meta::checkov_skips(&cache.placement.image, false);
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            revision_history_limit: Some(3),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                ..Default::default()
+            }),
+            selector: LabelSelector {
+                match_labels: Some(meta::selector(REDIS, &names.workload)),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(meta::labels(platform, REDIS, &names.workload)),
+                    ..Default::default()
+                }),
+                spec: Some(pod_spec(platform, cache)),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn pod_spec(platform: &Platform, cache: &Cache) -> PodSpec {
+    let names = cache.names();
+    let ping = format!(
+        "REDISCLI_AUTH=\"$(cat {CREDENTIALS_DIR}/password)\" redis-cli -s {SOCKET} ping | grep -qx PONG"
+    );
+    PodSpec {
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        security_context: Some(pod::pod_security(REDIS_UID)),
+        init_containers: Some(vec![Container {
+            name: "secrets-present".into(),
+            image: Some(cache.placement.image.reference()),
+            image_pull_policy: Some("Always".into()),
+            command: Some(
+                ["sh", "-euc", pod::REQUIRE_FILES_SCRIPT, "secrets-present"]
+                    .into_iter()
+                    .map(str::to_owned)
+                    .chain(["tls.crt", "tls.key", "ca.crt"].map(|f| format!("{TLS_DIR}/{f}")))
+                    .chain([
+                        format!("{CREDENTIALS_DIR}/{AUTH_CONF_KEY}"),
+                        format!("{CREDENTIALS_DIR}/password"),
+                    ])
+                    .collect(),
+            ),
+            resources: Some(pod::helper_resources()),
+            security_context: Some(pod::container_security(REDIS_UID)),
+            volume_mounts: Some(vec![
+                pod::mount("credentials", CREDENTIALS_DIR, true),
+                pod::mount("tls", TLS_DIR, true),
+            ]),
+            ..Default::default()
+        }]),
+        containers: vec![Container {
+            name: "redis".into(),
+            image: Some(cache.placement.image.reference()),
+            image_pull_policy: Some("Always".into()),
+            command: Some(vec!["redis-server".into()]),
+            args: Some(redis_args(platform, cache)),
+            ports: Some(vec![ContainerPort {
+                name: Some("redis".into()),
+                container_port: 6379,
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            readiness_probe: Some(pod::exec_probe(&["sh", "-c", &ping], 5, 10)),
+            liveness_probe: Some(Probe {
+                tcp_socket: Some(TCPSocketAction {
+                    port: IntOrString::String("redis".into()),
+                    ..Default::default()
+                }),
+                initial_delay_seconds: Some(15),
+                period_seconds: Some(20),
+                timeout_seconds: Some(5),
+                failure_threshold: Some(6),
+                ..Default::default()
+            }),
+            resources: Some(pod::resources(&cache.placement.resources)),
+            security_context: Some(pod::container_security(REDIS_UID)),
+            volume_mounts: Some(vec![
+                pod::mount("credentials", CREDENTIALS_DIR, true),
+                pod::mount("data", "/data", false),
+                pod::mount("run", "/run/redis", false),
+                pod::mount("tls", TLS_DIR, true),
+            ]),
+            ..Default::default()
+        }],
+        volumes: Some(vec![
+            pod::secret_volume("credentials", &names.credentials_secret),
+            Volume {
+                name: "data".into(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: names.volume_claim.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            pod::empty_dir_volume("run", false),
+            pod::secret_volume("tls", &names.tls_secret),
+        ]),
+        ..Default::default()
+    }
+}

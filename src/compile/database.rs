@@ -1,0 +1,251 @@
+//! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, init SQL),
+//! volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so two
+//! servers never share one data directory).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, KeyToPath, PodSpec,
+    PodTemplateSpec, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, TLS_DIR};
+use super::meta::{self, POSTGRES};
+use super::{Object, network, pod, storage};
+use crate::model::{Database, Platform};
+
+/// uid and gid of `postgres` in the official alpine images; it owns the data directory.
+pub const POSTGRES_UID: i64 = 70;
+const SECRET_DIR: &str = "/tls-secret";
+const PASSWORD_DIR: &str = "/run/secrets/postgres";
+
+/// Checks that the Secrets exist (`$1` TLS, `$3` credentials), then copies the kubernetes.io/tls
+/// files into the in-memory emptyDir `$2` under the names postgresql.conf uses, with the key at
+/// 0600 from the moment it exists: PostgreSQL refuses a key that is group- or world-readable, and
+/// a Secret volume cannot give a file to uid 70 alone.
+pub const TLS_INIT_SCRIPT: &str = "\
+for file in \"$1/tls.crt\" \"$1/tls.key\" \"$1/ca.crt\" \"$3/password\"; do
+  if [ ! -s \"$file\" ]; then
+    echo \"bakeryc: $file is missing: create the Secrets with: bakeryc secrets generate --env ENV && kubectl apply -k secrets/ENV\" >&2
+    exit 1
+  fi
+done
+umask 077
+cp \"$1/tls.key\" \"$2/server-key.pem\"
+cp \"$1/tls.crt\" \"$2/server-cert.pem\"
+cp \"$1/ca.crt\" \"$2/ca-cert.pem\"
+chmod 0600 \"$2/server-key.pem\"
+chmod 0644 \"$2/server-cert.pem\" \"$2/ca-cert.pem\"
+";
+
+pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
+    let names = db.names();
+    vec![
+        Object::ConfigMap(config_map(platform, db)),
+        Object::PersistentVolumeClaim(storage::volume_claim(
+            platform,
+            POSTGRES,
+            &names,
+            &db.placement,
+        )),
+        Object::Service(network::service(platform, POSTGRES, &names, 5432)),
+        Object::NetworkPolicy(network::network_policy(platform, POSTGRES, &names, 5432)),
+        Object::Deployment(Box::new(deployment(platform, db))),
+    ]
+}
+
+fn config_map(platform: &Platform, db: &Database) -> ConfigMap {
+    let names = db.names();
+    ConfigMap {
+        metadata: meta::object_meta(platform, POSTGRES, &names.config_map, &names.workload),
+        data: Some(BTreeMap::from([
+            ("init.sql".to_owned(), config_files::init_sql(db)),
+            ("pg_hba.conf".to_owned(), PG_HBA_CONF.to_owned()),
+            (
+                "postgresql.conf".to_owned(),
+                config_files::postgresql_conf(platform, db),
+            ),
+        ])),
+        ..Default::default()
+    }
+}
+
+fn deployment(platform: &Platform, db: &Database) -> Deployment {
+    let names = db.names();
+    let mut metadata = meta::object_meta(platform, POSTGRES, &names.workload, &names.workload);
+    metadata.annotations = meta::checkov_skips(&db.placement.image, true);
+    let digest = meta::config_digest(&[
+        &config_files::postgresql_conf(platform, db),
+        PG_HBA_CONF,
+        &config_files::init_sql(db),
+    ]);
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            revision_history_limit: Some(3),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                ..Default::default()
+            }),
+            selector: LabelSelector {
+                match_labels: Some(meta::selector(POSTGRES, &names.workload)),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(meta::labels(platform, POSTGRES, &names.workload)),
+                    annotations: Some(BTreeMap::from([(
+                        "bakeryc.dev/config-digest".to_owned(),
+                        digest,
+                    )])),
+                    ..Default::default()
+                }),
+                spec: Some(pod_spec(db)),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn pod_spec(db: &Database) -> PodSpec {
+    let names = db.names();
+    PodSpec {
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        security_context: Some(pod::pod_security(POSTGRES_UID)),
+        termination_grace_period_seconds: Some(60),
+        init_containers: Some(vec![tls_init_container(db)]),
+        containers: vec![postgres_container(db)],
+        volumes: Some(vec![
+            Volume {
+                name: "config".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: names.config_map.clone(),
+                    items: Some(vec![
+                        key_to_path("pg_hba.conf"),
+                        key_to_path("postgresql.conf"),
+                    ]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            pod::secret_volume("credentials", &names.credentials_secret),
+            Volume {
+                name: "data".into(),
+                persistent_volume_claim: Some(
+                    k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                        claim_name: names.volume_claim.clone(),
+                        ..Default::default()
+                    },
+                ),
+                ..Default::default()
+            },
+            Volume {
+                name: "initdb".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: names.config_map.clone(),
+                    items: Some(vec![key_to_path("init.sql")]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            pod::empty_dir_volume("run", false),
+            pod::empty_dir_volume("tls", true),
+            pod::secret_volume("tls-secret", &names.tls_secret),
+            pod::empty_dir_volume("tmp", false),
+        ]),
+        ..Default::default()
+    }
+}
+
+fn key_to_path(key: &str) -> KeyToPath {
+    KeyToPath {
+        key: key.to_owned(),
+        path: key.to_owned(),
+        ..Default::default()
+    }
+}
+
+fn tls_init_container(db: &Database) -> Container {
+    Container {
+        name: "tls-files".into(),
+        image: Some(db.placement.image.reference()),
+        image_pull_policy: Some("Always".into()),
+        command: Some(vec![
+            "sh".into(),
+            "-euc".into(),
+            TLS_INIT_SCRIPT.into(),
+            "tls-files".into(),
+            SECRET_DIR.into(),
+            TLS_DIR.into(),
+            PASSWORD_DIR.into(),
+        ]),
+        security_context: Some(pod::container_security(POSTGRES_UID)),
+        resources: Some(pod::helper_resources()),
+        volume_mounts: Some(vec![
+            pod::mount("credentials", PASSWORD_DIR, true),
+            pod::mount("tls", TLS_DIR, false),
+            pod::mount("tls-secret", SECRET_DIR, true),
+        ]),
+        ..Default::default()
+    }
+}
+
+fn postgres_container(db: &Database) -> Container {
+    let env = |name: &str, value: &str| EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..Default::default()
+    };
+    let ready = [
+        "pg_isready",
+        "--host=/var/run/postgresql",
+        "--port=5432",
+        &format!("--username={}", db.role_name()),
+        &format!("--dbname={}", db.database_name()),
+    ]
+    .map(str::to_owned);
+    let ready: Vec<&str> = ready.iter().map(String::as_str).collect();
+    Container {
+        name: "postgres".into(),
+        image: Some(db.placement.image.reference()),
+        image_pull_policy: Some("Always".into()),
+        args: Some(vec![
+            "-c".into(),
+            format!("config_file={CONFIG_DIR}/postgresql.conf"),
+        ]),
+        env: Some(vec![
+            env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+            env("POSTGRES_DB", &db.database_name()),
+            env(
+                "POSTGRES_PASSWORD_FILE",
+                &format!("{PASSWORD_DIR}/password"),
+            ),
+            env("POSTGRES_USER", &db.role_name()),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("postgres".into()),
+            container_port: 5432,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        readiness_probe: Some(pod::exec_probe(&ready, 5, 10)),
+        liveness_probe: Some(pod::exec_probe(&ready, 60, 20)),
+        resources: Some(pod::resources(&db.placement.resources)),
+        security_context: Some(pod::container_security(POSTGRES_UID)),
+        volume_mounts: Some(vec![
+            pod::mount("config", CONFIG_DIR, true),
+            pod::mount("credentials", PASSWORD_DIR, true),
+            pod::mount("data", "/var/lib/postgresql/data", false),
+            pod::mount("initdb", "/docker-entrypoint-initdb.d", true),
+            pod::mount("run", "/var/run/postgresql", false),
+            pod::mount("tls", TLS_DIR, true),
+            pod::mount("tmp", "/tmp", false),
+        ]),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,96 @@
+//! Names, labels and annotations shared by every object: the `app.kubernetes.io/*` labels, the
+//! selector labels (a stable subset) and the checkov skip annotations with their reasons.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use sha2::{Digest, Sha256};
+
+use crate::model::{Image, Platform};
+
+/// What a workload is: `postgres` or `redis`, and its `app.kubernetes.io/component`.
+#[derive(Clone, Copy, Debug)]
+pub struct Kind {
+    pub app: &'static str,
+    pub component: &'static str,
+}
+
+pub const POSTGRES: Kind = Kind {
+    app: "postgres",
+    component: "database",
+};
+pub const REDIS: Kind = Kind {
+    app: "redis",
+    component: "cache",
+};
+
+/// Labels that select a workload's pods. Never change them: Deployment selectors are immutable.
+pub fn selector(kind: Kind, instance: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/instance".to_owned(), instance.to_owned()),
+        ("app.kubernetes.io/name".to_owned(), kind.app.to_owned()),
+    ])
+}
+
+/// All recommended labels of a workload's objects.
+pub fn labels(platform: &Platform, kind: Kind, instance: &str) -> BTreeMap<String, String> {
+    let mut labels = selector(kind, instance);
+    labels.insert("app.kubernetes.io/component".into(), kind.component.into());
+    labels.insert("app.kubernetes.io/managed-by".into(), "bakeryc".into());
+    labels.insert(
+        "app.kubernetes.io/part-of".into(),
+        platform.name.to_string(),
+    );
+    labels
+}
+
+pub fn object_meta(platform: &Platform, kind: Kind, name: &str, instance: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(platform.namespace.to_string()),
+        labels: Some(labels(platform, kind, instance)),
+        ..Default::default()
+    }
+}
+
+/// checkov skips that cannot be avoided, each with the reason a reviewer needs.
+pub fn checkov_skips(image: &Image, uid_below_10000: bool) -> Option<BTreeMap<String, String>> {
+    let mut reasons = Vec::new();
+    if uid_below_10000 {
+        reasons.push(
+            "CKV_K8S_40=the official postgres alpine image runs PostgreSQL as uid 70, which owns the data directory; \
+             the pod still runs non-root with no privileges",
+        );
+    }
+    if image.digest.is_none() {
+        reasons.push(
+            "CKV_K8S_43=the image is pinned by a version tag in bakery.toml; pin it by digest in bakery.toml (name@sha256:...) to lift this skip",
+        );
+    }
+    (!reasons.is_empty()).then(|| {
+        reasons
+            .iter()
+            .enumerate()
+            .map(|(i, reason)| (format!("checkov.io/skip{}", i + 1), (*reason).to_owned()))
+            .collect()
+    })
+}
+
+/// A short digest of configuration that pods read at start, put on the pod template so a change
+/// rolls the pods (ConfigMaps keep their names, so Kubernetes would not notice otherwise).
+pub fn config_digest(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.len().to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}

@@ -1,0 +1,289 @@
+//! The diagnostic type every stage reports problems with, and the catalogue of stable codes
+//! that `bakeryc explain` reads. It only describes problems; rendering them is the CLI's job.
+
+use std::fmt;
+use std::ops::Range;
+
+/// How bad a problem is: errors stop the build, warnings do not (unless `--deny-warnings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+/// A byte range in the source with the text that explains it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Range<usize>,
+    pub message: String,
+}
+
+/// One problem in a bakery.toml: a stable code, where it is and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    pub primary: Label,
+    pub secondary: Vec<Label>,
+    pub help: String,
+}
+
+impl Diagnostic {
+    /// An error at `span`; add context with [`Self::with_label`] and [`Self::with_help`].
+    pub fn error(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, span, message)
+    }
+
+    pub fn warning(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, span, message)
+    }
+
+    fn new(code: Code, severity: Severity, span: Range<usize>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            code,
+            severity,
+            primary: Label {
+                span,
+                message: String::new(),
+            },
+            secondary: Vec::new(),
+            help: code.help().to_owned(),
+            message,
+        }
+    }
+
+    /// The text under the primary span.
+    #[must_use]
+    pub fn with_label(mut self, message: impl Into<String>) -> Self {
+        self.primary.message = message.into();
+        self
+    }
+
+    /// Another place involved in the problem, such as the first definition of a duplicate.
+    #[must_use]
+    pub fn with_secondary(mut self, span: Range<usize>, message: impl Into<String>) -> Self {
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
+        self
+    }
+
+    /// The concrete fix; replaces the code's generic help.
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = help.into();
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Declares the code catalogue: one variant per code, its stable name, a one-line default help
+/// and the long explanation printed by `bakeryc explain`.
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $help:literal, $explain:literal;)*) => {
+        /// A stable diagnostic code. Names never change once released: CI annotations and
+        /// `explain` depend on them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name),* }
+            }
+
+            /// The generic fix, used when a check has nothing more specific to say.
+            pub fn help(self) -> &'static str {
+                match self { $(Code::$variant => $help),* }
+            }
+
+            /// What goes wrong in production without this check, and how to fix it.
+            pub fn explanation(self) -> &'static str {
+                match self { $(Code::$variant => $explain),* }
+            }
+
+            /// Looks a code up by its name, with or without the `bakery::` prefix.
+            pub fn from_name(name: &str) -> Option<Code> {
+                let name = name.trim();
+                let full = if name.starts_with("bakery::") { name.to_owned() } else { format!("bakery::{name}") };
+                Self::ALL.iter().copied().find(|code| code.as_str() == full)
+            }
+        }
+
+        impl fmt::Display for Code {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+codes! {
+    TomlSyntax => "bakery::toml::syntax",
+        "fix the TOML syntax at the marked position",
+        "bakery.toml is not valid TOML, so nothing in it can be trusted. Typical causes are a missing \
+quote, a missing `=`, or a table header written twice. Fix the syntax at the marked position; \
+bakeryc reports every syntax error it can recover from in one run.";
+    WrongType => "bakery::toml::wrong-type",
+        "write the value with the type shown in the message",
+        "A key holds a value of the wrong TOML type, for example `version = \"17\"` (a string) where an \
+integer is expected, or `storage = 2` where a quantity string such as \"2Gi\" is expected. \
+A value of the wrong type would otherwise be silently reinterpreted; bakeryc refuses it instead.";
+    UnknownKey => "bakery::toml::unknown-key",
+        "remove the key, or correct its spelling",
+        "A key that bakeryc does not know is usually a typo (`storge` for `storage`). Silently ignoring it \
+would deploy the default instead of what was meant, and the mistake would only show in production \
+(a 2Gi volume where 50Gi was intended). Every unknown key is an error; the message suggests the \
+nearest known key.";
+    MissingKey => "bakery::toml::missing-key",
+        "add the key",
+        "A required key is missing. bakeryc has no safe default for it (for example the PostgreSQL \
+version or the storage size), so it must be declared.";
+    InvalidName => "bakery::name::invalid",
+        "use lowercase letters, digits and '-', starting and ending with a letter or digit",
+        "Kubernetes object names, Service names and label values must be DNS-1123 labels: at most 63 \
+characters of lowercase letters, digits and '-', starting and ending with an alphanumeric \
+character. An invalid name is rejected by the API server at deploy time, halfway through an Argo CD \
+sync; bakeryc rejects it before anything is written.";
+    NameTooLong => "bakery::name::too-long",
+        "shorten the name so that the longest derived name fits 63 characters",
+        "bakeryc derives several names from each declared name (`<name>-db-service`, \
+`<name>-db-credentials`, ...). Each must fit the 63-character limit of a DNS-1123 label, or the API \
+server rejects the object. Shorten the declared name.";
+    DuplicateName => "bakery::name::duplicate",
+        "give every database a unique name",
+        "Two declarations share a name, so their Kubernetes objects would overwrite each other: one \
+database's Deployment, volume and Secrets would silently replace the other's.";
+    NameCollision => "bakery::name::collides-with-cache",
+        "rename the database or the cache",
+        "A database and the cache would produce objects with clashing names or labels, so one would \
+select the other's pods or overwrite its Secrets.";
+    UnknownDatabase => "bakery::environment::unknown-database",
+        "name a database declared with [[database]]",
+        "An environment overrides a database that is not declared. The override would do nothing, which \
+usually means a typo or a database that was renamed: the environment silently keeps the defaults.";
+    InvalidQuantity => "bakery::quantity::invalid",
+        "write a Kubernetes quantity such as 2Gi, 500Mi, 100m or 1",
+        "Kubernetes quantities use binary suffixes (Ki, Mi, Gi, Ti) or decimal ones (k, M, G, T) and, \
+for CPU, millicores (m). `2GB` is not a quantity: the API server rejects the object.";
+    NonPositiveQuantity => "bakery::quantity::not-positive",
+        "use a size greater than zero",
+        "A volume or resource of size zero cannot be provisioned or scheduled.";
+    RequestAboveLimit => "bakery::resources::request-above-limit",
+        "lower the request or raise the limit",
+        "A container's request must not exceed its limit; the API server rejects such a pod spec, so \
+the workload would never start.";
+    ImageLatest => "bakery::image::unpinned",
+        "pin the image with a version tag (postgres:17.2-alpine) or a digest (postgres@sha256:...)",
+        "An image without a tag, or tagged `latest`, changes under your feet: a node pulling it later \
+may start a different major version on the same data directory, which PostgreSQL refuses to \
+start. Pin a version tag or, better, a digest.";
+    ImageInvalid => "bakery::image::invalid",
+        "write the image as name:tag or name@sha256:<64 hex digits>",
+        "The image reference is malformed, so no node could pull it and the pod would stay in \
+ImagePullBackOff.";
+    ImageVersionMismatch => "bakery::image::version-mismatch",
+        "make the image tag and `version` name the same PostgreSQL major version",
+        "`version` decides which settings bakeryc writes into postgresql.conf, while the image decides \
+which server runs. If they disagree, the server may refuse a setting that does not exist in its \
+version and never start, or run on a data directory initialised by another major version.";
+    UnsupportedVersion => "bakery::postgres::unsupported-version",
+        "declare a PostgreSQL major version bakeryc supports",
+        "bakeryc only writes settings it knows to exist in the declared PostgreSQL major version. \
+Versions outside its catalogue cannot be checked, so they are refused.";
+    TlsMinVersion => "bakery::tls::min-version",
+        "use min_version = \"1.2\" or \"1.3\"",
+        "TLS 1.0 and 1.1 are deprecated (RFC 8996) and broken in practice. Servers must refuse them.";
+    KeyAlgorithm => "bakery::tls::key-algorithm",
+        "use rsa-2048, rsa-3072, rsa-4096, ecdsa-p256 or ecdsa-p384",
+        "The key algorithm is unknown or too weak. RSA keys below 2048 bits can be factored and are \
+refused by current TLS libraries.";
+    ValidityOrder => "bakery::tls::leaf-outlives-ca",
+        "make the server validity shorter than the CA validity",
+        "A server certificate cannot be valid beyond its issuer: clients reject the chain as soon as \
+the CA expires, even though the leaf still looks valid.";
+    RenewBefore => "bakery::tls::renew-before",
+        "make renew_before shorter than the server certificate validity",
+        "If renew_before is not shorter than the server validity, every certificate is due for renewal \
+the moment it is issued, and `bakeryc secrets status` can never be green.";
+    LongValidity => "bakery::tls::long-validity",
+        "shorten the validity, or accept the warning knowingly",
+        "Very long validities (a CA above 30 years, server certificates above 5 years) mean a leaked key \
+stays useful for a long time, and rotation procedures are forgotten before they are needed.";
+    InvalidDuration => "bakery::duration::invalid",
+        "write a duration such as 90d, 3y, 12h or 500ms",
+        "The duration could not be read. Durations are a number and a unit: ms, s, m, h, d, w, mo or y.";
+    LogStatementAll => "bakery::audit::log-statement-all",
+        "use log_statement = \"ddl\" or \"mod\"",
+        "With log_statement = \"all\" PostgreSQL writes every statement to its log, including \
+`ALTER ROLE ... PASSWORD '...'` in clear text. Anyone who can read the logs then has the password.";
+    InvalidChoice => "bakery::value::invalid-choice",
+        "use one of the values listed in the message",
+        "The value is not one of the choices bakeryc knows for this key.";
+    UnknownExtension => "bakery::postgres::unknown-extension",
+        "check the extension name, or install it in a custom image",
+        "The extension is not part of the contrib set shipped with the declared PostgreSQL version, so \
+`CREATE EXTENSION` in the init SQL fails and the database never finishes initialising, unless the \
+image adds it.";
+    UnknownSetting => "bakery::postgres::unknown-setting",
+        "remove the setting or declare a PostgreSQL version that has it",
+        "PostgreSQL refuses to start when postgresql.conf names a setting that does not exist in its \
+version: the pod crash-loops with `unrecognized configuration parameter`.";
+    ReservedSetting => "bakery::postgres::reserved-setting",
+        "remove the setting: bakeryc manages it",
+        "bakeryc writes this setting itself (TLS, listening, authentication or audit). Overriding it \
+would break the guarantees bakeryc makes about the compiled server.";
+    ClientAuthContradiction => "bakery::cache::client-auth",
+        "use client_auth = \"none\" or \"optional\", or declare client certificates",
+        "With client_auth = \"required\" Redis refuses every TLS client that does not present a \
+certificate signed by the CA. No client certificates are declared, so every service (and the \
+readiness probe) would be locked out.";
+    NoDatabases => "bakery::database::none",
+        "declare at least one [[database]]",
+        "A platform without databases compiles to nothing useful; this is usually a misspelt \
+`[[database]]` header.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn codes_are_unique_and_explained() {
+        let names: BTreeSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len(), "duplicate code names");
+        for code in Code::ALL {
+            assert!(code.as_str().starts_with("bakery::"), "{code}");
+            assert!(
+                code.explanation().len() > 40,
+                "{code} needs a real explanation"
+            );
+            assert!(!code.help().is_empty());
+            assert_eq!(Code::from_name(code.as_str()), Some(*code));
+        }
+        assert_eq!(Code::from_name("toml::unknown-key"), Some(Code::UnknownKey));
+    }
+}

@@ -1,0 +1,60 @@
+//! bakeryc compiles one `bakery.toml` (every PostgreSQL database of a platform, its Redis cache and
+//! its certificate policy) into a Kustomize tree, and issues the certificates and passwords that
+//! tree references.
+//!
+//! ```text
+//! bakery.toml --parse--> RawConfig --validate--> Platform --compile--> Tree --render--> Files --output--> disk
+//!              (spans)              (diagnostics)  (model)   (k8s objects)   (YAML)
+//! ```
+//!
+//! Every stage but `output` is pure; only `cli` prints.
+
+pub mod cli;
+pub mod compile;
+pub mod diagnostic;
+pub mod model;
+pub mod output;
+pub mod parse;
+pub mod render;
+pub mod validate;
+
+use diagnostic::{Code, Diagnostic};
+use model::Platform;
+
+/// The result of reading a bakery.toml: the platform when it is valid, and every diagnostic.
+#[derive(Debug)]
+pub struct Checked {
+    pub platform: Option<Platform>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and validates a bakery.toml. Never panics, whatever the input.
+pub fn check(source: &str) -> Checked {
+    let (raw, mut diagnostics) = parse::parse(source);
+    if diagnostics.iter().any(|d| d.code == Code::TomlSyntax) {
+        // A file that is not TOML yields only partial tables; anything past the syntax errors
+        // would be noise.
+        return Checked {
+            platform: None,
+            diagnostics,
+        };
+    }
+    let mistyped = diagnostics.iter().any(|d| d.code == Code::WrongType);
+    let (platform, more) = validate::validate(&raw);
+    // A mistyped value was dropped by parse; do not also call it missing.
+    diagnostics.extend(
+        more.into_iter()
+            .filter(|d| !(mistyped && d.code == Code::MissingKey)),
+    );
+    diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    Checked {
+        platform: if failed { None } else { platform },
+        diagnostics,
+    }
+}
+
+/// Compiles and renders a valid platform into the generated files.
+pub fn build(platform: &Platform) -> Result<render::Files, render::RenderError> {
+    render::render(&compile::compile(platform))
+}

@@ -1,0 +1,595 @@
+//! The validated platform: only values that are known to be valid can exist here (each newtype
+//! checks its invariant in its constructor). No spans and no I/O: everything downstream of
+//! `validate` works on these types and never has to re-check them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A DNS-1123 label: 1-63 of `[a-z0-9-]`, starting and ending alphanumeric.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DnsLabel(String);
+
+impl DnsLabel {
+    pub const MAX_LEN: usize = 63;
+
+    pub fn new(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("is empty".into());
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(format!(
+                "is {} characters long; at most {} are allowed",
+                text.len(),
+                Self::MAX_LEN
+            ));
+        }
+        if let Some(bad) = text
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Err(format!(
+                "contains {bad:?}; only lowercase letters, digits and '-' are allowed"
+            ));
+        }
+        if text.starts_with('-') || text.ends_with('-') {
+            return Err("must start and end with a letter or digit".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DnsLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A DNS subdomain such as `cluster.local`: dot-separated DNS-1123 labels, at most 253 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainName(String);
+
+impl DomainName {
+    pub fn new(text: &str) -> Result<Self, String> {
+        if text.len() > 253 {
+            return Err("is longer than 253 characters".into());
+        }
+        for label in text.split('.') {
+            DnsLabel::new(label).map_err(|e| format!("part {label:?} {e}"))?;
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Kubernetes quantity (`2Gi`, `500m`, `1`), kept as written (so output shows what the user
+/// wrote) together with its value for comparisons.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantity {
+    text: String,
+    value: f64,
+}
+
+impl Quantity {
+    const SUFFIXES: &'static [(&'static str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+        ("", 1.0),
+    ];
+
+    /// Parses the Kubernetes quantity grammar: a signed decimal number and an optional suffix.
+    pub fn new(text: &str) -> Result<Self, String> {
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+            .unwrap_or(text.len());
+        let (number, suffix) = text.split_at(split);
+        let digits = number.trim_start_matches(['+', '-']);
+        let well_formed = !digits.is_empty()
+            && digits.chars().filter(|c| *c == '.').count() <= 1
+            && digits.chars().any(|c| c.is_ascii_digit())
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && number.len() - digits.len() <= 1;
+        let factor = Self::SUFFIXES
+            .iter()
+            .find(|(s, _)| *s == suffix)
+            .map(|(_, f)| *f);
+        let exponent = suffix
+            .strip_prefix(['e', 'E'])
+            .and_then(|e| e.parse::<i32>().ok())
+            .filter(|e| e.abs() <= 18)
+            .map(|e| 10f64.powi(e));
+        match (well_formed, factor.or(exponent), number.parse::<f64>()) {
+            (true, Some(factor), Ok(number)) => Ok(Self {
+                text: text.to_owned(),
+                value: number * factor,
+            }),
+            _ => Err(format!("{text:?} is not a Kubernetes quantity")),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The value in base units (bytes, or cores), for comparisons only.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A container image pinned by a tag other than `latest`, by a digest, or both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl Image {
+    pub fn reference(&self) -> String {
+        let mut text = self.repository.clone();
+        if let Some(tag) = &self.tag {
+            text.push(':');
+            text.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            text.push('@');
+            text.push_str(digest);
+        }
+        text
+    }
+}
+
+impl fmt::Display for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reference())
+    }
+}
+
+/// A PostgreSQL major version bakeryc has a settings catalogue for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PgVersion(u8);
+
+impl PgVersion {
+    pub const SUPPORTED: std::ops::RangeInclusive<u8> = 13..=18;
+
+    pub fn new(major: i64) -> Result<Self, String> {
+        match u8::try_from(major) {
+            Ok(major) if Self::SUPPORTED.contains(&major) => Ok(Self(major)),
+            _ => Err(format!(
+                "PostgreSQL {major} is not supported; supported major versions are {} to {}",
+                Self::SUPPORTED.start(),
+                Self::SUPPORTED.end()
+            )),
+        }
+    }
+
+    pub fn major(self) -> u8 {
+        self.0
+    }
+}
+
+/// A PostgreSQL identifier or extension name as written in `CREATE EXTENSION`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Extension(String);
+
+impl Extension {
+    pub fn new(name: &str) -> Result<Self, String> {
+        let valid = !name.is_empty()
+            && name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if valid {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(format!("{name:?} is not an extension name"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A minimum TLS protocol version; older versions cannot be represented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    V1_2,
+    V1_3,
+}
+
+impl TlsVersion {
+    /// The spelling PostgreSQL's `ssl_min_protocol_version` uses.
+    pub fn postgres_name(self) -> &'static str {
+        match self {
+            Self::V1_2 => "TLSv1.2",
+            Self::V1_3 => "TLSv1.3",
+        }
+    }
+
+    /// Redis `tls-protocols`: every allowed version, as Redis has no minimum setting.
+    pub fn redis_protocols(self) -> &'static str {
+        match self {
+            Self::V1_2 => "TLSv1.2 TLSv1.3",
+            Self::V1_3 => "TLSv1.3",
+        }
+    }
+}
+
+/// A key type for certificates. RSA below 2048 bits cannot be represented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyAlgorithm {
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    EcdsaP256,
+    EcdsaP384,
+}
+
+impl KeyAlgorithm {
+    pub const NAMES: &'static [&'static str] = &[
+        "rsa-2048",
+        "rsa-3072",
+        "rsa-4096",
+        "ecdsa-p256",
+        "ecdsa-p384",
+    ];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "rsa-2048" => Self::Rsa2048,
+            "rsa-3072" => Self::Rsa3072,
+            "rsa-4096" => Self::Rsa4096,
+            "ecdsa-p256" => Self::EcdsaP256,
+            "ecdsa-p384" => Self::EcdsaP384,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rsa2048 => "rsa-2048",
+            Self::Rsa3072 => "rsa-3072",
+            Self::Rsa4096 => "rsa-4096",
+            Self::EcdsaP256 => "ecdsa-p256",
+            Self::EcdsaP384 => "ecdsa-p384",
+        }
+    }
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A calendar period such as `10y` or `90d`, as written, for certificate lifetimes.
+#[derive(Clone, Debug)]
+pub struct Period {
+    text: String,
+    span: jiff::Span,
+}
+
+impl Period {
+    pub fn new(text: &str) -> Result<Self, String> {
+        let span: jiff::Span = text
+            .parse()
+            .map_err(|e| format!("{text:?} is not a duration: {e}"))?;
+        if span.is_negative() || span.is_zero() {
+            return Err(format!("{text:?} must be longer than zero"));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            span,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn span(&self) -> jiff::Span {
+        self.span
+    }
+
+    /// Length in days counted from a fixed date, so comparisons never depend on today.
+    pub fn days(&self) -> f64 {
+        let reference = jiff::civil::date(2000, 1, 1);
+        self.span
+            .total((jiff::Unit::Day, reference))
+            .unwrap_or(f64::MAX)
+    }
+}
+
+impl PartialEq for Period {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+/// What the audit log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStatement {
+    None,
+    Ddl,
+    Mod,
+    All,
+}
+
+impl LogStatement {
+    pub const NAMES: &'static [&'static str] = &["none", "ddl", "mod", "all"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "none" => Self::None,
+            "ddl" => Self::Ddl,
+            "mod" => Self::Mod,
+            "all" => Self::All,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Audit {
+    pub log_connections: bool,
+    pub log_disconnections: bool,
+    pub log_statement: LogStatement,
+    /// `log_min_duration_statement` in milliseconds; `None` is off.
+    pub log_min_duration_ms: Option<u64>,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            log_connections: true,
+            log_disconnections: true,
+            log_statement: LogStatement::Ddl,
+            log_min_duration_ms: Some(500),
+        }
+    }
+}
+
+/// CPU and memory for one container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuMemory {
+    pub cpu: Quantity,
+    pub memory: Quantity,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resources {
+    pub requests: CpuMemory,
+    pub limits: CpuMemory,
+}
+
+/// Where a workload runs and how big it is: the part of a workload an environment may change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placement {
+    pub image: Image,
+    pub storage: Quantity,
+    pub storage_class: Option<String>,
+    pub resources: Resources,
+}
+
+/// An extra postgresql.conf line, checked against the declared version's catalogue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    pub name: String,
+    /// Already in postgresql.conf syntax (strings quoted).
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Database {
+    pub name: DnsLabel,
+    pub version: PgVersion,
+    pub placement: Placement,
+    pub extensions: Vec<Extension>,
+    pub audit: Audit,
+    pub settings: Vec<Setting>,
+}
+
+/// `tls-auth-clients`: whether Redis asks TLS clients for a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    None,
+    Optional,
+    Required,
+}
+
+impl ClientAuth {
+    pub const NAMES: &'static [&'static str] = &["none", "optional", "required"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "none" => Self::None,
+            "optional" => Self::Optional,
+            "required" => Self::Required,
+            _ => return None,
+        })
+    }
+
+    pub fn redis_value(self) -> &'static str {
+        match self {
+            Self::None => "no",
+            Self::Optional => "optional",
+            Self::Required => "yes",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cache {
+    pub name: DnsLabel,
+    pub placement: Placement,
+    pub client_auth: ClientAuth,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaPolicy {
+    pub common_name: String,
+    pub validity: Period,
+    pub key: KeyAlgorithm,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerCertPolicy {
+    pub validity: Period,
+    pub key: KeyAlgorithm,
+    pub renew_before: Period,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsPolicy {
+    pub min_version: TlsVersion,
+    pub ca: CaPolicy,
+    pub server: ServerCertPolicy,
+}
+
+/// One overlay: the placement of every workload in this environment, fully resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Environment {
+    pub name: DnsLabel,
+    pub databases: BTreeMap<DnsLabel, Placement>,
+    pub cache: Option<Placement>,
+}
+
+/// The whole data tier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Platform {
+    pub name: DnsLabel,
+    pub namespace: DnsLabel,
+    pub cluster_domain: DomainName,
+    pub databases: Vec<Database>,
+    pub cache: Option<Cache>,
+    pub tls: TlsPolicy,
+    pub environments: Vec<Environment>,
+}
+
+impl Platform {
+    /// The DNS names a client may use for a Service, shortest first; all are in the server
+    /// certificate's SANs.
+    pub fn service_dns_names(&self, service: &str) -> Vec<String> {
+        let ns = self.namespace.as_str();
+        vec![
+            service.to_owned(),
+            format!("{service}.{ns}"),
+            format!("{service}.{ns}.svc"),
+            format!("{service}.{ns}.svc.{}", self.cluster_domain.as_str()),
+        ]
+    }
+}
+
+/// The names of everything bakeryc creates or references for one workload. These are a public
+/// contract: GitOps repos, Secrets and services depend on them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadNames {
+    /// What bakery.toml calls it (`auth`, `redis`).
+    pub declared: String,
+    /// Deployment, NetworkPolicy and `app.kubernetes.io/instance` (`auth-db`, `redis`).
+    pub workload: String,
+    pub service: String,
+    pub tls_secret: String,
+    pub credentials_secret: String,
+    pub config_map: String,
+    pub volume_claim: String,
+}
+
+impl WorkloadNames {
+    fn new(declared: &str, workload: String) -> Self {
+        Self {
+            declared: declared.to_owned(),
+            service: format!("{workload}-service"),
+            tls_secret: format!("{workload}-tls"),
+            credentials_secret: format!("{workload}-credentials"),
+            config_map: format!("{workload}-config"),
+            volume_claim: format!("{workload}-data"),
+            workload,
+        }
+    }
+}
+
+impl Database {
+    pub fn names(&self) -> WorkloadNames {
+        WorkloadNames::new(self.name.as_str(), format!("{}-db", self.name))
+    }
+
+    /// The PostgreSQL database created at first start (`alert-processor` -> `alert_processor_db`).
+    pub fn database_name(&self) -> String {
+        format!("{}_db", self.name.as_str().replace('-', "_"))
+    }
+
+    /// The PostgreSQL role that owns the database (`auth_user`).
+    pub fn role_name(&self) -> String {
+        format!("{}_user", self.name.as_str().replace('-', "_"))
+    }
+}
+
+impl Cache {
+    pub fn names(&self) -> WorkloadNames {
+        WorkloadNames::new(self.name.as_str(), self.name.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        assert!(DnsLabel::new("alert-processor").is_ok());
+        for bad in ["", "-a", "a-", "A", "a_b", &"a".repeat(64)] {
+            assert!(DnsLabel::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quantities() {
+        assert!((Quantity::new("2Gi").unwrap().value() - 2.0 * 1_073_741_824.0).abs() < 1.0);
+        assert!((Quantity::new("100m").unwrap().value() - 0.1).abs() < 1e-12);
+        assert!((Quantity::new("1e3").unwrap().value() - 1000.0).abs() < 1e-9);
+        for bad in ["2GB", "", "Gi", "1..2", "--1", "2 Gi", "1e99"] {
+            assert!(Quantity::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn periods_compare_in_days() {
+        assert!(Period::new("3y").unwrap().days() < Period::new("10y").unwrap().days());
+        assert!(Period::new("90d").unwrap().days() < Period::new("3y").unwrap().days());
+        assert!(Period::new("0d").is_err());
+        assert!(Period::new("soon").is_err());
+    }
+}

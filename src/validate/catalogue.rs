@@ -1,0 +1,268 @@
+//! What each supported PostgreSQL major version knows: its configuration settings and the
+//! extensions its contrib set ships. The PostgreSQL 15 settings list is the output of
+//! `postgres --describe-config` of a real 15 server; other versions are expressed as the
+//! differences recorded in the PostgreSQL release notes.
+
+use crate::model::PgVersion;
+
+const PG15_SETTINGS: &str = include_str!("pg15-settings.txt");
+
+/// Settings added in a version (present from it on).
+const ADDED: &[(u8, &[&str])] = &[
+    (
+        14,
+        &[
+            "client_connection_check_interval",
+            "compute_query_id",
+            "debug_discard_caches",
+            "default_toast_compression",
+            "enable_async_append",
+            "enable_memoize",
+            "huge_page_size",
+            "idle_session_timeout",
+            "in_hot_standby",
+            "log_recovery_conflict_waits",
+            "min_dynamic_shared_memory",
+            "recovery_init_sync_method",
+            "remove_temp_files_after_crash",
+            "ssl_crl_dir",
+            "track_wal_io_timing",
+            "vacuum_failsafe_age",
+            "vacuum_multixact_failsafe_age",
+        ],
+    ),
+    (
+        15,
+        &[
+            "allow_in_place_tablespaces",
+            "archive_library",
+            "log_startup_progress_interval",
+            "recovery_prefetch",
+            "shared_memory_size",
+            "shared_memory_size_in_huge_pages",
+            "stats_fetch_consistency",
+            "wal_decode_buffer_size",
+        ],
+    ),
+    (
+        16,
+        &[
+            "createrole_self_grant",
+            "debug_io_direct",
+            "debug_logical_replication_streaming",
+            "debug_parallel_query",
+            "enable_presorted_aggregate",
+            "gss_accept_delegation",
+            "icu_validation_level",
+            "max_parallel_apply_workers_per_subscription",
+            "reserved_connections",
+            "scram_iterations",
+            "send_abort_for_crash",
+            "send_abort_for_kill",
+            "vacuum_buffer_usage_limit",
+        ],
+    ),
+    (
+        17,
+        &[
+            "allow_alter_system",
+            "commit_timestamp_buffers",
+            "enable_group_by_reordering",
+            "event_triggers",
+            "huge_pages_status",
+            "io_combine_limit",
+            "max_notify_queue_pages",
+            "multixact_member_buffers",
+            "multixact_offset_buffers",
+            "notify_buffers",
+            "restrict_nonsystem_relation_kind",
+            "serializable_buffers",
+            "subtransaction_buffers",
+            "summarize_wal",
+            "sync_replication_slots",
+            "synchronized_standby_slots",
+            "trace_connection_negotiation",
+            "transaction_buffers",
+            "transaction_timeout",
+            "wal_summary_keep_time",
+        ],
+    ),
+    (
+        18,
+        &[
+            "autovacuum_vacuum_max_threshold",
+            "autovacuum_worker_slots",
+            "data_checksums",
+            "enable_distinct_reordering",
+            "enable_self_join_elimination",
+            "extension_control_path",
+            "file_copy_method",
+            "idle_replication_slot_timeout",
+            "io_max_combine_limit",
+            "io_max_concurrency",
+            "io_method",
+            "io_workers",
+            "log_lock_failures",
+            "max_active_replication_origins",
+            "md5_password_warnings",
+            "num_os_semaphores",
+            "oauth_validator_libraries",
+            "ssl_groups",
+            "ssl_tls13_ciphers",
+            "track_cost_delay_timing",
+            "vacuum_max_eager_freeze_failure_rate",
+            "vacuum_truncate",
+        ],
+    ),
+];
+
+/// Settings removed in a version (absent from it on).
+const REMOVED: &[(u8, &[&str])] = &[
+    (
+        14,
+        &[
+            "operator_precedence_warning",
+            "vacuum_cleanup_index_scale_factor",
+        ],
+    ),
+    (15, &["stats_temp_directory"]),
+    (
+        16,
+        &[
+            "force_parallel_mode",
+            "lc_collate",
+            "lc_ctype",
+            "promote_trigger_file",
+            "vacuum_defer_cleanup_age",
+        ],
+    ),
+    (
+        17,
+        &[
+            "db_user_namespace",
+            "old_snapshot_threshold",
+            "trace_recovery_messages",
+        ],
+    ),
+];
+
+/// Whether `name` is a setting of PostgreSQL `version`. Dotted names (`pg_stat_statements.max`)
+/// belong to extensions and are accepted, as PostgreSQL itself accepts them.
+pub fn setting_exists(version: PgVersion, name: &str) -> bool {
+    if name.contains('.') {
+        return true;
+    }
+    let major = version.major();
+    let in_15 = PG15_SETTINGS.lines().any(|line| line == name);
+    let added = ADDED
+        .iter()
+        .find(|(_, names)| names.contains(&name))
+        .map(|(v, _)| *v);
+    let removed = REMOVED
+        .iter()
+        .find(|(_, names)| names.contains(&name))
+        .map(|(v, _)| *v);
+    let introduced = match added {
+        Some(v) => v,
+        None if in_15 => 0,
+        None => return removed.is_some_and(|v| major < v),
+    };
+    major >= introduced && removed.is_none_or(|v| major < v)
+}
+
+/// The extensions in the contrib set of PostgreSQL `version` (as the official images ship it).
+pub fn contrib_extensions(version: PgVersion) -> Vec<&'static str> {
+    const ALWAYS: &[&str] = &[
+        "amcheck",
+        "autoinc",
+        "bloom",
+        "btree_gin",
+        "btree_gist",
+        "citext",
+        "cube",
+        "dblink",
+        "dict_int",
+        "dict_xsyn",
+        "earthdistance",
+        "file_fdw",
+        "fuzzystrmatch",
+        "hstore",
+        "insert_username",
+        "intagg",
+        "intarray",
+        "isn",
+        "lo",
+        "ltree",
+        "moddatetime",
+        "pageinspect",
+        "pg_buffercache",
+        "pg_freespacemap",
+        "pg_prewarm",
+        "pg_stat_statements",
+        "pg_trgm",
+        "pg_visibility",
+        "pgcrypto",
+        "pgrowlocks",
+        "pgstattuple",
+        "plpgsql",
+        "postgres_fdw",
+        "refint",
+        "seg",
+        "sslinfo",
+        "tablefunc",
+        "tcn",
+        "tsm_system_rows",
+        "tsm_system_time",
+        "unaccent",
+        "uuid-ossp",
+        "xml2",
+    ];
+    let major = version.major();
+    let mut names = ALWAYS.to_vec();
+    if major < 17 {
+        names.push("adminpack");
+    }
+    if (14..17).contains(&major) {
+        names.push("old_snapshot");
+    }
+    if major >= 14 {
+        names.push("pg_surgery");
+    }
+    if major >= 15 {
+        names.push("pg_walinspect");
+    }
+    if major >= 18 {
+        names.push("pg_logicalinspect");
+    }
+    names.sort_unstable();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(major: i64) -> PgVersion {
+        PgVersion::new(major).unwrap()
+    }
+
+    #[test]
+    fn versions_differ() {
+        assert!(setting_exists(v(15), "shared_buffers"));
+        assert!(setting_exists(v(17), "transaction_timeout"));
+        assert!(!setting_exists(v(15), "transaction_timeout"));
+        assert!(!setting_exists(v(15), "summarize_wal"));
+        assert!(setting_exists(v(13), "vacuum_cleanup_index_scale_factor"));
+        assert!(!setting_exists(v(15), "stats_temp_directory"));
+        assert!(setting_exists(v(14), "stats_temp_directory"));
+        assert!(!setting_exists(v(17), "old_snapshot_threshold"));
+        assert!(!setting_exists(v(17), "shared_bufers"));
+    }
+
+    #[test]
+    fn contrib_sets() {
+        assert!(contrib_extensions(v(17)).contains(&"pgcrypto"));
+        assert!(!contrib_extensions(v(17)).contains(&"adminpack"));
+        assert!(contrib_extensions(v(16)).contains(&"adminpack"));
+    }
+}
