@@ -3,6 +3,7 @@
 //! (that is `render`'s job), and the same platform always compiles to the same tree.
 
 mod cache;
+mod client;
 mod config_files;
 mod database;
 mod meta;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 use crate::model::Platform;
 
+pub use client::client_config_map_name;
 pub use config_files::{PG_HBA_CONF, postgresql_conf};
 pub use database::TLS_INIT_SCRIPT;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};

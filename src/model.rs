@@ -563,6 +563,115 @@ impl Cache {
     }
 }
 
+/// What a client needs to reach one server with full verification: the service's fully
+/// qualified name (always one of the certificate's SANs) and where the platform CA is mounted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientProfile {
+    pub host: String,
+    pub port: u16,
+    /// Path of the platform CA certificate in client pods (the ConfigMap `<platform>-ca`).
+    pub ca_file: String,
+    pub min_tls: TlsVersion,
+    /// PostgreSQL only: database and role.
+    pub database: Option<(String, String)>,
+}
+
+impl Platform {
+    /// The ConfigMap that carries the CA certificate for clients, and where clients mount it.
+    pub fn ca_config_map(&self) -> String {
+        format!("{}-ca", self.name)
+    }
+
+    pub fn ca_mount_dir(&self) -> String {
+        format!("/etc/{}-ca", self.name)
+    }
+
+    pub fn database_profile(&self, db: &Database) -> ClientProfile {
+        ClientProfile {
+            host: self.fqdn(&db.names().service),
+            port: 5432,
+            ca_file: format!("{}/ca.crt", self.ca_mount_dir()),
+            min_tls: self.tls.min_version,
+            database: Some((db.database_name(), db.role_name())),
+        }
+    }
+
+    pub fn cache_profile(&self, cache: &Cache) -> ClientProfile {
+        ClientProfile {
+            host: self.fqdn(&cache.names().service),
+            port: 6379,
+            ca_file: format!("{}/ca.crt", self.ca_mount_dir()),
+            min_tls: self.tls.min_version,
+            database: None,
+        }
+    }
+
+    /// The fully qualified name of a Service: the last (longest) of its SANs.
+    fn fqdn(&self, service: &str) -> String {
+        self.service_dns_names(service)
+            .pop()
+            .unwrap_or_else(|| service.to_owned())
+    }
+}
+
+impl ClientProfile {
+    fn user_info(&self, user: &str, password: Option<&str>) -> String {
+        match password {
+            Some(password) => format!("{}:{}@", percent_encode(user), percent_encode(password)),
+            None => format!("{}@", percent_encode(user)),
+        }
+    }
+
+    /// libpq / psycopg: `postgresql://user[:password]@host:5432/db?sslmode=verify-full&sslrootcert=...`.
+    pub fn libpq_url(&self, password: Option<&str>) -> Option<String> {
+        let (database, user) = self.database.as_ref()?;
+        Some(format!(
+            "postgresql://{}{}:{}/{}?sslmode=verify-full&sslrootcert={}&ssl_min_protocol_version={}",
+            self.user_info(user, password),
+            self.host,
+            self.port,
+            database,
+            self.ca_file,
+            self.min_tls.postgres_name()
+        ))
+    }
+
+    /// SQLAlchemy + asyncpg. asyncpg takes `ssl`, not libpq's `sslmode` (the seed report's first
+    /// outage), and reads the CA from `PGSSLROOTCERT`, which the client ConfigMap sets.
+    pub fn sqlalchemy_asyncpg_url(&self, password: Option<&str>) -> Option<String> {
+        let (database, user) = self.database.as_ref()?;
+        Some(format!(
+            "postgresql+asyncpg://{}{}:{}/{}?ssl=verify-full",
+            self.user_info(user, password),
+            self.host,
+            self.port,
+            database
+        ))
+    }
+
+    /// redis-py: `rediss://` with the CA and hostname verification (never `ssl_cert_reqs=none`).
+    pub fn redis_url(&self, password: Option<&str>) -> String {
+        let auth = password.map_or_else(String::new, |p| format!(":{}@", percent_encode(p)));
+        format!(
+            "rediss://{auth}{}:{}/0?ssl_cert_reqs=required&ssl_ca_certs={}&ssl_check_hostname=true",
+            self.host, self.port, self.ca_file
+        )
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, for URL user info.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,6 +692,12 @@ mod tests {
         for bad in ["2GB", "", "Gi", "1..2", "--1", "2 Gi", "1e99"] {
             assert!(Quantity::new(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn user_info_is_percent_encoded() {
+        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(percent_encode("p@ss:w/rd"), "p%40ss%3Aw%2Frd");
     }
 
     #[test]

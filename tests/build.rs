@@ -9,15 +9,19 @@ use bakeryc::render::Files;
 fn build_file(path: &Path) -> Files {
     let source = std::fs::read_to_string(path).unwrap();
     let checked = bakeryc::check(&source);
-    let platform = checked.platform.unwrap_or_else(|| panic!("{} is invalid: {:#?}", path.display(), checked.diagnostics));
+    let platform = checked
+        .platform
+        .unwrap_or_else(|| panic!("{} is invalid: {:#?}", path.display(), checked.diagnostics));
     bakeryc::build(&platform).unwrap()
 }
 
 fn tree_text(files: &Files) -> String {
-    files.iter().fold(String::new(), |mut text, (path, content)| {
-        let _ = write!(text, "=== {path} ===\n{content}\n");
-        text
-    })
+    files
+        .iter()
+        .fold(String::new(), |mut text, (path, content)| {
+            let _ = write!(text, "=== {path} ===\n{content}\n");
+            text
+        })
 }
 
 #[test]
@@ -47,7 +51,11 @@ fn building_twice_gives_identical_bytes() {
 fn committed_generated_tree_is_current() {
     let files = build_file(Path::new("bakery.toml"));
     let diff = bakeryc::output::diff_tree(Path::new("generated"), &files).unwrap();
-    assert!(diff.is_none(), "generated/ is stale; run `cargo run -- build`:\n{}", diff.unwrap_or_default());
+    assert!(
+        diff.is_none(),
+        "generated/ is stale; run `cargo run -- build`:\n{}",
+        diff.unwrap_or_default()
+    );
 }
 
 /// Every generated document reads back (as YAML 1.2 and as a strict YAML 1.1 reader would) to
@@ -57,18 +65,26 @@ fn yaml_reads_back_to_the_same_values() {
     let files = build_file(Path::new("tests/fixtures/many-databases/bakery.toml"));
     for (path, text) in &files {
         for document in text.split("\n---\n") {
-            let body: String = document.lines().filter(|l| !l.starts_with('#') && *l != "---").map(|l| format!("{l}\n")).collect();
+            let body: String = document
+                .lines()
+                .filter(|l| !l.starts_with('#') && *l != "---")
+                .map(|l| format!("{l}\n"))
+                .collect();
             if body.trim().is_empty() {
                 continue;
             }
-            let value: serde_json::Value = serde_saphyr::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let value: serde_json::Value =
+                serde_saphyr::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}"));
             let again = bakeryc::render::to_yaml(&value).unwrap();
             let reread: serde_json::Value = serde_saphyr::from_str(&again).unwrap();
             assert_eq!(value, reread, "{path}");
             for line in body.lines() {
                 let value = line.split_once(": ").map_or("", |(_, v)| v.trim());
                 assert!(
-                    !["on", "off", "yes", "no", "y", "n", "true", "false"].contains(&value.to_ascii_lowercase().as_str()) || value == "true" || value == "false",
+                    !["on", "off", "yes", "no", "y", "n", "true", "false"]
+                        .contains(&value.to_ascii_lowercase().as_str())
+                        || value == "true"
+                        || value == "false",
                     "{path}: YAML 1.1 boolean spelling left unquoted: {line}"
                 );
             }
@@ -79,33 +95,86 @@ fn yaml_reads_back_to_the_same_values() {
 /// Every pod meets the restricted Pod Security Standard, in every fixture.
 #[test]
 fn every_pod_is_restricted() {
-    for path in ["bakery.toml", "tests/fixtures/many-databases/bakery.toml", "tests/fixtures/three-environments/bakery.toml"] {
+    for path in [
+        "bakery.toml",
+        "tests/fixtures/many-databases/bakery.toml",
+        "tests/fixtures/three-environments/bakery.toml",
+    ] {
         let source = std::fs::read_to_string(path).unwrap();
         let platform = bakeryc::check(&source).platform.unwrap();
         for (file, document) in bakeryc::compile::compile(&platform) {
-            let bakeryc::compile::Document::Objects(objects) = document else { continue };
+            let bakeryc::compile::Document::Objects(objects) = document else {
+                continue;
+            };
             for object in objects {
-                let bakeryc::compile::Object::Deployment(deployment) = object else { continue };
+                let bakeryc::compile::Object::Deployment(deployment) = object else {
+                    continue;
+                };
                 let pod = deployment.spec.unwrap().template.spec.unwrap();
                 assert_eq!(pod.automount_service_account_token, Some(false), "{file}");
                 let security = pod.security_context.unwrap();
                 assert_eq!(security.run_as_non_root, Some(true), "{file}");
-                assert_eq!(security.seccomp_profile.unwrap().type_, "RuntimeDefault", "{file}");
-                for container in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+                assert_eq!(
+                    security.seccomp_profile.unwrap().type_,
+                    "RuntimeDefault",
+                    "{file}"
+                );
+                for container in pod
+                    .containers
+                    .iter()
+                    .chain(pod.init_containers.iter().flatten())
+                {
                     let context = container.security_context.clone().unwrap();
-                    assert_eq!(context.allow_privilege_escalation, Some(false), "{file} {}", container.name);
-                    assert_eq!(context.read_only_root_filesystem, Some(true), "{file} {}", container.name);
-                    assert_eq!(context.run_as_non_root, Some(true), "{file} {}", container.name);
+                    assert_eq!(
+                        context.allow_privilege_escalation,
+                        Some(false),
+                        "{file} {}",
+                        container.name
+                    );
+                    assert_eq!(
+                        context.read_only_root_filesystem,
+                        Some(true),
+                        "{file} {}",
+                        container.name
+                    );
+                    assert_eq!(
+                        context.run_as_non_root,
+                        Some(true),
+                        "{file} {}",
+                        container.name
+                    );
                     assert_ne!(context.run_as_user, Some(0), "{file} {}", container.name);
-                    assert_eq!(context.capabilities.unwrap().drop, Some(vec!["ALL".to_owned()]), "{file} {}", container.name);
+                    assert_eq!(
+                        context.capabilities.unwrap().drop,
+                        Some(vec!["ALL".to_owned()]),
+                        "{file} {}",
+                        container.name
+                    );
                     let resources = container.resources.clone().unwrap();
-                    assert!(resources.requests.is_some() && resources.limits.is_some(), "{file} {}", container.name);
+                    assert!(
+                        resources.requests.is_some() && resources.limits.is_some(),
+                        "{file} {}",
+                        container.name
+                    );
                     let image = container.image.clone().unwrap();
-                    assert!(!image.ends_with(":latest") && (image.contains(':') || image.contains('@')), "{file} {image}");
-                    assert!(container.env.iter().flatten().all(|e| e.value_from.is_none()), "{file}: secrets only through files");
+                    assert!(
+                        !image.ends_with(":latest") && (image.contains(':') || image.contains('@')),
+                        "{file} {image}"
+                    );
+                    assert!(
+                        container
+                            .env
+                            .iter()
+                            .flatten()
+                            .all(|e| e.value_from.is_none()),
+                        "{file}: secrets only through files"
+                    );
                 }
                 for container in &pod.containers {
-                    assert!(container.liveness_probe.is_some() && container.readiness_probe.is_some(), "{file}");
+                    assert!(
+                        container.liveness_probe.is_some() && container.readiness_probe.is_some(),
+                        "{file}"
+                    );
                 }
             }
         }

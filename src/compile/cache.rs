@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{self, REDIS};
-use super::{Object, network, pod, storage};
+use super::{Object, client, network, pod, storage};
 use crate::model::{Cache, Platform};
 
 /// Any uid works for Redis; one above 10000 cannot collide with a host user.
@@ -25,6 +25,7 @@ pub const AUTH_CONF_KEY: &str = "auth.conf";
 pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
     let names = cache.names();
     vec![
+        Object::ConfigMap(client::cache_config_map(platform, REDIS, cache)),
         Object::PersistentVolumeClaim(storage::volume_claim(
             platform,
             REDIS,

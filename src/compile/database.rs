@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, TLS_DIR};
 use super::meta::{self, POSTGRES};
-use super::{Object, network, pod, storage};
+use super::{Object, client, network, pod, storage};
 use crate::model::{Database, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
@@ -44,6 +44,7 @@ pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
     let names = db.names();
     vec![
         Object::ConfigMap(config_map(platform, db)),
+        Object::ConfigMap(client::database_config_map(platform, POSTGRES, db)),
         Object::PersistentVolumeClaim(storage::volume_claim(
             platform,
             POSTGRES,
