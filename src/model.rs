@@ -614,20 +614,20 @@ impl Platform {
     }
 }
 
-impl ClientProfile {
-    fn user_info(&self, user: &str, password: Option<&str>) -> String {
-        match password {
-            Some(password) => format!("{}:{}@", percent_encode(user), percent_encode(password)),
-            None => format!("{}@", percent_encode(user)),
-        }
+fn user_info(user: &str, password: Option<&str>) -> String {
+    match password {
+        Some(password) => format!("{}:{}@", percent_encode(user), percent_encode(password)),
+        None => format!("{}@", percent_encode(user)),
     }
+}
 
+impl ClientProfile {
     /// libpq / psycopg: `postgresql://user[:password]@host:5432/db?sslmode=verify-full&sslrootcert=...`.
     pub fn libpq_url(&self, password: Option<&str>) -> Option<String> {
         let (database, user) = self.database.as_ref()?;
         Some(format!(
             "postgresql://{}{}:{}/{}?sslmode=verify-full&sslrootcert={}&ssl_min_protocol_version={}",
-            self.user_info(user, password),
+            user_info(user, password),
             self.host,
             self.port,
             database,
@@ -642,7 +642,7 @@ impl ClientProfile {
         let (database, user) = self.database.as_ref()?;
         Some(format!(
             "postgresql+asyncpg://{}{}:{}/{}?ssl=verify-full",
-            self.user_info(user, password),
+            user_info(user, password),
             self.host,
             self.port,
             database
