@@ -65,11 +65,10 @@ fn yaml_reads_back_to_the_same_values() {
     let files = build_file(Path::new("tests/fixtures/many-databases/bakery.toml"));
     for (path, text) in &files {
         for document in text.split("\n---\n") {
-            let body: String = document
+            let body = document
                 .lines()
                 .filter(|l| !l.starts_with('#') && *l != "---")
-                .map(|l| format!("{l}\n"))
-                .collect();
+                .fold(String::new(), |body, l| body + l + "\n");
             if body.trim().is_empty() {
                 continue;
             }
