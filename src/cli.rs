@@ -5,6 +5,7 @@
 mod build;
 mod check;
 mod explain;
+mod secrets;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -40,6 +41,8 @@ enum Command {
     Check(check::Args),
     /// Explain a diagnostic code: what goes wrong without the check, and how to fix it.
     Explain(explain::Args),
+    /// Issue, rotate and check the certificates and passwords of an environment.
+    Secrets(secrets::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -109,6 +112,8 @@ pub enum Failure {
     },
     /// The command line was wrong in a way clap cannot see.
     Usage(String),
+    /// `secrets status`: something is due, expired, missing or mismatched; `stdout` is the report.
+    Problems { stdout: String, message: String },
 }
 
 impl Failure {
@@ -162,6 +167,7 @@ where
         Command::Build(args) => (args.config.format, build::run(args)),
         Command::Check(args) => (args.config.format, check::run(args)),
         Command::Explain(args) => (Format::Human, explain::run(args)),
+        Command::Secrets(args) => (args.format(), secrets::run(args)),
     };
     let mut stderr = std::io::stderr().lock();
     let mut stdout = std::io::stdout().lock();
@@ -212,6 +218,14 @@ where
         Err(Failure::Usage(message)) => {
             let _ = writeln!(stderr, "bakeryc: {message}");
             2
+        }
+        Err(Failure::Problems {
+            stdout: text,
+            message,
+        }) => {
+            let _ = write!(stdout, "{text}");
+            let _ = writeln!(stderr, "bakeryc: {message}");
+            1
         }
     };
     ExitCode::from(code)

@@ -16,6 +16,7 @@ pub mod model;
 pub mod output;
 pub mod parse;
 pub mod render;
+pub mod secrets;
 pub mod validate;
 
 use diagnostic::{Code, Diagnostic};

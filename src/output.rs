@@ -204,6 +204,177 @@ fn walk(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     Ok(found)
 }
 
+// The secrets folder (`bakeryc secrets`): every file and folder in it is private (0600/0700)
+// from the moment it exists, and one environment is replaced as a whole, never file by file.
+
+/// The `.gitignore` written into a new secrets folder: nothing in it belongs in git.
+pub const SECRETS_GITIGNORE: &str = "\
+# Written by bakeryc: this folder holds private keys and passwords. Never commit any of it.
+*
+";
+
+const PRIVATE_DIR_MODE: u32 = 0o700;
+const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Every regular file under `<dir>/<env>/`, keyed by path relative to it; empty when the
+/// folder does not exist. Symbolic links and other special files are not read.
+pub fn read_secrets(dir: &Path, env: &str) -> io::Result<crate::secrets::SecretFiles> {
+    let root = dir.join(env);
+    let mut files = BTreeMap::new();
+    if !root.exists() {
+        return Ok(files.into());
+    }
+    for (relative, path) in walk(&root)? {
+        if fs::symlink_metadata(&path)?.is_file() {
+            files.insert(relative, fs::read(&path)?);
+        }
+    }
+    Ok(files.into())
+}
+
+/// An exclusive lock on a secrets folder, held until dropped, so that two runs of
+/// `bakeryc secrets` never interleave their read and write of the same folder.
+#[derive(Debug)]
+pub struct SecretsLock {
+    _file: fs::File,
+}
+
+/// Creates the secrets folder (0700) and its `.gitignore` if missing, and locks it. Fails at
+/// once, without waiting, when another run holds the lock.
+pub fn lock_secrets(dir: &Path) -> io::Result<SecretsLock> {
+    create_private_dir(dir)?;
+    write_gitignore(dir)?;
+    let file = private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(".lock"))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(SecretsLock { _file: file }),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "another `bakeryc secrets` run is using this folder",
+        )),
+        Err(errno) => Err(io::Error::from(errno)),
+    }
+}
+
+/// A failure injected into [`write_secrets`], for tests of what an interrupted run leaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fault {
+    #[default]
+    None,
+    /// Fail as a crash would, after writing this many files.
+    AfterFiles(usize),
+}
+
+/// Writes `changes` into `<dir>/<env>/` in one atomic step: the new folder is assembled beside
+/// the old one (unchanged files hard-linked, changed files created 0600 in 0700 folders) and
+/// exchanged with it by one rename. An error or a kill at any point leaves the old folder
+/// whole (at worst a `.bakeryc-staging-*` folder, private too, is left beside it); files are
+/// never truncated and a key never sits beside a certificate that is not its own.
+pub fn write_secrets(
+    dir: &Path,
+    env: &str,
+    changes: &crate::secrets::SecretFiles,
+    fault: Fault,
+) -> io::Result<()> {
+    create_private_dir(dir)?;
+    write_gitignore(dir)?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let target = dir.join(env);
+    let staging = tempfile::Builder::new()
+        .prefix(".bakeryc-staging-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(
+            PRIVATE_DIR_MODE,
+        ))
+        .tempdir_in(dir)?;
+    if target.exists() {
+        for (relative, path) in walk(&target)? {
+            if changes.contains(&relative) {
+                continue;
+            }
+            let to = staging.path().join(&relative);
+            if let Some(parent) = to.parent() {
+                create_private_dir(parent)?;
+            }
+            carry_over(&path, &to)?;
+        }
+    }
+    for (written, (relative, bytes)) in changes.iter().enumerate() {
+        if fault == Fault::AfterFiles(written) {
+            return Err(io::Error::other(format!(
+                "injected failure after {written} file(s)"
+            )));
+        }
+        write_private(staging.path(), relative, bytes)?;
+    }
+    swap_in(staging, &target)?;
+    fs::File::open(dir)?.sync_all()
+}
+
+fn private_options() -> fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = fs::OpenOptions::new();
+    options.mode(PRIVATE_FILE_MODE);
+    options
+}
+
+/// Creates a folder and its missing parents at 0700 (less with a stricter umask).
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR_MODE)
+        .create(path)
+}
+
+/// Creates `root/relative` as a new 0600 file with these bytes, flushed to disk.
+fn write_private(root: &Path, relative: &str, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let inside = Path::new(relative)
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{relative:?} is not a path inside the folder"),
+        ));
+    }
+    let path = root.join(relative);
+    if let Some(parent) = path.parent() {
+        create_private_dir(parent)?;
+    }
+    let mut file = private_options().write(true).create_new(true).open(&path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Writes the `.gitignore` of a secrets folder unless one exists (a user's own is kept).
+fn write_gitignore(dir: &Path) -> io::Result<()> {
+    use std::io::Write as _;
+    let path = dir.join(".gitignore");
+    if fs::symlink_metadata(&path).is_ok() {
+        return Ok(());
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix(".bakeryc-gitignore-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(
+            PRIVATE_FILE_MODE,
+        ))
+        .tempfile_in(dir)?;
+    file.write_all(SECRETS_GITIGNORE.as_bytes())?;
+    file.as_file().sync_all()?;
+    match file.persist_noclobber(&path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,322 @@
+//! `bakeryc secrets generate|rotate|status`: reads bakery.toml and the environment's secrets
+//! folder, asks the pure core (`crate::secrets`) what to write or report, writes through
+//! `output`, and returns the summary to `cli`. It draws the key-generation progress bar (on
+//! stderr, only on a terminal) and nothing else; no secret material ever reaches its output.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jiff::Timestamp;
+
+use super::{ConfigArgs, Failure, Findings, Format, Success};
+use crate::model::Platform;
+use crate::output::{self, Fault};
+use crate::secrets::{self, Change, EntryKind, Outcome, Rotation, SecretsError, State, Status};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: SecretsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Create what is missing for an environment (CA, server certificates, passwords and the
+    /// kustomize root secrets/<env>/); never replace anything that exists.
+    Generate(Target),
+    /// Replace keys and certificates (or passwords, or the CA) and print the rollout to follow.
+    Rotate(RotateArgs),
+    /// Report every certificate and password; exit 1 when anything is due, expired, missing or
+    /// no longer matches bakery.toml.
+    Status(StatusArgs),
+}
+
+/// Which environment, and where its secrets live.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The environment, as declared under [environments] in bakery.toml.
+    #[arg(long)]
+    pub env: String,
+    /// The secrets folder; the environment's kustomize root is <DIR>/<ENV>.
+    #[arg(long, default_value = "secrets")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Only these databases or the cache, by their `name` in bakery.toml (default: all).
+    #[arg(long, value_name = "NAME", num_args = 1..)]
+    pub only: Vec<String>,
+    /// Issue a new CA and re-issue every server certificate with new keys.
+    #[arg(long)]
+    pub ca: bool,
+    /// Replace passwords (instead of certificates, or as well with --ca).
+    #[arg(long)]
+    pub passwords: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Evaluate at this moment instead of now (RFC 3339, e.g. 2027-01-01T00:00:00Z), to see
+    /// what will be due by then.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub at: Option<Timestamp>,
+}
+
+impl Args {
+    /// How diagnostics (and the status report) are printed.
+    pub fn format(&self) -> Format {
+        match &self.command {
+            SecretsCommand::Generate(target) => target.config.format,
+            SecretsCommand::Rotate(args) => args.target.config.format,
+            SecretsCommand::Status(args) => args.target.config.format,
+        }
+    }
+}
+
+pub fn run(args: &Args) -> Result<Success, Failure> {
+    match &args.command {
+        SecretsCommand::Generate(target) => write(target, |platform, existing, progress| {
+            secrets::generate(platform, &target.env, existing, Timestamp::now(), progress)
+        }),
+        SecretsCommand::Rotate(args) => {
+            let rotation = Rotation {
+                only: args.only.clone(),
+                ca: args.ca,
+                passwords: args.passwords,
+            };
+            write(&args.target, |platform, existing, progress| {
+                secrets::rotate(
+                    platform,
+                    &args.target.env,
+                    existing,
+                    &rotation,
+                    Timestamp::now(),
+                    progress,
+                )
+            })
+        }
+        SecretsCommand::Status(args) => status(args),
+    }
+}
+
+/// Loads, locks the folder, runs `produce` on what is there, and writes its changes.
+fn write(
+    target: &Target,
+    produce: impl FnOnce(
+        &Platform,
+        &secrets::SecretFiles,
+        &dyn secrets::Progress,
+    ) -> Result<Outcome, SecretsError>,
+) -> Result<Success, Failure> {
+    let (platform, findings) = super::load(&target.config)?;
+    secrets::check_environment(&platform, &target.env).map_err(refused)?;
+    let dir = super::display_path(&target.dir);
+    let _lock = output::lock_secrets(&target.dir)
+        .map_err(|e| Failure::io(format!("cannot lock {dir}"), e))?;
+    let existing = output::read_secrets(&target.dir, &target.env)
+        .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))?;
+    let bar = KeyProgress::new();
+    let outcome = produce(&platform, &existing, &bar);
+    bar.0.finish_and_clear();
+    let outcome = outcome.map_err(refused)?;
+    output::write_secrets(&target.dir, &target.env, &outcome.changes, Fault::None)
+        .map_err(|e| Failure::io(format!("cannot write {dir}/{}", target.env), e))?;
+    Ok(Success {
+        findings: warnings(findings),
+        summary: Some(summary(&platform, &dir, &target.env, &outcome)),
+        stdout: None,
+    })
+}
+
+fn status(args: &StatusArgs) -> Result<Success, Failure> {
+    let target = &args.target;
+    let (platform, findings) = super::load(&target.config)?;
+    secrets::check_environment(&platform, &target.env).map_err(refused)?;
+    let dir = super::display_path(&target.dir);
+    let existing = output::read_secrets(&target.dir, &target.env)
+        .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))?;
+    let now = args.at.unwrap_or_else(Timestamp::now);
+    let report = secrets::status(&platform, &target.env, &existing, now).map_err(refused)?;
+    let text = match target.config.format {
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&report)
+                .map_err(|e| Failure::io("cannot render the report", e.into()))?;
+            json.push('\n');
+            json
+        }
+        Format::Human => table(&report),
+    };
+    let problems = report.problems();
+    if problems == 0 {
+        return Ok(Success {
+            findings: warnings(findings),
+            summary: Some(format!(
+                "bakeryc: {dir}/{}: all {} certificates and passwords are in order",
+                target.env,
+                report.entries.len()
+            )),
+            stdout: Some(text),
+        });
+    }
+    Err(Failure::Problems {
+        stdout: text,
+        message: format!(
+            "{dir}/{}: {problems} problem(s); `bakeryc secrets generate` creates what is missing, \
+             `bakeryc secrets rotate` replaces what is due or mismatched",
+            target.env
+        ),
+    })
+}
+
+fn warnings(findings: Findings) -> Option<Findings> {
+    Some(findings).filter(|f| !f.diagnostics.is_empty())
+}
+
+fn refused(error: SecretsError) -> Failure {
+    match error {
+        SecretsError::Crypto(_) => Failure::io("cannot issue", std::io::Error::other(error)),
+        _ => Failure::Usage(error.to_string()),
+    }
+}
+
+/// What changed, by name only, and for a rotation the rollout that makes it take effect.
+fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> String {
+    let mut text = String::new();
+    for (change, verb) in [
+        (Change::Created, "created"),
+        (Change::Rotated, "rotated"),
+        (Change::Reissued, "re-issued for the existing key"),
+    ] {
+        let count = |kind: EntryKind| {
+            outcome
+                .actions
+                .iter()
+                .filter(|a| a.change == change && a.kind == kind)
+                .count()
+        };
+        let parts: Vec<String> = [
+            (EntryKind::Ca, "CA"),
+            (EntryKind::Server, "server certificate(s)"),
+            (EntryKind::Password, "password(s)"),
+        ]
+        .into_iter()
+        .map(|(kind, noun)| (count(kind), noun))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, noun)| format!("{n} {noun}"))
+        .collect();
+        if !parts.is_empty() {
+            let _ = writeln!(text, "  {verb}: {}", parts.join(", "));
+        }
+    }
+    let kept = outcome.count(Change::Kept);
+    if outcome.changes.is_empty() {
+        let _ = write!(
+            text,
+            "bakeryc: {dir}/{env} is complete ({kept} kept); nothing written"
+        );
+        return text;
+    }
+    let _ = write!(
+        text,
+        "bakeryc: wrote {} file(s) to {dir}/{env} ({kept} kept)",
+        outcome.changes.len()
+    );
+    let rotated: Vec<&str> = outcome
+        .actions
+        .iter()
+        .filter(|a| a.change == Change::Rotated)
+        .filter_map(|a| a.workload.as_deref())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !rotated.is_empty() {
+        let _ = write!(
+            text,
+            "\nnext: kubectl apply -k {dir}/{env} && kubectl -n {} rollout restart {} \
+             (see docs/secrets.md: a rotated PostgreSQL password also needs ALTER ROLE)",
+            platform.namespace,
+            rotated
+                .iter()
+                .map(|w| format!("deployment/{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    text
+}
+
+/// The status report as a table: one row per item, its problems indented below it.
+fn table(report: &Status) -> String {
+    let width = report
+        .entries
+        .iter()
+        .map(|e| e.object.len())
+        .max()
+        .unwrap_or(0)
+        .max("OBJECT".len());
+    let mut text = format!(
+        "{:<width$}  {:<8}  {:>5}  {:<20}  {:<10}  SUBJECT\n",
+        "OBJECT", "STATE", "DAYS", "NOT AFTER", "KEY"
+    );
+    for entry in &report.entries {
+        let days = entry.days_left.map(|d| d.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "{:<width$}  {:<8}  {:>5}  {:<20}  {:<10}  {}",
+            entry.object,
+            entry.state.as_str(),
+            days,
+            entry.not_after.as_deref().unwrap_or("-"),
+            entry.key.as_deref().unwrap_or("-"),
+            entry.subject.as_deref().unwrap_or("-"),
+        );
+        if !entry.sans.is_empty() {
+            let _ = writeln!(text, "{:width$}  SANs: {}", "", entry.sans.join(", "));
+        }
+        for problem in &entry.problems {
+            let marker = if entry.state == State::Ok { "" } else { "! " };
+            let _ = writeln!(text, "{:width$}  {marker}{problem}", "");
+        }
+    }
+    text
+}
+
+/// The key-generation progress bar: on stderr when it is a terminal, hidden otherwise.
+struct KeyProgress(ProgressBar);
+
+impl KeyProgress {
+    fn new() -> Self {
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} generating keys {pos}/{len} {wide_bar} {elapsed}",
+        ) {
+            bar.set_style(style);
+        }
+        Self(bar)
+    }
+}
+
+impl secrets::Progress for KeyProgress {
+    fn keys_to_generate(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+
+    fn key_generated(&self) {
+        self.0.inc(1);
+    }
+}

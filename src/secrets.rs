@@ -1,0 +1,501 @@
+//! The certificates and passwords of one environment, as values: a per-environment CA, one server
+//! certificate and one password per workload, and the kustomize root (`secrets/<env>/`) that turns
+//! them into exactly the Secrets the compiled manifests reference. Pure: it takes the platform,
+//! the files already in `secrets/<env>/` (as bytes) and the current time, and returns the files
+//! to write and a report. It never touches disk and never prints (`output` writes, `cli`
+//! prints); the only outside input it uses is the OS random generator, for keys and passwords.
+
+mod issue;
+mod rotate;
+mod status;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::model::{Cache, Database, Platform, WorkloadNames};
+
+pub use rotate::Rotation;
+pub use status::{Entry, EntryKind, State, Status, status};
+
+/// The kustomize root of the environment; the only file `kubectl apply -k` reads first.
+pub const KUSTOMIZATION: &str = "kustomization.yaml";
+/// The environment's CA certificate (public).
+pub const CA_CERT: &str = "ca.crt";
+/// The CA private key: kept for issuing, never referenced by the kustomization.
+pub const CA_KEY: &str = "ca.key";
+/// The CA certificate that `rotate --ca` replaced, still trusted by clients during the rollout.
+pub const PREVIOUS_CA_CERT: &str = "ca-previous.crt";
+/// What clients trust: the CA, then the previous CA while it has not expired.
+pub const CA_BUNDLE: &str = "ca-bundle.crt";
+/// The key of the credentials Secret that Redis includes (`compile/cache.rs` AUTH_CONF_KEY).
+pub const AUTH_CONF_KEY: &str = "auth.conf";
+/// The key of every credentials Secret holding the password itself.
+pub const PASSWORD_KEY: &str = "password";
+/// The shortest password `status` accepts; generated ones are longer.
+pub const MIN_PASSWORD_LEN: usize = 32;
+
+/// `<workload>/tls/tls.crt`: the server certificate of one workload.
+pub fn leaf_cert_path(workload: &str) -> String {
+    format!("{workload}/tls/tls.crt")
+}
+
+/// `<workload>/tls/tls.key`: the server key of one workload.
+pub fn leaf_key_path(workload: &str) -> String {
+    format!("{workload}/tls/tls.key")
+}
+
+/// `<workload>/credentials/<key>`: one key of a credentials Secret.
+pub fn credential_path(workload: &str, key: &str) -> String {
+    format!("{workload}/credentials/{key}")
+}
+
+/// The files of one environment's secrets folder, keyed by path relative to `secrets/<env>/`.
+/// Debug shows paths and sizes only, so the contents can never reach a log by accident.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretFiles(BTreeMap<String, Vec<u8>>);
+
+impl SecretFiles {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.0.get(path).map(Vec::as_slice)
+    }
+
+    /// The file as text, or `None` when it is absent or not UTF-8.
+    pub fn text(&self, path: &str) -> Option<&str> {
+        self.get(path).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.0.contains_key(path)
+    }
+
+    pub fn insert(&mut self, path: impl Into<String>, bytes: impl Into<Vec<u8>>) {
+        self.0.insert(path.into(), bytes.into());
+    }
+
+    pub fn remove(&mut self, path: &str) -> Option<Vec<u8>> {
+        self.0.remove(path)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(p, b)| (p.as_str(), b.as_slice()))
+    }
+}
+
+impl From<BTreeMap<String, Vec<u8>>> for SecretFiles {
+    fn from(files: BTreeMap<String, Vec<u8>>) -> Self {
+        Self(files)
+    }
+}
+
+impl fmt::Debug for SecretFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(p, b)| (p, format!("<{} bytes>", b.len()))),
+            )
+            .finish()
+    }
+}
+
+/// A workload that needs a server certificate and a password.
+#[derive(Clone, Copy, Debug)]
+pub enum Workload<'a> {
+    Database(&'a Database),
+    Cache(&'a Cache),
+}
+
+impl Workload<'_> {
+    pub fn names(self) -> WorkloadNames {
+        match self {
+            Self::Database(db) => db.names(),
+            Self::Cache(cache) => cache.names(),
+        }
+    }
+}
+
+/// Every workload of the platform, in the order of the base: databases, then the cache.
+pub fn workloads(platform: &Platform) -> Vec<Workload<'_>> {
+    platform
+        .databases
+        .iter()
+        .map(Workload::Database)
+        .chain(platform.cache.iter().map(Workload::Cache))
+        .collect()
+}
+
+/// Every key of a workload's credentials Secret, derived from its password. This is the one
+/// place that decides what the credentials Secret holds (the platform is passed for entries
+/// such as connection URLs that need service names).
+pub fn credentials_entries(
+    _platform: &Platform,
+    workload: Workload<'_>,
+    password: &str,
+) -> BTreeMap<String, String> {
+    let mut entries = BTreeMap::from([(PASSWORD_KEY.to_owned(), password.to_owned())]);
+    match workload {
+        Workload::Database(db) => {
+            entries.insert("username".to_owned(), db.role_name());
+            entries.insert("database".to_owned(), db.database_name());
+        }
+        Workload::Cache(_) => {
+            // Redis reads this file with `--include`; the password alphabet needs no escaping.
+            entries.insert(
+                AUTH_CONF_KEY.to_owned(),
+                format!("requirepass \"{password}\"\n"),
+            );
+        }
+    }
+    entries
+}
+
+/// Why secrets could not be produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecretsError {
+    /// `--env` names no environment of bakery.toml.
+    UnknownEnvironment { env: String, known: Vec<String> },
+    /// `--only` names no database or cache of bakery.toml.
+    UnknownName { name: String, known: Vec<String> },
+    /// The request contradicts itself or the material on disk.
+    Refused(String),
+    /// Key generation or signing failed.
+    Crypto(String),
+}
+
+impl fmt::Display for SecretsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownEnvironment { env, known } => write!(
+                f,
+                "bakery.toml declares no environment `{env}`; declared: {}",
+                known.join(", ")
+            ),
+            Self::UnknownName { name, known } => write!(
+                f,
+                "bakery.toml declares no database or cache `{name}`; declared: {}",
+                known.join(", ")
+            ),
+            Self::Refused(message) => f.write_str(message),
+            Self::Crypto(message) => write!(f, "cannot issue certificates: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for SecretsError {}
+
+/// Told about key generation, the only slow step (RSA-4096 takes about half a second a key).
+/// Called from several threads at once.
+pub trait Progress: Sync {
+    fn keys_to_generate(&self, _total: usize) {}
+    fn key_generated(&self) {}
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// What happened to one certificate, key or password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and was replaced on request.
+    Rotated,
+    /// The certificate was missing and was issued again for the existing key.
+    Reissued,
+    /// It existed and was left alone.
+    Kept,
+}
+
+/// One line of the report of `generate` or `rotate`; names only, never material.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub kind: EntryKind,
+    /// The Secret or ConfigMap it lands in (`auth-db-tls`, `bakery-ia-ca`).
+    pub object: String,
+    /// The Deployment that mounts it (`auth-db`); `None` for the CA, which every one mounts.
+    pub workload: Option<String>,
+    pub change: Change,
+}
+
+/// The result of `generate` or `rotate`: the files whose bytes change (empty when nothing does)
+/// and what happened to each item.
+#[derive(Debug)]
+pub struct Outcome {
+    pub changes: SecretFiles,
+    pub actions: Vec<Action>,
+}
+
+impl Outcome {
+    /// Count of actions with this change.
+    pub fn count(&self, change: Change) -> usize {
+        self.actions.iter().filter(|a| a.change == change).count()
+    }
+}
+
+/// What must be created anew even though it exists (workload names).
+#[derive(Debug, Default)]
+struct Renewal {
+    ca: bool,
+    leaves: BTreeSet<String>,
+    passwords: BTreeSet<String>,
+}
+
+/// Creates whatever is missing for `env` and leaves every existing key, certificate and
+/// password alone.
+pub fn generate(
+    platform: &Platform,
+    env: &str,
+    existing: &SecretFiles,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<Outcome, SecretsError> {
+    plan(platform, env, existing, &Renewal::default(), now, progress)
+}
+
+/// Replaces what `rotation` names (see [`Rotation`]) and creates whatever is missing.
+pub fn rotate(
+    platform: &Platform,
+    env: &str,
+    existing: &SecretFiles,
+    rotation: &Rotation,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<Outcome, SecretsError> {
+    let renewal = rotation.renewal(platform)?;
+    if !renewal.ca && !existing.contains(CA_CERT) {
+        return Err(SecretsError::Refused(format!(
+            "environment `{env}` has no CA yet: run `bakeryc secrets generate --env {env}` first"
+        )));
+    }
+    plan(platform, env, existing, &renewal, now, progress)
+}
+
+/// Checks that bakery.toml declares `env`.
+pub fn check_environment(platform: &Platform, env: &str) -> Result<(), SecretsError> {
+    if platform.environments.iter().any(|e| e.name.as_str() == env) {
+        Ok(())
+    } else {
+        Err(SecretsError::UnknownEnvironment {
+            env: env.to_owned(),
+            known: platform
+                .environments
+                .iter()
+                .map(|e| e.name.to_string())
+                .collect(),
+        })
+    }
+}
+
+/// The shared engine of `generate` and `rotate`.
+fn plan(
+    platform: &Platform,
+    env: &str,
+    existing: &SecretFiles,
+    renewal: &Renewal,
+    now: Timestamp,
+    progress: &dyn Progress,
+) -> Result<Outcome, SecretsError> {
+    check_environment(platform, env)?;
+    let workloads = workloads(platform);
+    let mut files = existing.clone();
+    let mut actions = Vec::new();
+    let issued = issue::certificates(platform, env, &workloads, existing, renewal, now, progress)?;
+    for (path, bytes) in issued.files {
+        files.insert(path, bytes);
+    }
+    actions.extend(issued.actions);
+    for workload in &workloads {
+        let names = workload.names();
+        let path = credential_path(&names.workload, PASSWORD_KEY);
+        let change = match files.text(&path) {
+            Some(_) if renewal.passwords.contains(&names.workload) => Change::Rotated,
+            Some(password) if !password.is_empty() => Change::Kept,
+            Some(_) => {
+                return Err(SecretsError::Refused(format!(
+                    "{path} is empty: replace it with `bakeryc secrets rotate --env {env} --passwords --only {}`",
+                    names.declared
+                )));
+            }
+            None if files.contains(&path) => {
+                return Err(SecretsError::Refused(format!(
+                    "{path} is not text: replace it with `bakeryc secrets rotate --env {env} --passwords --only {}`",
+                    names.declared
+                )));
+            }
+            None => Change::Created,
+        };
+        if change != Change::Kept {
+            files.insert(path, issue::password()?);
+        }
+        actions.push(Action {
+            kind: EntryKind::Password,
+            object: names.credentials_secret,
+            workload: Some(names.workload),
+            change,
+        });
+    }
+    for (path, bytes) in derived_files(platform, &files, now) {
+        files.insert(path, bytes);
+    }
+    let changes: BTreeMap<String, Vec<u8>> = files
+        .0
+        .into_iter()
+        .filter(|(path, bytes)| existing.get(path) != Some(bytes.as_slice()))
+        .collect();
+    Ok(Outcome {
+        changes: changes.into(),
+        actions,
+    })
+}
+
+/// The files that follow from the material (CA, certificates, passwords) and bakery.toml: the
+/// kustomization, the client CA bundle and every credentials key but the password. `generate`
+/// rewrites them; `status` reports them as stale when they differ.
+fn derived_files(
+    platform: &Platform,
+    files: &SecretFiles,
+    now: Timestamp,
+) -> Vec<(String, Vec<u8>)> {
+    let mut derived = Vec::new();
+    if let Some(bundle) = ca_bundle(files, now) {
+        derived.push((CA_BUNDLE.to_owned(), bundle.into_bytes()));
+    }
+    for workload in workloads(platform) {
+        let names = workload.names();
+        let Some(password) = files.text(&credential_path(&names.workload, PASSWORD_KEY)) else {
+            continue;
+        };
+        for (key, value) in credentials_entries(platform, workload, password) {
+            if key != PASSWORD_KEY {
+                derived.push((credential_path(&names.workload, &key), value.into_bytes()));
+            }
+        }
+    }
+    derived.push((
+        KUSTOMIZATION.to_owned(),
+        kustomization(platform, files).into_bytes(),
+    ));
+    derived
+}
+
+/// The CA certificate, followed by the previous CA while it is still valid, so that clients
+/// restarted during a CA rotation trust servers holding either.
+fn ca_bundle(files: &SecretFiles, now: Timestamp) -> Option<String> {
+    let mut bundle = files.text(CA_CERT)?.to_owned();
+    if let Some(previous) = files.text(PREVIOUS_CA_CERT) {
+        if issue::not_after(previous).is_some_and(|end| end > now) {
+            if !bundle.ends_with('\n') {
+                bundle.push('\n');
+            }
+            bundle.push_str(previous);
+        }
+    }
+    Some(bundle)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Kustomization {
+    api_version: &'static str,
+    kind: &'static str,
+    namespace: String,
+    generator_options: GeneratorOptions,
+    config_map_generator: Vec<Generator>,
+    secret_generator: Vec<Generator>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeneratorOptions {
+    disable_name_suffix_hash: bool,
+    labels: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+struct Generator {
+    name: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<&'static str>,
+    files: Vec<String>,
+}
+
+/// `kustomization.yaml`: a ConfigMap with the client CA bundle, and per workload its
+/// `kubernetes.io/tls` Secret and credentials Secret, under the names the manifests use. The CA
+/// key is deliberately absent. Names carry no hash suffix, as the manifests name them exactly.
+fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
+    let file = |key: &str, path: &str| format!("{key}={path}");
+    let mut secrets = Vec::new();
+    for workload in workloads(platform) {
+        let names = workload.names();
+        secrets.push(Generator {
+            name: names.tls_secret.clone(),
+            type_: Some("kubernetes.io/tls"),
+            files: vec![
+                file("ca.crt", CA_CERT),
+                file("tls.crt", &leaf_cert_path(&names.workload)),
+                file("tls.key", &leaf_key_path(&names.workload)),
+            ],
+        });
+        // The keys come from the one function that decides them, so the Secret holds exactly
+        // what `credentials_entries` says, whatever else lies in the folder.
+        let password = files
+            .text(&credential_path(&names.workload, PASSWORD_KEY))
+            .unwrap_or_default();
+        let keys = credentials_entries(platform, workload, password)
+            .into_keys()
+            .map(|key| file(&key, &credential_path(&names.workload, &key)))
+            .collect();
+        secrets.push(Generator {
+            name: names.credentials_secret,
+            type_: Some("Opaque"),
+            files: keys,
+        });
+    }
+    let document = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        namespace: platform.namespace.to_string(),
+        generator_options: GeneratorOptions {
+            disable_name_suffix_hash: true,
+            labels: BTreeMap::from([
+                ("app.kubernetes.io/managed-by", "bakeryc".to_owned()),
+                ("app.kubernetes.io/part-of", platform.name.to_string()),
+            ]),
+        },
+        config_map_generator: vec![Generator {
+            name: platform.ca_config_map(),
+            type_: None,
+            files: vec![file("ca.crt", CA_BUNDLE)],
+        }],
+        secret_generator: secrets,
+    };
+    let yaml = crate::render::to_yaml(&document)
+        .unwrap_or_else(|e| unreachable!("a kustomization always serialises: {e}"));
+    format!(
+        "# Written by `bakeryc secrets`; do not edit. `kubectl apply -k` on this folder creates the\n\
+         # Secrets and the CA ConfigMap that the compiled manifests reference.\n{yaml}"
+    )
+}

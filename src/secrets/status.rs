@@ -1,0 +1,396 @@
+//! `status`: inspects one environment's material at a given moment and reports, per certificate
+//! and password, whether it still matches bakery.toml (present, SANs, key type, signed by the
+//! environment's CA) and how long it has left. Pure and read-only: the moment is a parameter, so
+//! a test can look years ahead without waiting, and the report carries no secret material.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use super::issue::{key_algorithm, key_description, password_is_strong, pem_der, sub_period};
+use super::{
+    CA_CERT, CA_KEY, KUSTOMIZATION, MIN_PASSWORD_LEN, PASSWORD_KEY, SecretFiles, SecretsError,
+    Workload, check_environment, credential_path, derived_files, leaf_cert_path, leaf_key_path,
+    workloads,
+};
+use crate::model::Platform;
+
+/// How bad an entry is; the order is the severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Ok,
+    /// Expires within `renew_before`.
+    Due,
+    Expired,
+    /// Present but no longer what bakery.toml asks for (SANs, key type, CA, ...).
+    Mismatch,
+    Missing,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Due => "due",
+            Self::Expired => "expired",
+            Self::Mismatch => "mismatch",
+            Self::Missing => "missing",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// The environment's CA (lands in the `<platform>-ca` ConfigMap and every `ca.crt`).
+    Ca,
+    /// A server certificate (a `kubernetes.io/tls` Secret).
+    Server,
+    /// A password (a credentials Secret).
+    Password,
+    /// Files derived from the rest (kustomization, CA bundle, credentials keys).
+    Files,
+}
+
+/// One row of the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// The Secret or ConfigMap it lands in.
+    pub object: String,
+    pub subject: Option<String>,
+    pub sans: Vec<String>,
+    pub key: Option<String>,
+    /// RFC 3339, UTC.
+    pub not_after: Option<String>,
+    /// Whole days from the evaluation moment to `not_after` (negative once expired).
+    pub days_left: Option<i64>,
+    pub state: State,
+    /// Why the state is not `ok`, one sentence each.
+    pub problems: Vec<String>,
+}
+
+impl Entry {
+    fn new(kind: EntryKind, object: String) -> Self {
+        Self {
+            kind,
+            object,
+            subject: None,
+            sans: Vec::new(),
+            key: None,
+            not_after: None,
+            days_left: None,
+            state: State::Ok,
+            problems: Vec::new(),
+        }
+    }
+
+    fn flag(&mut self, state: State, problem: impl Into<String>) {
+        self.state = self.state.max(state);
+        self.problems.push(problem.into());
+    }
+}
+
+/// The report of `bakeryc secrets status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub environment: String,
+    /// The moment the report describes (RFC 3339, UTC).
+    pub evaluated_at: String,
+    pub entries: Vec<Entry>,
+}
+
+impl Status {
+    /// Entries that are not `ok`.
+    pub fn problems(&self) -> usize {
+        self.entries.iter().filter(|e| e.state != State::Ok).count()
+    }
+}
+
+/// The state of every certificate and password of `env` at `now`.
+pub fn status(
+    platform: &Platform,
+    env: &str,
+    existing: &SecretFiles,
+    now: Timestamp,
+) -> Result<Status, SecretsError> {
+    check_environment(platform, env)?;
+    let ca_der = existing.text(CA_CERT).and_then(pem_der);
+    let ca = ca_der
+        .as_deref()
+        .and_then(|der| X509Certificate::from_der(der).ok())
+        .map(|(_, cert)| cert);
+    let mut entries = vec![ca_entry(platform, existing, ca.as_ref(), now)];
+    for workload in workloads(platform) {
+        entries.push(server_entry(platform, workload, existing, ca.as_ref(), now));
+    }
+    for workload in workloads(platform) {
+        entries.push(password_entry(workload, existing));
+    }
+    entries.push(files_entry(platform, env, existing, now));
+    Ok(Status {
+        environment: env.to_owned(),
+        evaluated_at: now.to_string(),
+        entries,
+    })
+}
+
+fn ca_entry(
+    platform: &Platform,
+    files: &SecretFiles,
+    ca: Option<&X509Certificate<'_>>,
+    now: Timestamp,
+) -> Entry {
+    let mut entry = Entry::new(EntryKind::Ca, platform.ca_config_map());
+    let policy = &platform.tls.ca;
+    let key_matches = check_pair(&mut entry, files, CA_CERT, CA_KEY, ca);
+    let Some(cert) = ca else {
+        return entry;
+    };
+    describe(&mut entry, cert, platform, now);
+    if key_matches && !cert.is_ca() {
+        entry.flag(
+            State::Mismatch,
+            "it is not a CA certificate (CA:TRUE missing)",
+        );
+    }
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok());
+    if common_name != Some(policy.common_name.as_str()) {
+        entry.flag(
+            State::Mismatch,
+            format!(
+                "its common name is {:?}; bakery.toml [tls.ca] says {:?}",
+                common_name.unwrap_or_default(),
+                policy.common_name
+            ),
+        );
+    }
+    check_key_type(&mut entry, cert, policy.key, "[tls.ca]");
+    if cert.verify_signature(None).is_err() {
+        entry.flag(State::Mismatch, "it is not self-signed by its own key");
+    }
+    entry
+}
+
+fn server_entry(
+    platform: &Platform,
+    workload: Workload<'_>,
+    files: &SecretFiles,
+    ca: Option<&X509Certificate<'_>>,
+    now: Timestamp,
+) -> Entry {
+    let names = workload.names();
+    let mut entry = Entry::new(EntryKind::Server, names.tls_secret.clone());
+    let cert_path = leaf_cert_path(&names.workload);
+    let der = files.text(&cert_path).and_then(pem_der);
+    let parsed = der
+        .as_deref()
+        .and_then(|der| X509Certificate::from_der(der).ok())
+        .map(|(_, cert)| cert);
+    check_pair(
+        &mut entry,
+        files,
+        &cert_path,
+        &leaf_key_path(&names.workload),
+        parsed.as_ref(),
+    );
+    let Some(cert) = parsed else {
+        return entry;
+    };
+    describe(&mut entry, &cert, platform, now);
+    let expected = platform.service_dns_names(&names.service);
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|name| !entry.sans.contains(name))
+        .map(String::as_str)
+        .collect();
+    let unexpected: Vec<&str> = entry
+        .sans
+        .iter()
+        .filter(|name| !expected.contains(name))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() || !unexpected.is_empty() {
+        entry.flag(
+            State::Mismatch,
+            format!(
+                "its SANs do not match bakery.toml: missing [{}], unexpected [{}]",
+                missing.join(", "),
+                unexpected.join(", ")
+            ),
+        );
+    }
+    check_key_type(&mut entry, &cert, platform.tls.server.key, "[tls.server]");
+    let server_auth = cert
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|eku| eku.value.server_auth);
+    if !server_auth {
+        entry.flag(
+            State::Mismatch,
+            "it lacks the extended key usage serverAuth",
+        );
+    }
+    match ca {
+        Some(ca) => {
+            let same_name = cert.issuer().as_raw() == ca.subject().as_raw();
+            if !same_name || cert.verify_signature(Some(ca.public_key())).is_err() {
+                entry.flag(
+                    State::Mismatch,
+                    format!(
+                        "it is signed by another CA than {CA_CERT} ({})",
+                        cert.issuer()
+                    ),
+                );
+            }
+        }
+        None => entry.flag(
+            State::Mismatch,
+            "its issuer cannot be checked: the CA is missing or unreadable",
+        ),
+    }
+    entry
+}
+
+/// Flags a missing or unreadable certificate or key, or a key that is not the certificate's.
+/// Returns whether both are present and belong together.
+fn check_pair(
+    entry: &mut Entry,
+    files: &SecretFiles,
+    cert_path: &str,
+    key_path: &str,
+    cert: Option<&X509Certificate<'_>>,
+) -> bool {
+    let key = files
+        .text(key_path)
+        .and_then(|pem| rcgen::KeyPair::from_pem(pem).ok());
+    if !files.contains(cert_path) {
+        entry.flag(State::Missing, format!("{cert_path} is missing"));
+    } else if cert.is_none() {
+        entry.flag(State::Mismatch, format!("{cert_path} is not a certificate"));
+    }
+    if !files.contains(key_path) {
+        entry.flag(State::Missing, format!("{key_path} is missing"));
+    } else if key.is_none() {
+        entry.flag(State::Mismatch, format!("{key_path} is not a private key"));
+    }
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let pair = cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw();
+            if !pair {
+                entry.flag(
+                    State::Mismatch,
+                    format!("{key_path} does not belong to {cert_path}"),
+                );
+            }
+            pair
+        }
+        _ => false,
+    }
+}
+
+/// Fills subject, SANs, key and validity, and flags an expired or soon expiring certificate.
+fn describe(entry: &mut Entry, cert: &X509Certificate<'_>, platform: &Platform, now: Timestamp) {
+    entry.subject = Some(cert.subject().to_string());
+    entry.sans = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    entry.key = Some(key_description(cert));
+    let Ok(not_after) = Timestamp::from_second(cert.validity().not_after.timestamp()) else {
+        entry.flag(State::Mismatch, "its end of validity is out of range");
+        return;
+    };
+    entry.not_after = Some(not_after.to_string());
+    entry.days_left = Some((not_after.as_second() - now.as_second()).div_euclid(86_400));
+    let renew_before = &platform.tls.server.renew_before;
+    if not_after <= now {
+        entry.flag(State::Expired, format!("it expired at {not_after}"));
+    } else if sub_period(not_after, renew_before).is_none_or(|due| due <= now) {
+        entry.flag(
+            State::Due,
+            format!(
+                "it expires within renew_before ({}): rotate it",
+                renew_before.as_str()
+            ),
+        );
+    }
+}
+
+fn check_key_type(
+    entry: &mut Entry,
+    cert: &X509Certificate<'_>,
+    wanted: crate::model::KeyAlgorithm,
+    table: &str,
+) {
+    if key_algorithm(cert) != Some(wanted) {
+        entry.flag(
+            State::Mismatch,
+            format!(
+                "its key is {}; bakery.toml {table} asks for {wanted}",
+                key_description(cert)
+            ),
+        );
+    }
+}
+
+fn password_entry(workload: Workload<'_>, files: &SecretFiles) -> Entry {
+    let names = workload.names();
+    let mut entry = Entry::new(EntryKind::Password, names.credentials_secret);
+    let path = credential_path(&names.workload, PASSWORD_KEY);
+    match files.text(&path) {
+        None if !files.contains(&path) => entry.flag(State::Missing, format!("{path} is missing")),
+        Some(password) if password_is_strong(password) => {}
+        _ => entry.flag(
+            State::Mismatch,
+            format!(
+                "{path} is weaker than bakeryc's own: fewer than {MIN_PASSWORD_LEN} characters, \
+                 or characters outside A-Z a-z 0-9 - _"
+            ),
+        ),
+    }
+    entry
+}
+
+/// The kustomization, CA bundle and credentials keys, which follow from the rest.
+fn files_entry(platform: &Platform, env: &str, files: &SecretFiles, now: Timestamp) -> Entry {
+    let mut entry = Entry::new(EntryKind::Files, KUSTOMIZATION.to_owned());
+    let stale: Vec<String> = derived_files(platform, files, now)
+        .into_iter()
+        .filter(|(path, bytes)| files.get(path) != Some(bytes.as_slice()))
+        .map(|(path, _)| path)
+        .collect();
+    if stale.is_empty() {
+        return entry;
+    }
+    let severity = if stale.iter().any(|p| !files.contains(p)) {
+        State::Missing
+    } else {
+        State::Mismatch
+    };
+    entry.flag(
+        severity,
+        format!(
+            "{} out of date with bakery.toml or the material: run `bakeryc secrets generate --env {env}`",
+            stale.join(", ")
+        ),
+    );
+    entry
+}
