@@ -499,3 +499,242 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
          # Secrets and the CA ConfigMap that the compiled manifests reference.\n{yaml}"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{Document, Object};
+
+    const ECDSA: &str = include_str!("../tests/fixtures/secrets/ecdsa.toml");
+
+    fn platform() -> Platform {
+        crate::check(ECDSA).platform.expect("the fixture is valid")
+    }
+
+    fn now() -> Timestamp {
+        "2030-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn merged(existing: &SecretFiles, changes: &SecretFiles) -> SecretFiles {
+        let mut files = existing.clone();
+        for (path, bytes) in changes.iter() {
+            files.insert(path, bytes);
+        }
+        files
+    }
+
+    #[test]
+    fn credentials_hold_what_the_manifests_read() {
+        let platform = platform();
+        let all = workloads(&platform);
+        let db = credentials_entries(&platform, all[1], "pw");
+        assert_eq!(
+            db.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["database", "password", "username"]
+        );
+        assert_eq!(db["username"], "alert_processor_user");
+        assert_eq!(db["database"], "alert_processor_db");
+        let cache = credentials_entries(&platform, all[2], "pw");
+        assert_eq!(cache[AUTH_CONF_KEY], "requirepass \"pw\"\n");
+        assert_eq!(cache[PASSWORD_KEY], "pw");
+    }
+
+    #[test]
+    fn debug_never_shows_contents() {
+        let mut files = SecretFiles::new();
+        files.insert("a/tls/tls.key", "-----BEGIN PRIVATE KEY-----");
+        let shown = format!("{files:?}");
+        assert!(
+            shown.contains("a/tls/tls.key") && !shown.contains("PRIVATE"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn generate_creates_everything_once_then_nothing() {
+        let platform = platform();
+        let first = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress).unwrap();
+        for path in [
+            CA_CERT,
+            CA_KEY,
+            CA_BUNDLE,
+            KUSTOMIZATION,
+            "auth-db/tls/tls.crt",
+            "auth-db/tls/tls.key",
+            "auth-db/credentials/password",
+            "alert-processor-db/credentials/username",
+            "redis/credentials/auth.conf",
+        ] {
+            assert!(first.changes.contains(path), "{path} missing");
+        }
+        assert!(!first.changes.contains(PREVIOUS_CA_CERT));
+        assert_eq!(first.count(Change::Created), 1 + 3 + 3);
+        let files = first.changes;
+        let second = generate(&platform, "prod", &files, now(), &NoProgress).unwrap();
+        assert!(second.changes.is_empty(), "{:?}", second.changes);
+        assert_eq!(second.count(Change::Kept), 7);
+        let report = status(&platform, "prod", &files, now()).unwrap();
+        assert_eq!(report.problems(), 0, "{report:#?}");
+    }
+
+    #[test]
+    fn generate_reissues_a_missing_certificate_for_its_key() {
+        let platform = platform();
+        let mut files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let key = files.get("redis/tls/tls.key").unwrap().to_vec();
+        files.remove("redis/tls/tls.crt");
+        let outcome = generate(&platform, "prod", &files, now(), &NoProgress).unwrap();
+        assert_eq!(outcome.count(Change::Reissued), 1);
+        assert_eq!(
+            outcome.changes.paths().collect::<Vec<_>>(),
+            ["redis/tls/tls.crt"]
+        );
+        assert_eq!(
+            merged(&files, &outcome.changes).get("redis/tls/tls.key"),
+            Some(&key[..])
+        );
+    }
+
+    #[test]
+    fn generate_refuses_leaves_without_their_ca() {
+        let platform = platform();
+        let mut files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        files.remove(CA_CERT);
+        files.remove(CA_KEY);
+        let error = generate(&platform, "prod", &files, now(), &NoProgress).unwrap_err();
+        assert!(
+            matches!(&error, SecretsError::Refused(m) if m.contains("--ca")),
+            "{error}"
+        );
+        let mut damaged = files.clone();
+        damaged.insert("auth-db/tls/tls.key", "garbage");
+        assert!(generate(&platform, "prod", &damaged, now(), &NoProgress).is_err());
+    }
+
+    #[test]
+    fn unknown_environment_is_refused() {
+        let error = generate(
+            &platform(),
+            "staging",
+            &SecretFiles::new(),
+            now(),
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error,
+            SecretsError::UnknownEnvironment {
+                env: "staging".into(),
+                known: vec!["dev".into(), "prod".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn rotate_ca_keeps_the_previous_ca_in_the_client_bundle() {
+        let platform = platform();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let rotation = Rotation {
+            ca: true,
+            ..Rotation::default()
+        };
+        let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
+        let after = merged(&files, &outcome.changes);
+        let old_ca = files.text(CA_CERT).unwrap();
+        assert_eq!(after.text(PREVIOUS_CA_CERT), Some(old_ca));
+        let bundle = after.text(CA_BUNDLE).unwrap();
+        assert!(bundle.starts_with(after.text(CA_CERT).unwrap()) && bundle.ends_with(old_ca));
+        assert_eq!(outcome.count(Change::Rotated), 1 + 3);
+        assert_eq!(outcome.count(Change::Kept), 3, "passwords stay");
+        // Once the previous CA has expired, clients stop trusting it.
+        let much_later: Timestamp = "2045-01-01T00:00:00Z".parse().unwrap();
+        let bundle = ca_bundle(&after, much_later).unwrap();
+        assert_eq!(bundle, after.text(CA_CERT).unwrap());
+    }
+
+    #[test]
+    fn status_sees_due_and_expired_at_later_moments() {
+        let platform = platform();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let at = |text: &str| status(&platform, "prod", &files, text.parse().unwrap()).unwrap();
+        let state = |report: &Status, object: &str| {
+            report
+                .entries
+                .iter()
+                .find(|e| e.object == object)
+                .unwrap()
+                .state
+        };
+        // Issued 2030-01-01 for 3y; renew_before 90d.
+        let before = at("2032-09-01T00:00:00Z");
+        assert_eq!(before.problems(), 0, "{before:#?}");
+        let due = at("2032-11-15T00:00:00Z");
+        assert_eq!(state(&due, "auth-db-tls"), State::Due);
+        assert_eq!(state(&due, "bakery-test-ca"), State::Ok);
+        assert_eq!(state(&due, "auth-db-credentials"), State::Ok);
+        let expired = at("2033-02-01T00:00:00Z");
+        assert_eq!(state(&expired, "redis-tls"), State::Expired);
+        assert!(
+            expired
+                .entries
+                .iter()
+                .find(|e| e.object == "redis-tls")
+                .unwrap()
+                .days_left
+                < Some(0)
+        );
+    }
+
+    /// Every Secret and key the compiled Deployments mount, by walking the compiled objects.
+    #[test]
+    fn kustomization_provides_every_secret_the_manifests_mount() {
+        let platform = platform();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let kustomization = files.text(KUSTOMIZATION).unwrap();
+        let mut mounted = Vec::new();
+        for document in crate::compile::compile(&platform).values() {
+            let Document::Objects(objects) = document else {
+                continue;
+            };
+            for object in objects {
+                let Object::Deployment(deployment) = object else {
+                    continue;
+                };
+                let spec = deployment
+                    .spec
+                    .as_ref()
+                    .unwrap()
+                    .template
+                    .spec
+                    .as_ref()
+                    .unwrap();
+                for volume in spec.volumes.iter().flatten() {
+                    if let Some(secret) = &volume.secret {
+                        mounted.push(secret.secret_name.clone().unwrap());
+                    }
+                }
+            }
+        }
+        assert_eq!(mounted.len(), 6, "{mounted:?}");
+        for name in mounted {
+            assert!(
+                kustomization.contains(&format!("- name: {name}\n")),
+                "{name} is not generated:\n{kustomization}"
+            );
+        }
+        assert!(
+            !kustomization.contains(CA_KEY),
+            "the CA key must stay out of Kubernetes"
+        );
+    }
+}

@@ -109,7 +109,7 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
     }
 }
 
-/// Loads, locks the folder, runs `produce` on what is there, and writes its changes.
+/// Loads, runs `produce` on what is in the folder, and writes its changes under the lock.
 fn write(
     target: &Target,
     produce: impl FnOnce(
@@ -121,14 +121,25 @@ fn write(
     let (platform, findings) = super::load(&target.config)?;
     secrets::check_environment(&platform, &target.env).map_err(refused)?;
     let dir = super::display_path(&target.dir);
-    let _lock = output::lock_secrets(&target.dir)
-        .map_err(|e| Failure::io(format!("cannot lock {dir}"), e))?;
-    let existing = output::read_secrets(&target.dir, &target.env)
-        .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))?;
+    let read = || {
+        output::read_secrets(&target.dir, &target.env)
+            .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))
+    };
+    let existing = read()?;
     let bar = KeyProgress::new();
     let outcome = produce(&platform, &existing, &bar);
     bar.0.finish_and_clear();
+    // Refusals come before anything touches disk; the lock then makes sure no other run
+    // changed the folder while the keys were generated.
     let outcome = outcome.map_err(refused)?;
+    let _lock = output::lock_secrets(&target.dir)
+        .map_err(|e| Failure::io(format!("cannot lock {dir}"), e))?;
+    if read()? != existing {
+        return Err(Failure::Usage(format!(
+            "{dir}/{} changed while bakeryc ran; nothing written: run the command again",
+            target.env
+        )));
+    }
     output::write_secrets(&target.dir, &target.env, &outcome.changes, Fault::None)
         .map_err(|e| Failure::io(format!("cannot write {dir}/{}", target.env), e))?;
     Ok(Success {

@@ -75,3 +75,70 @@ impl Rotation {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform() -> Platform {
+        crate::check(include_str!("../../tests/fixtures/secrets/ecdsa.toml"))
+            .platform
+            .unwrap()
+    }
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn selections() {
+        let platform = platform();
+        let only = |names: &[&str], ca, passwords| Rotation {
+            only: names.iter().map(|n| (*n).to_owned()).collect(),
+            ca,
+            passwords,
+        };
+        let all = set(&["alert-processor-db", "auth-db", "redis"]);
+        let leaves = only(&["auth"], false, false).renewal(&platform).unwrap();
+        assert_eq!(
+            (leaves.ca, leaves.leaves, leaves.passwords),
+            (false, set(&["auth-db"]), set(&[]))
+        );
+        let passwords = only(&["redis"], false, true).renewal(&platform).unwrap();
+        assert_eq!(
+            (passwords.leaves, passwords.passwords),
+            (set(&[]), set(&["redis"]))
+        );
+        let every = only(&[], false, false).renewal(&platform).unwrap();
+        assert_eq!(every.leaves, all);
+        let ca = only(&[], true, false).renewal(&platform).unwrap();
+        assert_eq!(
+            (ca.ca, ca.leaves, ca.passwords),
+            (true, all.clone(), set(&[]))
+        );
+        let ca_and_passwords = only(&[], true, true).renewal(&platform).unwrap();
+        assert_eq!(ca_and_passwords.passwords, all);
+    }
+
+    #[test]
+    fn refusals() {
+        let platform = platform();
+        let unknown = Rotation {
+            only: vec!["auth-db".into()],
+            ..Rotation::default()
+        };
+        assert!(matches!(
+            unknown.renewal(&platform),
+            Err(SecretsError::UnknownName { name, known }) if name == "auth-db" && known.len() == 3
+        ));
+        let ca_only = Rotation {
+            only: vec!["auth".into()],
+            ca: true,
+            passwords: false,
+        };
+        assert!(matches!(
+            ca_only.renewal(&platform),
+            Err(SecretsError::Refused(_))
+        ));
+    }
+}

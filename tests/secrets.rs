@@ -1,0 +1,945 @@
+//! `bakeryc secrets` end to end: the binary and the library against real tools. openssl checks
+//! every certificate (chain, hostnames, key types, validity), kubectl builds the secrets root and
+//! the compiled overlay and the test cross-checks them, and an injected failure shows that an
+//! interrupted write leaves nothing half-done. Certificates are random: properties are tested,
+//! never bytes. Most tests use ECDSA keys (fast); one uses RSA.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bakeryc::model::{KeyAlgorithm, Platform};
+use bakeryc::output::{self, Fault};
+use bakeryc::secrets::{self, NoProgress, Progress, Rotation, SecretFiles};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+const WORKLOADS: [&str; 3] = ["auth-db", "alert-processor-db", "redis"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/secrets").join(name)
+}
+
+/// A temp folder holding the fixture as `bakery.toml`, where `bakeryc` runs with its defaults.
+fn workspace(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(fixture(name), dir.path().join("bakery.toml")).unwrap();
+    dir
+}
+
+fn bakeryc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bakeryc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn succeed(dir: &Path, args: &[&str]) -> Output {
+    let output = bakeryc(dir, args);
+    assert_eq!(
+        code(&output),
+        0,
+        "bakeryc {args:?}\nstdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+fn openssl(args: &[&str], cwd: &Path) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the openssl command is installed")
+}
+
+/// Every file under `dir`, relative path to bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                found.insert(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    found
+}
+
+/// Paths whose bytes differ (or exist on one side only).
+fn changed(
+    before: &BTreeMap<String, Vec<u8>>,
+    after: &BTreeMap<String, Vec<u8>>,
+) -> BTreeSet<String> {
+    before
+        .keys()
+        .chain(after.keys())
+        .filter(|p| before.get(*p) != after.get(*p))
+        .cloned()
+        .collect()
+}
+
+fn set(paths: &[&str]) -> BTreeSet<String> {
+    paths.iter().map(|p| (*p).to_owned()).collect()
+}
+
+fn service(workload: &str) -> String {
+    format!("{workload}-service")
+}
+
+fn sans(workload: &str, namespace: &str) -> Vec<String> {
+    let svc = service(workload);
+    vec![
+        svc.clone(),
+        format!("{svc}.{namespace}"),
+        format!("{svc}.{namespace}.svc"),
+        format!("{svc}.{namespace}.svc.cluster.local"),
+    ]
+}
+
+/// `openssl verify` of a certificate against a CA file, with a hostname check.
+fn verifies(env_dir: &Path, ca_file: &str, cert: &str, hostname: &str) -> bool {
+    let output = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            ca_file,
+            "-purpose",
+            "sslserver",
+            "-verify_hostname",
+            hostname,
+            cert,
+        ],
+        env_dir,
+    );
+    output.status.success() && text(&output.stdout).trim_end().ends_with(": OK")
+}
+
+fn x509_text(env_dir: &Path, cert: &str) -> String {
+    let output = openssl(&["x509", "-noout", "-text", "-in", cert], env_dir);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout)
+}
+
+/// notBefore, notAfter and serial of a PEM certificate.
+fn validity(pem: &[u8]) -> (i64, i64, Vec<u8>) {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem).unwrap();
+    let (_, cert) = X509Certificate::from_der(&block.contents).unwrap();
+    (
+        cert.validity().not_before.timestamp(),
+        cert.validity().not_after.timestamp(),
+        cert.raw_serial().to_vec(),
+    )
+}
+
+fn plus(now: Timestamp, span: &str) -> i64 {
+    now.to_zoned_datetime(TimeZone::UTC)
+        .checked_add(span.parse::<jiff::Span>().unwrap())
+        .unwrap()
+        .timestamp()
+        .as_second()
+}
+
+fn assert_private(path: &Path) {
+    let meta = fs::symlink_metadata(path).unwrap();
+    let mode = meta.mode() & 0o777;
+    let want = if meta.is_dir() { 0o700 } else { 0o600 };
+    assert_eq!(mode, want, "{} has mode {mode:o}", path.display());
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).unwrap() {
+            assert_private(&entry.unwrap().path());
+        }
+    }
+}
+
+fn platform(name: &str) -> Platform {
+    let source = fs::read_to_string(fixture(name)).unwrap();
+    bakeryc::check(&source).platform.unwrap()
+}
+
+#[test]
+fn generate_issues_certificates_that_openssl_verifies() {
+    let dir = workspace("ecdsa.toml");
+    let before = Timestamp::now().as_second();
+    let output = succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    succeed(dir.path(), &["secrets", "generate", "--env", "dev"]);
+    let after = Timestamp::now().as_second();
+    let prod = dir.path().join("secrets/prod");
+    let material = files(&prod);
+
+    // Nothing secret is printed.
+    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(output.stdout.is_empty());
+    assert!(!printed.contains("PRIVATE KEY"));
+    for (path, bytes) in &material {
+        if path.ends_with("password") {
+            assert!(!printed.contains(&text(bytes)), "a password was printed");
+            assert!(
+                bytes.len() >= 32
+                    && bytes
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(b))
+            );
+        }
+    }
+
+    // Private from top to bottom, and kept out of git.
+    assert_private(&dir.path().join("secrets"));
+    let gitignore = fs::read_to_string(dir.path().join("secrets/.gitignore")).unwrap();
+    assert!(gitignore.lines().any(|l| l == "*"), "{gitignore}");
+
+    // The CA: self-signed, CA:TRUE with path length 0, keyCertSign and cRLSign, P-384.
+    let ca = x509_text(&prod, "ca.crt");
+    for expected in [
+        "Issuer: CN = Bakery Test CA, O = bakery-test, OU = prod",
+        "Subject: CN = Bakery Test CA, O = bakery-test, OU = prod",
+        "CA:TRUE, pathlen:0",
+        "Certificate Sign, CRL Sign",
+        "ASN1 OID: secp384r1",
+        "Public-Key: (384 bit)",
+    ] {
+        assert!(ca.contains(expected), "CA lacks {expected:?}:\n{ca}");
+    }
+    let (ca_from, ca_until, ca_serial) = validity(&material["ca.crt"]);
+    assert!(ca_from <= before && ca_from >= before - 600);
+    assert!(ca_until >= plus(Timestamp::from_second(before).unwrap(), "10y"));
+    assert!(ca_until <= plus(Timestamp::from_second(after).unwrap(), "10y"));
+
+    let mut serials = BTreeSet::from([ca_serial]);
+    for workload in WORKLOADS {
+        let cert = format!("{workload}/tls/tls.crt");
+        for name in sans(workload, "bakery-test") {
+            assert!(verifies(&prod, "ca.crt", &cert, &name), "{cert} for {name}");
+        }
+        // Wrong name, or another environment's CA: refused.
+        assert!(!verifies(
+            &prod,
+            "ca.crt",
+            &cert,
+            "other-service.bakery-test.svc"
+        ));
+        assert!(!verifies(&prod, "../dev/ca.crt", &cert, &service(workload)));
+
+        let leaf = x509_text(&prod, &cert);
+        for expected in [
+            "TLS Web Server Authentication",
+            "CA:FALSE",
+            "ASN1 OID: prime256v1",
+            "Public-Key: (256 bit)",
+            "Signature Algorithm: ecdsa-with-SHA384",
+        ] {
+            assert!(
+                leaf.contains(expected),
+                "{cert} lacks {expected:?}:\n{leaf}"
+            );
+        }
+        let (from, until, serial) = validity(&material[&cert]);
+        assert!(from <= before);
+        assert!(until >= plus(Timestamp::from_second(before).unwrap(), "3y"));
+        assert!(until <= plus(Timestamp::from_second(after).unwrap(), "3y"));
+        assert!(until <= ca_until, "a certificate outlives its CA");
+        assert!(serials.insert(serial), "serials repeat");
+
+        // The key is the certificate's.
+        let key_pub = openssl(
+            &["pkey", "-pubout", "-in", &format!("{workload}/tls/tls.key")],
+            &prod,
+        );
+        let cert_pub = openssl(&["x509", "-noout", "-pubkey", "-in", &cert], &prod);
+        assert_eq!(key_pub.stdout, cert_pub.stdout);
+    }
+    let auth_conf = text(&material["redis/credentials/auth.conf"]);
+    let password = text(&material["redis/credentials/password"]);
+    assert_eq!(auth_conf, format!("requirepass \"{password}\"\n"));
+    assert_eq!(text(&material["auth-db/credentials/username"]), "auth_user");
+    assert_eq!(
+        text(&material["alert-processor-db/credentials/database"]),
+        "alert_processor_db"
+    );
+}
+
+#[test]
+fn generate_twice_changes_no_byte() {
+    let dir = workspace("ecdsa.toml");
+    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    let prod = dir.path().join("secrets/prod");
+    let stamp = |dir: &Path| -> BTreeMap<String, (Vec<u8>, u64, i64, i64)> {
+        files(dir)
+            .into_iter()
+            .map(|(p, bytes)| {
+                let meta = fs::metadata(dir.join(&p)).unwrap();
+                (p, (bytes, meta.ino(), meta.mtime(), meta.mtime_nsec()))
+            })
+            .collect()
+    };
+    let first = stamp(&prod);
+    let output = succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    assert!(
+        text(&output.stderr).contains("nothing written"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(first, stamp(&prod), "the second run rewrote files");
+}
+
+#[test]
+fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
+    let dir = workspace("ecdsa.toml");
+    let prod = dir.path().join("secrets/prod");
+    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    let original = files(&prod);
+
+    let output = succeed(
+        dir.path(),
+        &["secrets", "rotate", "--env", "prod", "--only", "auth"],
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("rollout restart deployment/auth-db\n")
+            || stderr.contains("rollout restart deployment/auth-db "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("deployment/redis"), "{stderr}");
+    let leaves = files(&prod);
+    assert_eq!(
+        changed(&original, &leaves),
+        set(&["auth-db/tls/tls.crt", "auth-db/tls/tls.key"])
+    );
+    assert_ne!(
+        validity(&original["auth-db/tls/tls.crt"]).2,
+        validity(&leaves["auth-db/tls/tls.crt"]).2
+    );
+    for name in sans("auth-db", "bakery-test") {
+        assert!(verifies(&prod, "ca.crt", "auth-db/tls/tls.crt", &name));
+    }
+
+    succeed(
+        dir.path(),
+        &[
+            "secrets",
+            "rotate",
+            "--env",
+            "prod",
+            "--passwords",
+            "--only",
+            "redis",
+            "alert-processor",
+        ],
+    );
+    let passwords = files(&prod);
+    assert_eq!(
+        changed(&leaves, &passwords),
+        set(&[
+            "alert-processor-db/credentials/password",
+            "redis/credentials/auth.conf",
+            "redis/credentials/password",
+        ])
+    );
+
+    let old_leaf = "old-redis.crt";
+    fs::write(dir.path().join(old_leaf), &passwords["redis/tls/tls.crt"]).unwrap();
+    succeed(dir.path(), &["secrets", "rotate", "--env", "prod", "--ca"]);
+    let rolled = files(&prod);
+    let mut expected = set(&["ca.crt", "ca.key", "ca-bundle.crt", "ca-previous.crt"]);
+    for workload in WORKLOADS {
+        expected.insert(format!("{workload}/tls/tls.crt"));
+        expected.insert(format!("{workload}/tls/tls.key"));
+    }
+    assert_eq!(changed(&passwords, &rolled), expected);
+    assert_eq!(rolled["ca-previous.crt"], passwords["ca.crt"]);
+    for workload in WORKLOADS {
+        let cert = format!("{workload}/tls/tls.crt");
+        assert!(verifies(&prod, "ca.crt", &cert, &service(workload)));
+        assert!(!verifies(
+            &prod,
+            "ca-previous.crt",
+            &cert,
+            &service(workload)
+        ));
+    }
+    // Clients given the bundle trust servers not yet restarted as well as restarted ones.
+    assert!(verifies(
+        &prod,
+        "ca-bundle.crt",
+        &format!("../../{old_leaf}"),
+        "redis-service"
+    ));
+    assert!(verifies(
+        &prod,
+        "ca-bundle.crt",
+        "redis/tls/tls.crt",
+        "redis-service"
+    ));
+    assert!(!verifies(
+        &prod,
+        "ca.crt",
+        &format!("../../{old_leaf}"),
+        "redis-service"
+    ));
+    assert_private(&dir.path().join("secrets"));
+}
+
+#[test]
+fn rotate_and_generate_refuse_what_they_cannot_do() {
+    let dir = workspace("ecdsa.toml");
+    let refused = |args: &[&str], needle: &str| {
+        let output = bakeryc(dir.path(), args);
+        assert_eq!(code(&output), 2, "{args:?}: {}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains(needle),
+            "{}",
+            text(&output.stderr)
+        );
+    };
+    refused(&["secrets", "rotate", "--env", "prod"], "no CA yet");
+    refused(
+        &["secrets", "generate", "--env", "staging"],
+        "declares no environment `staging`",
+    );
+    assert!(
+        !dir.path().join("secrets").exists(),
+        "a refused run created the folder"
+    );
+    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    refused(
+        &["secrets", "rotate", "--env", "prod", "--only", "auth-db"],
+        "declared: auth, alert-processor, redis",
+    );
+    refused(
+        &[
+            "secrets", "rotate", "--env", "prod", "--ca", "--only", "auth",
+        ],
+        "--only",
+    );
+}
+
+#[test]
+fn status_exit_codes_fresh_due_expired_missing_mismatched() {
+    let dir = workspace("ecdsa.toml");
+    let status = |extra: &[&str]| {
+        let mut args = vec!["secrets", "status", "--env", "prod"];
+        args.extend_from_slice(extra);
+        bakeryc(dir.path(), &args)
+    };
+    let nothing = status(&[]);
+    assert_eq!(code(&nothing), 1);
+    assert!(text(&nothing.stdout).contains("missing"));
+
+    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    succeed(dir.path(), &["secrets", "generate", "--env", "dev"]);
+    let fresh = status(&["--format", "json"]);
+    assert_eq!(code(&fresh), 0, "{}", text(&fresh.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&fresh.stdout).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1 + 3 + 3 + 1);
+    assert!(entries.iter().all(|e| e["state"] == "ok"), "{report:#}");
+    let auth = entries
+        .iter()
+        .find(|e| e["object"] == "auth-db-tls")
+        .unwrap();
+    assert_eq!(auth["sans"].as_array().unwrap().len(), 4);
+    assert!(auth["days_left"].as_i64().unwrap() >= 1094);
+    assert_eq!(auth["key"], "ecdsa-p256");
+
+    // Later moments, injected: within renew_before (90d) of the 3-year end, then past it.
+    let at = |span: &str| {
+        let moment = Timestamp::now()
+            .to_zoned_datetime(TimeZone::UTC)
+            .checked_add(span.parse::<jiff::Span>().unwrap())
+            .unwrap();
+        moment.timestamp().to_string()
+    };
+    let due = status(&["--at", &at("2y11mo")]);
+    assert_eq!(code(&due), 1);
+    let table = text(&due.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("auth-db-tls") && l.contains(" due ")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("bakery-test-ca") && l.contains(" ok ")),
+        "{table}"
+    );
+    let not_yet = status(&["--at", &at("2y8mo")]);
+    assert_eq!(code(&not_yet), 0, "{}", text(&not_yet.stdout));
+    let expired = status(&["--at", &at("3y1mo"), "--format", "json"]);
+    assert_eq!(code(&expired), 1);
+    let report: serde_json::Value = serde_json::from_slice(&expired.stdout).unwrap();
+    let redis = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["object"] == "redis-tls")
+        .unwrap();
+    assert_eq!(redis["state"], "expired");
+
+    // Signed by another CA: dev's certificate and key in prod.
+    let prod = dir.path().join("secrets/prod");
+    let dev = dir.path().join("secrets/dev");
+    let saved = files(&prod);
+    for file in ["tls.crt", "tls.key"] {
+        fs::copy(
+            dev.join("redis/tls").join(file),
+            prod.join("redis/tls").join(file),
+        )
+        .unwrap();
+    }
+    let foreign = status(&[]);
+    assert_eq!(code(&foreign), 1);
+    assert!(
+        text(&foreign.stdout).contains("signed by another CA"),
+        "{}",
+        text(&foreign.stdout)
+    );
+
+    // Missing.
+    fs::remove_file(prod.join("redis/tls/tls.crt")).unwrap();
+    let missing = status(&[]);
+    assert_eq!(code(&missing), 1);
+    assert!(text(&missing.stdout).contains("redis/tls/tls.crt is missing"));
+    for (path, bytes) in &saved {
+        fs::write(prod.join(path), bytes).unwrap();
+    }
+    assert_eq!(code(&status(&[])), 0);
+
+    // bakery.toml changed under the certificates: SANs (namespace) and key type.
+    let config = dir.path().join("bakery.toml");
+    let original = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        original.replace("namespace = \"bakery-test\"", "namespace = \"shop\""),
+    )
+    .unwrap();
+    let moved = status(&[]);
+    assert_eq!(code(&moved), 1);
+    assert!(
+        text(&moved.stdout).contains("SANs do not match"),
+        "{}",
+        text(&moved.stdout)
+    );
+    fs::write(
+        &config,
+        original.replace("key = \"ecdsa-p256\"", "key = \"ecdsa-p384\""),
+    )
+    .unwrap();
+    let retyped = status(&[]);
+    assert_eq!(code(&retyped), 1);
+    assert!(
+        text(&retyped.stdout).contains("asks for ecdsa-p384"),
+        "{}",
+        text(&retyped.stdout)
+    );
+    // `rotate` brings the certificates back in line with bakery.toml.
+    succeed(dir.path(), &["secrets", "rotate", "--env", "prod"]);
+    assert_eq!(code(&status(&[])), 0);
+}
+
+/// Counts what the core reports, from several threads.
+#[derive(Default)]
+struct Counted {
+    total: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl Progress for Counted {
+    fn keys_to_generate(&self, total: usize) {
+        self.total.store(total, Ordering::SeqCst);
+    }
+
+    fn key_generated(&self) {
+        self.done.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn injected_failure_leaves_no_partial_file() {
+    let platform = platform("ecdsa.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let secrets_dir = dir.path().join("secrets");
+    let now = Timestamp::now();
+    let fresh =
+        secrets::generate(&platform, "prod", &SecretFiles::new(), now, &NoProgress).unwrap();
+    let n = fresh.changes.len();
+    let only_gitignore = |dir: &Path| {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    for after in [0, 1, n / 2, n - 1] {
+        let error = output::write_secrets(
+            &secrets_dir,
+            "prod",
+            &fresh.changes,
+            Fault::AfterFiles(after),
+        );
+        assert!(error.is_err());
+        assert_eq!(
+            only_gitignore(&secrets_dir),
+            [".gitignore"],
+            "after {after} file(s)"
+        );
+    }
+    output::write_secrets(&secrets_dir, "prod", &fresh.changes, Fault::None).unwrap();
+    let written = output::read_secrets(&secrets_dir, "prod").unwrap();
+    assert_eq!(written, fresh.changes);
+
+    // A CA rotation replaces most files: interrupted anywhere, the old set stays whole.
+    let rotation = Rotation {
+        ca: true,
+        ..Rotation::default()
+    };
+    let rolled = secrets::rotate(&platform, "prod", &written, &rotation, now, &NoProgress).unwrap();
+    for after in 0..rolled.changes.len() {
+        assert!(
+            output::write_secrets(
+                &secrets_dir,
+                "prod",
+                &rolled.changes,
+                Fault::AfterFiles(after)
+            )
+            .is_err()
+        );
+        assert_eq!(
+            output::read_secrets(&secrets_dir, "prod").unwrap(),
+            written,
+            "after {after} file(s)"
+        );
+        assert_eq!(only_gitignore(&secrets_dir), [".gitignore", "prod"]);
+    }
+    output::write_secrets(&secrets_dir, "prod", &rolled.changes, Fault::None).unwrap();
+    let after = output::read_secrets(&secrets_dir, "prod").unwrap();
+    assert_ne!(after, written);
+    let report = secrets::status(&platform, "prod", &after, now).unwrap();
+    assert_eq!(report.problems(), 0, "{report:#?}");
+    assert_private(&secrets_dir);
+}
+
+/// All YAML documents `kubectl kustomize DIR` prints.
+fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
+    let output = Command::new("kubectl")
+        .args(["kustomize", &dir.to_string_lossy()])
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        text(&output.stderr)
+    );
+    serde_saphyr::from_multiple::<serde_json::Value>(&text(&output.stdout)).unwrap()
+}
+
+fn named<'a>(
+    objects: &'a [serde_json::Value],
+    kind: &str,
+) -> BTreeMap<String, &'a serde_json::Value> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| (o["metadata"]["name"].as_str().unwrap().to_owned(), o))
+        .collect()
+}
+
+/// What the pod templates of `objects` need: Secrets (name -> keys read) and ConfigMaps.
+fn references(
+    objects: &[serde_json::Value],
+) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
+    let mut secrets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut config_maps = BTreeSet::new();
+    for object in objects {
+        let spec = &object["spec"]["template"]["spec"];
+        if spec.is_null() {
+            continue;
+        }
+        let containers: Vec<&serde_json::Value> = ["containers", "initContainers"]
+            .iter()
+            .filter_map(|k| spec[*k].as_array())
+            .flatten()
+            .collect();
+        for volume in spec["volumes"].as_array().into_iter().flatten() {
+            if let Some(name) = volume["secret"]["secretName"].as_str() {
+                let keys = secrets.entry(name.to_owned()).or_default();
+                for item in volume["secret"]["items"].as_array().into_iter().flatten() {
+                    keys.insert(item["key"].as_str().unwrap().to_owned());
+                }
+                // Files the containers read from where this volume is mounted.
+                for container in &containers {
+                    for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+                        if mount["name"] != volume["name"] {
+                            continue;
+                        }
+                        let prefix = format!("{}/", mount["mountPath"].as_str().unwrap());
+                        let env_values = container["env"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|e| &e["value"]);
+                        let words = ["command", "args"]
+                            .iter()
+                            .filter_map(|k| container[*k].as_array())
+                            .flatten()
+                            .chain(env_values)
+                            .filter_map(|w| w.as_str());
+                        for word in words {
+                            for part in word.split(|c: char| c.is_whitespace() || c == '"') {
+                                if let Some(key) = part.strip_prefix(&prefix) {
+                                    keys.insert(key.trim_end_matches([')', ';']).to_owned());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(name) = volume["configMap"]["name"].as_str() {
+                config_maps.insert(name.to_owned());
+            }
+            for source in volume["projected"]["sources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if let Some(name) = source["secret"]["name"].as_str() {
+                    secrets.entry(name.to_owned()).or_default();
+                }
+                if let Some(name) = source["configMap"]["name"].as_str() {
+                    config_maps.insert(name.to_owned());
+                }
+            }
+        }
+        for container in &containers {
+            for env in container["env"].as_array().into_iter().flatten() {
+                let from = &env["valueFrom"];
+                if let Some(name) = from["secretKeyRef"]["name"].as_str() {
+                    let key = from["secretKeyRef"]["key"].as_str().unwrap().to_owned();
+                    secrets.entry(name.to_owned()).or_default().insert(key);
+                }
+                if let Some(name) = from["configMapKeyRef"]["name"].as_str() {
+                    config_maps.insert(name.to_owned());
+                }
+            }
+            for source in container["envFrom"].as_array().into_iter().flatten() {
+                if let Some(name) = source["secretRef"]["name"].as_str() {
+                    secrets.entry(name.to_owned()).or_default();
+                }
+                if let Some(name) = source["configMapRef"]["name"].as_str() {
+                    config_maps.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    (secrets, config_maps)
+}
+
+/// The repo's own bakery.toml with ECDSA keys, so that the cross-check stays fast: key types
+/// change nothing in names.
+fn repo_platform() -> Platform {
+    let source = fs::read_to_string(root().join("bakery.toml")).unwrap();
+    let mut platform = bakeryc::check(&source).platform.unwrap();
+    platform.tls.ca.key = KeyAlgorithm::EcdsaP256;
+    platform.tls.server.key = KeyAlgorithm::EcdsaP256;
+    platform
+}
+
+#[test]
+fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
+    let platform = repo_platform();
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = secrets::generate(
+        &platform,
+        "prod",
+        &SecretFiles::new(),
+        Timestamp::now(),
+        &NoProgress,
+    )
+    .unwrap();
+    output::write_secrets(dir.path(), "prod", &outcome.changes, Fault::None).unwrap();
+    let provided = kustomize(&dir.path().join("prod"));
+    let compiled = kustomize(&root().join("generated/overlays/prod"));
+
+    let (needed_secrets, needed_config_maps) = references(&compiled);
+    assert!(needed_secrets.len() >= 2 * 15, "{needed_secrets:?}");
+    let secrets = named(&provided, "Secret");
+    let provided_config_maps = named(&provided, "ConfigMap");
+    let namespace = platform.namespace.as_str();
+    for (name, keys) in &needed_secrets {
+        let secret = secrets
+            .get(name)
+            .unwrap_or_else(|| panic!("secrets/prod does not create Secret {name}"));
+        assert_eq!(secret["metadata"]["namespace"], namespace, "{name}");
+        let data = secret["data"].as_object().unwrap();
+        for key in keys {
+            assert!(data.contains_key(key), "Secret {name} lacks key {key}");
+        }
+        if name.ends_with("-tls") {
+            assert_eq!(secret["type"], "kubernetes.io/tls");
+            for key in ["tls.crt", "tls.key", "ca.crt"] {
+                assert!(data.contains_key(key), "{name} lacks {key}");
+            }
+        } else {
+            assert!(data.contains_key("password"), "{name} lacks password");
+        }
+    }
+    // The files the containers read were found, so their keys were checked above.
+    let reads = |name: &str, key: &str| needed_secrets[name].contains(key);
+    assert!(
+        reads("redis-credentials", "auth.conf"),
+        "{needed_secrets:?}"
+    );
+    assert!(reads("redis-credentials", "password"), "{needed_secrets:?}");
+    assert!(reads("redis-tls", "tls.key"), "{needed_secrets:?}");
+    assert!(
+        reads("auth-db-credentials", "password"),
+        "{needed_secrets:?}"
+    );
+    // Every ConfigMap the overlay references but does not define itself.
+    let compiled_config_maps = named(&compiled, "ConfigMap");
+    for name in needed_config_maps {
+        if !compiled_config_maps.contains_key(&name) {
+            assert!(
+                provided_config_maps.contains_key(&name),
+                "nobody creates ConfigMap {name}"
+            );
+        }
+    }
+    let ca = provided_config_maps
+        .get(&platform.ca_config_map())
+        .expect("the CA ConfigMap for clients");
+    assert!(
+        ca["data"]["ca.crt"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    assert_eq!(secrets.len(), 2 * 15, "exactly the referenced Secrets");
+
+    // The CA key never reaches Kubernetes.
+    let ca_key = fs::read_to_string(dir.path().join("prod/ca.key")).unwrap();
+    let rendered = serde_json::to_string(&provided).unwrap();
+    let body: String = ca_key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!rendered.contains(&body[..40]));
+    for secret in secrets.values() {
+        for value in secret["data"].as_object().unwrap().values() {
+            let decoded = base64_decode(value.as_str().unwrap());
+            assert_ne!(decoded, ca_key.as_bytes(), "the CA key is in a Secret");
+        }
+    }
+}
+
+/// Standard base64 (kubectl output), enough for the test.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            _ => 63,
+        }
+    };
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
+    let mut out = Vec::new();
+    for chunk in clean.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= value(*c) << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// The one RSA test: an RSA-4096 CA and an RSA-3072 server key, generated in parallel.
+#[test]
+fn rsa_keys_have_the_configured_sizes() {
+    let platform = platform("rsa.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let progress = Counted::default();
+    let now = Timestamp::now();
+    let outcome =
+        secrets::generate(&platform, "prod", &SecretFiles::new(), now, &progress).unwrap();
+    assert_eq!(progress.total.load(Ordering::SeqCst), 2);
+    assert_eq!(progress.done.load(Ordering::SeqCst), 2);
+    output::write_secrets(dir.path(), "prod", &outcome.changes, Fault::None).unwrap();
+    let prod = dir.path().join("prod");
+    let ca = x509_text(&prod, "ca.crt");
+    assert!(ca.contains("Public-Key: (4096 bit)"), "{ca}");
+    assert!(ca.contains("Signature Algorithm: sha256WithRSAEncryption"));
+    let leaf = x509_text(&prod, "orders-db/tls/tls.crt");
+    assert!(leaf.contains("Public-Key: (3072 bit)"), "{leaf}");
+    assert!(
+        leaf.contains("Digital Signature, Key Encipherment"),
+        "{leaf}"
+    );
+    for name in sans("orders-db", "rsa-test") {
+        assert!(
+            verifies(&prod, "ca.crt", "orders-db/tls/tls.crt", &name),
+            "{name}"
+        );
+    }
+    let key = openssl(
+        &["pkey", "-noout", "-text", "-in", "orders-db/tls/tls.key"],
+        &prod,
+    );
+    assert!(
+        text(&key.stdout).contains("Private-Key: (3072 bit"),
+        "key size"
+    );
+    let files = files(&prod);
+    let (_, ca_until, _) = validity(&files["ca.crt"]);
+    let (_, until, _) = validity(&files["orders-db/tls/tls.crt"]);
+    assert_eq!(ca_until, plus(now, "5y"));
+    assert_eq!(until, plus(now, "1y"));
+    let report = secrets::status(
+        &platform,
+        "prod",
+        &output::read_secrets(dir.path(), "prod").unwrap(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(report.problems(), 0, "{report:#?}");
+    let entry = report
+        .entries
+        .iter()
+        .find(|e| e.object == "orders-db-tls")
+        .unwrap();
+    assert_eq!(entry.key.as_deref(), Some("rsa-3072"));
+}
