@@ -1,0 +1,108 @@
+//! Overlays are patches, so their meaning is what kustomize makes of them: for every fixture and
+//! environment, `kubectl kustomize` of the overlay must give each workload exactly the placement
+//! (image, storage, storage class, resources) that the model resolved for that environment.
+
+use std::path::Path;
+use std::process::Command;
+
+use bakeryc::model::Placement;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+fn check_fixture(config: &str) {
+    let source = std::fs::read_to_string(config).unwrap();
+    let platform = bakeryc::check(&source).platform.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("generated");
+    bakeryc::output::write_tree(&out, &bakeryc::build(&platform).unwrap()).unwrap();
+    for environment in &platform.environments {
+        let overlay = out.join("overlays").join(environment.name.as_str());
+        let rendered = Command::new("kubectl")
+            .arg("kustomize")
+            .arg(&overlay)
+            .output()
+            .expect("kubectl (with kustomize) is needed");
+        assert!(
+            rendered.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&String::from_utf8(rendered.stdout).unwrap()).unwrap();
+        let find = |kind: &str, name: &str| {
+            docs.iter()
+                .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("{kind}/{name} missing in {}", overlay.display()))
+                .clone()
+        };
+        let mut expected: Vec<(bakeryc::model::WorkloadNames, &Placement)> = Vec::new();
+        for db in &platform.databases {
+            expected.push((db.names(), &environment.databases[&db.name]));
+        }
+        if let (Some(cache), Some(placement)) = (&platform.cache, &environment.cache) {
+            expected.push((cache.names(), placement));
+        }
+        for (names, placement) in expected {
+            let what = format!("{config} {} {}", environment.name, names.workload);
+            let claim: PersistentVolumeClaim =
+                serde_json::from_value(find("PersistentVolumeClaim", &names.volume_claim)).unwrap();
+            let spec = claim.spec.unwrap();
+            assert_eq!(
+                spec.resources.unwrap().requests.unwrap()["storage"].0,
+                placement.storage.as_str(),
+                "{what}"
+            );
+            assert_eq!(spec.storage_class_name, placement.storage_class, "{what}");
+            let deployment: Deployment =
+                serde_json::from_value(find("Deployment", &names.workload)).unwrap();
+            let has_digest_skip = deployment
+                .metadata
+                .annotations
+                .unwrap_or_default()
+                .values()
+                .any(|v| v.starts_with("CKV_K8S_43="));
+            assert_eq!(
+                has_digest_skip,
+                placement.image.digest.is_none(),
+                "{what}: checkov skip follows the image"
+            );
+            let pod = deployment.spec.unwrap().template.spec.unwrap();
+            for container in pod
+                .containers
+                .iter()
+                .chain(pod.init_containers.iter().flatten())
+            {
+                assert_eq!(
+                    container.image.as_deref(),
+                    Some(placement.image.reference().as_str()),
+                    "{what} {}",
+                    container.name
+                );
+            }
+            let resources = pod.containers[0].resources.clone().unwrap();
+            assert_eq!(
+                resources.limits.unwrap()["memory"].0,
+                placement.resources.limits.memory.as_str(),
+                "{what}"
+            );
+            assert_eq!(
+                resources.requests.unwrap()["cpu"].0,
+                placement.resources.requests.cpu.as_str(),
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn overlays_give_every_workload_its_resolved_placement() {
+    for config in [
+        "bakery.toml",
+        "tests/fixtures/many-databases/bakery.toml",
+        "tests/fixtures/three-environments/bakery.toml",
+        "tests/fixtures/one-database/bakery.toml",
+    ] {
+        assert!(Path::new(config).is_file());
+        check_fixture(config);
+    }
+}
