@@ -3,6 +3,7 @@
 //! `output`, and returns the summary to `cli`. It draws the key-generation progress bar (on
 //! stderr, only on a terminal) and nothing else; no secret material ever reaches its output.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -172,7 +173,7 @@ fn status(args: &StatusArgs) -> Result<Success, Failure> {
         return Ok(Success {
             findings: warnings(findings),
             summary: Some(format!(
-                "bakeryc: {dir}/{}: all {} certificates and passwords are in order",
+                "bakeryc: {dir}/{}: all {} entries are in order",
                 target.env,
                 report.entries.len()
             )),
@@ -242,26 +243,69 @@ fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
         "bakeryc: wrote {} file(s) to {dir}/{env} ({kept} kept)",
         outcome.changes.len()
     );
-    let rotated: Vec<&str> = outcome
-        .actions
-        .iter()
-        .filter(|a| a.change == Change::Rotated)
+    text.push_str(&rollout(platform, dir, env, outcome));
+    text
+}
+
+/// The steps after a rotation, for exactly the workloads whose Secrets changed (docs/secrets.md
+/// explains them); empty when nothing was rotated.
+fn rollout(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> String {
+    let rotated = |kind: EntryKind| {
+        outcome
+            .actions
+            .iter()
+            .filter(move |a| a.kind == kind && a.change == Change::Rotated)
+    };
+    let is_database = |workload: &str| {
+        platform
+            .databases
+            .iter()
+            .any(|db| db.names().workload == workload)
+    };
+    // Servers read certificates, and Redis its password, only at start. PostgreSQL keeps its
+    // password in the database: a new one needs ALTER ROLE, not a restart.
+    let restart: BTreeSet<&str> = rotated(EntryKind::Server)
+        .chain(rotated(EntryKind::Password))
         .filter_map(|a| a.workload.as_deref())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
+        .filter(|w| {
+            !is_database(w) || rotated(EntryKind::Server).any(|a| a.workload.as_deref() == Some(w))
+        })
         .collect();
-    if !rotated.is_empty() {
-        let _ = write!(
-            text,
-            "\nnext: kubectl apply -k {dir}/{env} && kubectl -n {} rollout restart {} \
-             (see docs/secrets.md: a rotated PostgreSQL password also needs ALTER ROLE)",
+    let database_passwords: Vec<&str> = rotated(EntryKind::Password)
+        .filter_map(|a| a.workload.as_deref())
+        .filter(|w| is_database(w))
+        .collect();
+    if restart.is_empty() && database_passwords.is_empty() {
+        return String::new();
+    }
+    let mut steps = Vec::new();
+    if !database_passwords.is_empty() {
+        steps.push(format!(
+            "set the new password in the running database first (ALTER ROLE, see docs/secrets.md): {}",
+            database_passwords.join(", ")
+        ));
+    }
+    steps.push(format!("kubectl apply -k {dir}/{env}"));
+    if rotated(EntryKind::Ca).next().is_some() {
+        steps.push(format!(
+            "restart the clients that mount ConfigMap {}",
+            platform.ca_config_map()
+        ));
+    }
+    if !restart.is_empty() {
+        let deployments: Vec<String> = restart.iter().map(|w| format!("deployment/{w}")).collect();
+        steps.push(format!(
+            "kubectl -n {} rollout restart {}",
             platform.namespace,
-            rotated
-                .iter()
-                .map(|w| format!("deployment/{w}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+            deployments.join(" ")
+        ));
+    }
+    if rotated(EntryKind::Password).next().is_some() {
+        steps.push("restart the clients of those workloads (new credentials)".to_owned());
+    }
+    let mut text = String::from("\nnext:");
+    for (number, step) in steps.iter().enumerate() {
+        let _ = write!(text, "\n  {}. {step}", number + 1);
     }
     text
 }
