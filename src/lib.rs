@@ -57,5 +57,14 @@ pub fn check(source: &str) -> Checked {
 
 /// Compiles and renders a valid platform into the generated files.
 pub fn build(platform: &Platform) -> Result<render::Files, render::RenderError> {
+    if let Some(host) = compile::uncovered_profile_hosts(platform)
+        .into_iter()
+        .next()
+    {
+        return Err(render::RenderError {
+            path: "client profiles".into(),
+            message: format!("{host} is not among the SANs of its server certificate"),
+        });
+    }
     render::render(&compile::compile(platform))
 }

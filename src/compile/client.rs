@@ -73,3 +73,22 @@ fn config_map(
         ..Default::default()
     }
 }
+
+/// Profile hosts that the workload's server certificate would not cover. Always empty unless
+/// the naming code regresses; `build` refuses to write a tree where it is not, because such a
+/// profile could only connect with verification turned off.
+pub fn uncovered_profile_hosts(platform: &Platform) -> Vec<String> {
+    let databases = platform
+        .databases
+        .iter()
+        .map(|db| (db.names().service, platform.database_profile(db).host));
+    let cache = platform
+        .cache
+        .iter()
+        .map(|cache| (cache.names().service, platform.cache_profile(cache).host));
+    databases
+        .chain(cache)
+        .filter(|(service, host)| !platform.service_dns_names(service).contains(host))
+        .map(|(_, host)| host)
+        .collect()
+}

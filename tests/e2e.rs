@@ -1,0 +1,1012 @@
+//! Proof against real servers and real clients. For a config declaring the installed PostgreSQL
+//! major version, bakeryc itself compiles the tree and generates the secrets; the test then lays
+//! out each pod's volumes from the compiled manifests and the generated Secrets (as the kubelet
+//! would), runs the init containers' own commands, starts a real PostgreSQL and a real Redis on
+//! loopback with the compiled settings, and checks TLS from outside with libpq, openssl,
+//! redis-cli and the Python client libraries (SQLAlchemy + asyncpg, psycopg, redis-py) using the
+//! profiles bakeryc emitted. Every server start and client call is bounded in time, and servers
+//! are always stopped. Needs PostgreSQL, Redis, openssl, kubectl and the client venv that
+//! `scripts/test` installs (its path in BAKERY_E2E_PYTHON).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, Secret};
+
+const NAMESPACE: &str = "e2e";
+const PG_FQDN: &str = "auth-db-service.e2e.svc.cluster.local";
+const REDIS_FQDN: &str = "redis-service.e2e.svc.cluster.local";
+
+// ---------------------------------------------------------------- processes ------------
+
+/// Runs a command bounded to `seconds` (coreutils timeout), capturing its output.
+fn run(seconds: u32, program: &str, args: &[&str]) -> Output {
+    run_env(seconds, program, args, &[])
+}
+
+fn run_env(seconds: u32, program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("timeout");
+    command
+        .arg("-k")
+        .arg("5")
+        .arg(seconds.to_string())
+        .arg(program)
+        .args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+fn ok(output: &Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn is_root() -> bool {
+    run(5, "id", &["-u"]).stdout.starts_with(b"0\n")
+}
+
+/// PostgreSQL refuses to run as root: as root, commands run as the `postgres` OS user.
+fn as_postgres(args: &[&str]) -> Vec<String> {
+    let mut full: Vec<String> = Vec::new();
+    if is_root() {
+        if !run(5, "id", &["postgres"]).status.success() {
+            ok(
+                &run(
+                    30,
+                    "useradd",
+                    &[
+                        "--system",
+                        "--no-create-home",
+                        "--shell",
+                        "/usr/sbin/nologin",
+                        "postgres",
+                    ],
+                ),
+                "useradd postgres",
+            );
+        }
+        full.extend(["runuser", "-u", "postgres", "--"].map(str::to_owned));
+    }
+    full.extend(args.iter().map(|s| (*s).to_owned()));
+    full
+}
+
+fn run_as_postgres(seconds: u32, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let full = as_postgres(args);
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    run_env(seconds, refs[0], &refs[1..], env)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pg_bin(tool: &str) -> String {
+    let mut dirs: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries in /usr/lib/postgresql (scripts/test installs them)")
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort_by_key(|d| {
+        d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    dirs.last()
+        .unwrap()
+        .join("bin")
+        .join(tool)
+        .display()
+        .to_string()
+}
+
+fn pg_major() -> u32 {
+    let version = ok(&run(10, &pg_bin("postgres"), &["-V"]), "postgres -V");
+    version
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- the platform ---------
+
+/// A compiled platform plus its generated secrets, read back through kustomize.
+struct Platform {
+    dir: tempfile::TempDir,
+    objects: Vec<serde_json::Value>,
+    secrets: Vec<serde_json::Value>,
+}
+
+fn bakeryc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bakeryc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
+    let text = ok(
+        &run(60, "kubectl", &["kustomize", &dir.display().to_string()]),
+        "kubectl kustomize",
+    );
+    serde_saphyr::from_multiple(&text).unwrap()
+}
+
+fn platform(client_auth: &str, cache_only: bool) -> Platform {
+    let major = pg_major();
+    let databases = if cache_only {
+        String::new()
+    } else {
+        "[[database]]\nname = \"auth\"\n".to_owned()
+    };
+    let config = format!(
+        r#"[platform]
+name = "e2e"
+namespace = "{NAMESPACE}"
+
+[postgres]
+version = {major}
+image = "postgres:{major}-alpine"
+storage = "1Gi"
+extensions = ["pgcrypto"]
+
+[postgres.audit]
+log_connections = true
+log_disconnections = true
+log_statement = "ddl"
+log_min_duration = "500ms"
+
+{databases}
+[cache]
+name = "redis"
+image = "redis:7.4.1-alpine"
+storage = "1Gi"
+client_auth = "{client_auth}"
+
+[tls]
+min_version = "1.3"
+
+[tls.ca]
+validity = "2y"
+key = "ecdsa-p256"
+
+[tls.server]
+validity = "1y"
+key = "ecdsa-p256"
+renew_before = "30d"
+
+[environments.e2e]
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("bakery.toml"), config).unwrap();
+    let build = bakeryc(dir.path(), &["build"]);
+    ok(&build, "bakeryc build");
+    let secrets = bakeryc(dir.path(), &["secrets", "generate", "--env", "e2e"]);
+    ok(&secrets, "bakeryc secrets generate");
+    let objects = kustomize(&dir.path().join("generated/overlays/e2e"));
+    let secrets = kustomize(&dir.path().join("secrets/e2e"));
+    Platform {
+        dir,
+        objects,
+        secrets,
+    }
+}
+
+impl Platform {
+    fn find<T: serde::de::DeserializeOwned>(
+        docs: &[serde_json::Value],
+        kind: &str,
+        name: &str,
+    ) -> T {
+        let doc = docs
+            .iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind}/{name} is not in the compiled output"));
+        serde_json::from_value(doc.clone()).unwrap()
+    }
+
+    fn deployment(&self, name: &str) -> PodSpec {
+        let deployment: Deployment = Self::find(&self.objects, "Deployment", name);
+        deployment.spec.unwrap().template.spec.unwrap()
+    }
+
+    fn config_map(&self, name: &str) -> BTreeMap<String, String> {
+        let from_objects = self
+            .objects
+            .iter()
+            .any(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == name);
+        let docs = if from_objects {
+            &self.objects
+        } else {
+            &self.secrets
+        };
+        Self::find::<ConfigMap>(docs, "ConfigMap", name)
+            .data
+            .unwrap_or_default()
+    }
+
+    fn secret(&self, name: &str) -> BTreeMap<String, Vec<u8>> {
+        // kustomize wraps long base64 values over several lines, which the API server accepts.
+        let mut doc: serde_json::Value = Self::find(&self.secrets, "Secret", name);
+        if let Some(data) = doc["data"].as_object_mut() {
+            for value in data.values_mut() {
+                *value = serde_json::Value::String(
+                    value
+                        .as_str()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .collect(),
+                );
+            }
+        }
+        let secret: Secret = serde_json::from_value(doc).unwrap();
+        let mut data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        for (key, value) in secret.string_data.unwrap_or_default() {
+            data.insert(key, value.into_bytes());
+        }
+        data
+    }
+
+    fn work(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join("work").join(name);
+        fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    /// The client's trust root: the public CA certificate from the `<platform>-ca` ConfigMap.
+    fn ca_file(&self) -> PathBuf {
+        let path = self.work("client").join("ca.crt");
+        fs::write(&path, &self.config_map("e2e-ca")["ca.crt"]).unwrap();
+        path
+    }
+
+    fn foreign_ca(&self) -> PathBuf {
+        let dir = self.work("foreign");
+        let (key, cert) = (dir.join("ca.key"), dir.join("ca.crt"));
+        ok(
+            &run(
+                30,
+                "openssl",
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=Foreign CA",
+                    "-keyout",
+                    &key.display().to_string(),
+                    "-out",
+                    &cert.display().to_string(),
+                ],
+            ),
+            "openssl req (foreign CA)",
+        );
+        cert
+    }
+}
+
+// ---------------------------------------------------------------- pod sandbox ----------
+
+/// A pod's volumes laid out on disk as the kubelet would (Secret and ConfigMap keys as files,
+/// Secret files root-owned and group-readable by fsGroup, emptyDirs writable by fsGroup).
+struct Sandbox {
+    volumes: BTreeMap<String, PathBuf>,
+}
+
+impl Sandbox {
+    fn new(platform: &Platform, pod: &PodSpec, root: &Path, group: Option<&str>) -> Self {
+        let mut volumes = BTreeMap::new();
+        for volume in pod.volumes.iter().flatten() {
+            let dir = root.join(&volume.name);
+            fs::create_dir_all(&dir).unwrap();
+            let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+            let mut mode = 0o770;
+            if let Some(secret) = &volume.secret {
+                files = platform.secret(secret.secret_name.as_deref().unwrap());
+                mode = u32::try_from(secret.default_mode.unwrap_or(0o644)).unwrap();
+            } else if let Some(source) = &volume.config_map {
+                let data = platform.config_map(&source.name);
+                files = match &source.items {
+                    Some(items) => items
+                        .iter()
+                        .map(|i| (i.path.clone(), data[&i.key].clone().into_bytes()))
+                        .collect(),
+                    None => data.into_iter().map(|(k, v)| (k, v.into_bytes())).collect(),
+                };
+                mode = 0o644;
+            }
+            for (name, bytes) in &files {
+                let path = dir.join(name);
+                fs::write(&path, bytes).unwrap();
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            }
+            let writable = volume.empty_dir.is_some() || volume.persistent_volume_claim.is_some();
+            fs::set_permissions(
+                &dir,
+                fs::Permissions::from_mode(if writable { 0o770 } else { 0o750 }),
+            )
+            .unwrap();
+            if let Some(group) = group {
+                let owner = if writable {
+                    format!("{group}:{group}")
+                } else {
+                    format!("root:{group}")
+                };
+                ok(
+                    &run(10, "chown", &["-R", &owner, &dir.display().to_string()]),
+                    "chown volume",
+                );
+            }
+            volumes.insert(volume.name.clone(), dir);
+        }
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+        Self { volumes }
+    }
+
+    /// Rewrites the container's mount paths in `text` to where this sandbox put the volumes.
+    fn translate(&self, container: &Container, text: &str) -> String {
+        let mut mounts: Vec<(String, String)> = container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| {
+                (
+                    m.mount_path.clone(),
+                    self.volumes[&m.name].display().to_string(),
+                )
+            })
+            .collect();
+        mounts.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+        let mut out = String::new();
+        let mut rest = text;
+        'scan: while !rest.is_empty() {
+            for (path, local) in &mounts {
+                if let Some(after) = rest.strip_prefix(path.as_str()) {
+                    let boundary =
+                        after.is_empty() || after.starts_with(['/', '\'', '"', ' ', '\n']);
+                    let start = out.is_empty() || out.ends_with([' ', '\'', '"', '=', '\n']);
+                    if boundary && start {
+                        out.push_str(local);
+                        rest = after;
+                        continue 'scan;
+                    }
+                }
+            }
+            let ch = rest.chars().next().unwrap();
+            out.push(ch);
+            rest = &rest[ch.len_utf8()..];
+        }
+        out
+    }
+
+    /// The container's command and args with mount paths translated.
+    fn argv(&self, container: &Container) -> Vec<String> {
+        container
+            .command
+            .iter()
+            .flatten()
+            .chain(container.args.iter().flatten())
+            .map(|arg| self.translate(container, arg))
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------- servers --------------
+
+struct Postgres {
+    data: PathBuf,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.data.display().to_string();
+        let _ = run_as_postgres(
+            30,
+            &[
+                &pg_bin("pg_ctl"),
+                "-D",
+                &data,
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "20",
+                "stop",
+            ],
+            &[],
+        );
+    }
+}
+
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the database `auth` from its compiled Deployment, ConfigMap and Secrets.
+fn start_postgres(platform: &Platform, hba_override: Option<&str>) -> Postgres {
+    let pod = platform.deployment("auth-db");
+    let root = platform.work("auth-db");
+    let group = is_root().then_some("postgres");
+    if group.is_some() {
+        as_postgres(&["true"]); // creates the OS user if needed
+    }
+    let sandbox = Sandbox::new(platform, &pod, &root, group);
+    let init = &pod.init_containers.as_ref().unwrap()[0];
+    let argv = sandbox.argv(init);
+    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    ok(
+        &run_as_postgres(30, &refs, &[]),
+        "the init container's own command",
+    );
+    let key = sandbox.volumes["tls"].join("server-key.pem");
+    let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the init container leaves the key at 0600");
+
+    let container = &pod.containers[0];
+    let config_dir = &sandbox.volumes["config"];
+    for file in ["postgresql.conf", "pg_hba.conf"] {
+        let path = config_dir.join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        let text = match (file, hba_override) {
+            ("pg_hba.conf", Some(hba)) => hba.to_owned(),
+            _ => sandbox.translate(container, &text),
+        };
+        fs::set_permissions(config_dir, fs::Permissions::from_mode(0o777)).unwrap();
+        fs::write(&path, text).unwrap();
+    }
+    let env: BTreeMap<String, String> = container
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+        .collect();
+    let password_file = sandbox.translate(container, &env["POSTGRES_PASSWORD_FILE"]);
+    let password = fs::read_to_string(&password_file).unwrap();
+    let data = root.join("pgdata");
+    let socket = root.join("socket");
+    let log = root.join("server.log");
+    for dir in [&data, &socket] {
+        fs::create_dir_all(dir).unwrap();
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+        if group.is_some() {
+            ok(
+                &run(
+                    10,
+                    "chown",
+                    &["postgres:postgres", &dir.display().to_string()],
+                ),
+                "chown",
+            );
+        }
+    }
+    if group.is_some() {
+        fs::write(&log, "").unwrap();
+        ok(
+            &run(
+                10,
+                "chown",
+                &["postgres:postgres", &log.display().to_string()],
+            ),
+            "chown log",
+        );
+    }
+    // What the image's entrypoint does at first start: initdb with POSTGRES_USER as superuser
+    // and the password from POSTGRES_PASSWORD_FILE, then POSTGRES_DB and the init SQL.
+    let user = env["POSTGRES_USER"].as_str();
+    let database = env["POSTGRES_DB"].as_str();
+    ok(
+        &run_as_postgres(
+            90,
+            &[
+                &pg_bin("initdb"),
+                "-D",
+                &data.display().to_string(),
+                "-U",
+                user,
+                &format!("--pwfile={password_file}"),
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "--no-locale",
+                "-E",
+                "UTF8",
+            ],
+            &[],
+        ),
+        "initdb",
+    );
+    let port = free_port();
+    let options = format!(
+        "-c config_file={} -c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={}",
+        sandbox
+            .translate(container, &container.args.as_ref().unwrap()[1])
+            .trim_start_matches("config_file="),
+        socket.display()
+    );
+    let server = Postgres {
+        data: data.clone(),
+        port,
+        log: log.clone(),
+    };
+    let started = run_as_postgres(
+        60,
+        &[
+            &pg_bin("pg_ctl"),
+            "-D",
+            &data.display().to_string(),
+            "-l",
+            &log.display().to_string(),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            &options,
+            "start",
+        ],
+        &[],
+    );
+    assert!(
+        started.status.success(),
+        "PostgreSQL did not start with the compiled settings:\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    let admin = |db: &str, args: &[&str]| {
+        let mut full = vec![
+            pg_bin("psql"),
+            "-X".into(),
+            "-v".into(),
+            "ON_ERROR_STOP=1".into(),
+            "-h".into(),
+            socket.display().to_string(),
+            "-p".into(),
+            port.to_string(),
+            "-U".into(),
+            user.into(),
+            "-d".into(),
+            db.into(),
+        ];
+        full.extend(args.iter().map(|s| (*s).to_owned()));
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        run_as_postgres(30, &refs, &[("PGPASSWORD", password.trim())])
+    };
+    ok(
+        &admin(
+            "postgres",
+            &["-c", &format!("CREATE DATABASE {database} OWNER {user}")],
+        ),
+        "CREATE DATABASE",
+    );
+    let init_sql = sandbox.volumes["initdb"]
+        .join("init.sql")
+        .display()
+        .to_string();
+    ok(
+        &admin(database, &["-f", &init_sql]),
+        "the compiled init SQL",
+    );
+    server
+}
+
+/// Starts Redis with the compiled command line.
+fn start_redis(platform: &Platform) -> Redis {
+    let pod = platform.deployment("redis");
+    let root = platform.work("redis");
+    let sandbox = Sandbox::new(platform, &pod, &root, None);
+    for init in pod.init_containers.iter().flatten() {
+        let argv = sandbox.argv(init);
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        ok(
+            &run(30, refs[0], &refs[1..]),
+            &format!("init container {}", init.name),
+        );
+    }
+    let container = &pod.containers[0];
+    let mut argv = sandbox.argv(container);
+    let port = free_port();
+    let at = argv
+        .iter()
+        .position(|a| a == "--tls-port")
+        .expect("--tls-port in the compiled args");
+    argv[at + 1] = port.to_string();
+    argv.extend([
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--logfile".into(),
+        root.join("redis.log").display().to_string(),
+    ]);
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let redis = Redis { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis did not start: {}",
+            fs::read_to_string(root.join("redis.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    redis
+}
+
+// ---------------------------------------------------------------- checks ---------------
+
+fn psql(server: &Postgres, conninfo: &str, sql: &str, password: &str) -> Output {
+    let conninfo = format!(
+        "{conninfo} port={} connect_timeout=10 sslcert=/nonexistent sslkey=/nonexistent",
+        server.port
+    );
+    run_env(
+        30,
+        &pg_bin("psql"),
+        &[
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            &conninfo,
+            "-c",
+            sql,
+        ],
+        &[("PGPASSWORD", password)],
+    )
+}
+
+fn credentials(platform: &Platform, name: &str) -> BTreeMap<String, String> {
+    platform
+        .secret(name)
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8(v).unwrap()))
+        .collect()
+}
+
+fn python() -> String {
+    std::env::var("BAKERY_E2E_PYTHON").expect(
+        "BAKERY_E2E_PYTHON: run the suite with scripts/test, which installs the client libraries",
+    )
+}
+
+#[test]
+fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
+    let platform = platform("none", false);
+    let ca = platform.ca_file().display().to_string();
+    let foreign = platform.foreign_ca().display().to_string();
+    let db = credentials(&platform, "auth-db-credentials");
+    let password = db["password"].clone();
+    let pg = start_postgres(&platform, None);
+    let verified = format!(
+        "host={PG_FQDN} hostaddr=127.0.0.1 dbname=auth_db user=auth_user sslmode=verify-full sslrootcert={ca}"
+    );
+
+    // 1. verify-full with the Service's name, at least the configured TLS version.
+    let row = ok(
+        &psql(
+            &pg,
+            &verified,
+            "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &password,
+        ),
+        "verify-full",
+    );
+    assert_eq!(
+        row.trim(),
+        "t|TLSv1.3",
+        "TLS in use, version >= min_version 1.3"
+    );
+    // 2. a client offering only an older TLS version is refused by the server.
+    let old = psql(
+        &pg,
+        &format!("{verified} ssl_max_protocol_version=TLSv1.2"),
+        "SELECT 1",
+        &password,
+    );
+    assert!(
+        !old.status.success(),
+        "a TLS 1.2-only client must be refused when min_version is 1.3"
+    );
+    // 3. plaintext is rejected by pg_hba.conf.
+    let plain = psql(
+        &pg,
+        "host=127.0.0.1 dbname=auth_db user=auth_user sslmode=disable",
+        "SELECT 1",
+        &password,
+    );
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("no encryption"),
+        "plaintext must be rejected: {plain:?}"
+    );
+    // 4. a client trusting another CA, or expecting another name, is refused.
+    let other_ca = psql(&pg, &verified.replace(&ca, &foreign), "SELECT 1", &password);
+    assert!(
+        String::from_utf8_lossy(&other_ca.stderr).contains("certificate verify failed"),
+        "{other_ca:?}"
+    );
+    let other_name = psql(
+        &pg,
+        &verified.replace(PG_FQDN, "evil.example.com"),
+        "SELECT 1",
+        &password,
+    );
+    assert!(
+        !other_name.status.success(),
+        "a certificate for another name must be refused"
+    );
+    // 5. the declared extensions exist.
+    let crypto = ok(
+        &psql(
+            &pg,
+            &verified,
+            "SELECT gen_random_uuid() IS NOT NULL, crypt('secret', gen_salt('bf')) LIKE '$2a$%'",
+            &password,
+        ),
+        "pgcrypto",
+    );
+    assert_eq!(crypto.trim(), "t|t");
+    // 6. connections, DDL and slow statements are audited.
+    ok(
+        &psql(
+            &pg,
+            &verified,
+            "CREATE TABLE audit_probe (id int); SELECT pg_sleep(0.6);",
+            &password,
+        ),
+        "audited statements",
+    );
+    let log = fs::read_to_string(&pg.log).unwrap();
+    for expected in [
+        "connection authorized: user=auth_user database=auth_db",
+        "statement: CREATE TABLE audit_probe",
+        "duration:",
+        "user=auth_user db=auth_db client=127.0.0.1",
+        "disconnection:",
+    ] {
+        assert!(
+            log.contains(expected),
+            "server log lacks {expected:?}:\n{log}"
+        );
+    }
+
+    // Redis from the compiled args.
+    let cache = credentials(&platform, "redis-credentials");
+    let redis = start_redis(&platform);
+    let port = redis.port.to_string();
+    let s_client = run(
+        20,
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            REDIS_FQDN,
+            "-verify_hostname",
+            REDIS_FQDN,
+            "-verify_return_error",
+            "-CAfile",
+            &ca,
+            "-brief",
+        ],
+    );
+    let handshake = String::from_utf8_lossy(&s_client.stderr).into_owned()
+        + &String::from_utf8_lossy(&s_client.stdout);
+    assert!(
+        handshake.contains("Verification: OK") && handshake.contains("TLSv1.3"),
+        "redis TLS with hostname verification: {handshake}"
+    );
+    let old_tls = run(
+        20,
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-tls1_2",
+            "-CAfile",
+            &ca,
+            "-brief",
+        ],
+    );
+    assert!(
+        !old_tls.status.success(),
+        "a TLS 1.2-only client must be refused by Redis"
+    );
+    let cli = |args: &[&str], auth: Option<&str>| {
+        let mut full = vec!["-h", "127.0.0.1", "-p", &port];
+        full.extend(args);
+        let env: Vec<(&str, &str)> = auth.map(|a| vec![("REDISCLI_AUTH", a)]).unwrap_or_default();
+        let out = run_env(20, "redis-cli", &full, &env);
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    assert!(
+        cli(
+            &["--tls", "--cacert", &ca, "PING"],
+            Some(&cache["password"])
+        )
+        .contains("PONG"),
+        "TLS PING with the CA"
+    );
+    assert!(
+        cli(&["--tls", "--cacert", &ca, "PING"], None).contains("NOAUTH"),
+        "AUTH is required"
+    );
+    assert!(
+        !cli(&["PING"], Some(&cache["password"])).contains("PONG"),
+        "plaintext is refused"
+    );
+    assert!(
+        !cli(
+            &["--tls", "--cacert", &foreign, "PING"],
+            Some(&cache["password"])
+        )
+        .contains("PONG"),
+        "a foreign CA is refused"
+    );
+
+    // The real client libraries, with the profiles bakeryc emitted.
+    let client_env: BTreeMap<String, String> = platform
+        .config_map("auth-db-client")
+        .into_iter()
+        .map(|(k, v)| (k, v.replace("/etc/e2e-ca/ca.crt", &ca)))
+        .collect();
+    let pg_ca_mount = platform.config_map("auth-db-client")["PGSSLROOTCERT"].clone();
+    let redis_ca_mount = platform.config_map("redis-client")["REDIS_SSL_CA_CERTS"].clone();
+    let client_plan = serde_json::json!({
+        "routes": [[PG_FQDN, 5432, "127.0.0.1", pg.port], [REDIS_FQDN, 6379, "127.0.0.1", redis.port]],
+        "foreign_ca": foreign,
+        "postgres": {
+            "client_env": client_env,
+            "port": pg.port,
+            "host": PG_FQDN,
+            "password": password,
+            "ca_file": ca,
+            "sqlalchemy_url": db["SQLALCHEMY_DATABASE_URL"],
+            // libpq resolves names itself: the Service's address and port are given as hostaddr/port.
+            "libpq_url": db["DATABASE_URL"].replace(&pg_ca_mount, &ca).replace(":5432/", &format!(":{}/", pg.port)) + "&hostaddr=127.0.0.1",
+        },
+        "redis": {
+            "url": cache["REDIS_URL"].replace(&redis_ca_mount, &ca),
+            "url_without_password": cache["REDIS_URL"].replace(&redis_ca_mount, &ca).replacen(&format!(":{}@", cache["password"]), "", 1),
+            "ca_file": ca,
+        },
+    });
+    let plan_file = platform.work("client").join("plan.json");
+    fs::write(
+        &plan_file,
+        serde_json::to_string_pretty(&client_plan).unwrap(),
+    )
+    .unwrap();
+    let clients = run(
+        120,
+        &python(),
+        &[
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/clients.py"),
+            &plan_file.display().to_string(),
+        ],
+    );
+    let report = String::from_utf8_lossy(&clients.stdout).into_owned();
+    println!("{report}{}", String::from_utf8_lossy(&clients.stderr));
+    assert!(
+        clients.status.success(),
+        "real clients failed:\n{report}{}",
+        String::from_utf8_lossy(&clients.stderr)
+    );
+    assert_eq!(
+        report.lines().filter(|l| l.starts_with("PASS ")).count(),
+        10,
+        "every client check ran:\n{report}"
+    );
+    drop(redis);
+    drop(pg);
+}
+
+/// The suite can fail: a hand-weakened pg_hba.conf that lets plaintext in is caught by the
+/// same plaintext check the main test uses.
+#[test]
+fn a_weakened_pg_hba_is_caught() {
+    let platform = platform("none", false);
+    let password = credentials(&platform, "auth-db-credentials")["password"].clone();
+    let weak = "local all all scram-sha-256\nhost all all 0.0.0.0/0 scram-sha-256\n";
+    let pg = start_postgres(&platform, Some(weak));
+    let plain = psql(
+        &pg,
+        "host=127.0.0.1 dbname=auth_db user=auth_user sslmode=disable",
+        "SELECT 1",
+        &password,
+    );
+    assert!(
+        plain.status.success(),
+        "with the weakened pg_hba.conf plaintext gets in, so the check in the main test would fail: {plain:?}"
+    );
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("no encryption"));
+}
+
+/// `client_auth`: with "optional", Redis verifies a client certificate when one is presented
+/// (one from a foreign CA is refused) and still accepts clients without one; with "none" it
+/// never asks, so the same foreign certificate is ignored.
+#[test]
+fn redis_client_auth_follows_the_config() {
+    for (mode, foreign_cert_accepted) in [("optional", false), ("none", true)] {
+        let platform = platform(mode, false);
+        let ca = platform.ca_file().display().to_string();
+        let foreign_dir = platform.work("foreign");
+        platform.foreign_ca();
+        let (key, cert) = (
+            foreign_dir.join("ca.key").display().to_string(),
+            foreign_dir.join("ca.crt").display().to_string(),
+        );
+        let password = credentials(&platform, "redis-credentials")["password"].clone();
+        let redis = start_redis(&platform);
+        let port = redis.port.to_string();
+        let ping = |extra: &[&str]| {
+            let mut args = vec!["-h", "127.0.0.1", "-p", &port, "--tls", "--cacert", &ca];
+            args.extend(extra);
+            args.push("PING");
+            let out = run_env(20, "redis-cli", &args, &[("REDISCLI_AUTH", &password)]);
+            String::from_utf8_lossy(&out.stdout).contains("PONG")
+        };
+        assert!(
+            ping(&[]),
+            "{mode}: a client without a certificate is accepted"
+        );
+        assert_eq!(
+            ping(&["--cert", &cert, "--key", &key]),
+            foreign_cert_accepted,
+            "{mode}: client with a foreign certificate"
+        );
+    }
+}
