@@ -148,34 +148,22 @@ pub fn workloads(platform: &Platform) -> Vec<Workload<'_>> {
 /// place that decides what the credentials Secret holds (the platform is passed for entries
 /// such as connection URLs that need service names).
 pub fn credentials_entries(
-    platform: &Platform,
+    _platform: &Platform,
     workload: Workload<'_>,
     password: &str,
 ) -> BTreeMap<String, String> {
     let mut entries = BTreeMap::from([(PASSWORD_KEY.to_owned(), password.to_owned())]);
     match workload {
         Workload::Database(db) => {
-            // Connection profiles with the password; the rest of each profile (PGHOST, PGSSLMODE,
-            // PGSSLROOTCERT, ...) is in the ConfigMap `<db>-db-client` in generated/.
-            let profile = platform.database_profile(db);
             entries.insert("username".to_owned(), db.role_name());
             entries.insert("database".to_owned(), db.database_name());
-            entries.insert("PGPASSWORD".to_owned(), password.to_owned());
-            if let Some(url) = profile.libpq_url(Some(password)) {
-                entries.insert("DATABASE_URL".to_owned(), url);
-            }
-            if let Some(url) = profile.sqlalchemy_asyncpg_url(Some(password)) {
-                entries.insert("SQLALCHEMY_DATABASE_URL".to_owned(), url);
-            }
         }
-        Workload::Cache(cache) => {
+        Workload::Cache(_) => {
             // Redis reads this file with `--include`; the password alphabet needs no escaping.
             entries.insert(
                 AUTH_CONF_KEY.to_owned(),
                 format!("requirepass \"{password}\"\n"),
             );
-            let url = platform.cache_profile(cache).redis_url(Some(password));
-            entries.insert("REDIS_URL".to_owned(), url);
         }
     }
     entries
@@ -340,28 +328,12 @@ fn plan(
     }
     actions.extend(issued.actions);
     for workload in &workloads {
-        let names = workload.names();
-        let path = credential_path(&names.workload, PASSWORD_KEY);
-        let change = match files.text(&path) {
-            Some(_) if renewal.passwords.contains(&names.workload) => Change::Rotated,
-            Some(password) if !password.is_empty() => Change::Kept,
-            Some(_) => {
-                return Err(SecretsError::Refused(format!(
-                    "{path} is empty: replace it with `bakeryc secrets rotate --env {env} --passwords --only {}`",
-                    names.declared
-                )));
-            }
-            None if files.contains(&path) => {
-                return Err(SecretsError::Refused(format!(
-                    "{path} is not text: replace it with `bakeryc secrets rotate --env {env} --passwords --only {}`",
-                    names.declared
-                )));
-            }
-            None => Change::Created,
-        };
-        if change != Change::Kept {
-            files.insert(path, issue::password()?);
+        let path = credential_path(&workload.names().workload, PASSWORD_KEY);
+        let (change, password) = password(env, *workload, &files, renewal)?;
+        if let Some(password) = password {
+            files.insert(path, password);
         }
+        let names = workload.names();
         actions.push(Action {
             kind: EntryKind::Password,
             object: names.credentials_secret,
@@ -381,6 +353,38 @@ fn plan(
         changes: changes.into(),
         actions,
     })
+}
+
+/// What happens to a workload's password, and the new one if there is one. A password that is
+/// there is kept unless the renewal names it; an unreadable one is refused, never replaced.
+fn password(
+    env: &str,
+    workload: Workload<'_>,
+    files: &SecretFiles,
+    renewal: &Renewal,
+) -> Result<(Change, Option<String>), SecretsError> {
+    let names = workload.names();
+    let path = credential_path(&names.workload, PASSWORD_KEY);
+    let change = if renewal.passwords.contains(&names.workload) {
+        if files.contains(&path) {
+            Change::Rotated
+        } else {
+            Change::Created
+        }
+    } else {
+        match files.text(&path) {
+            Some(password) if !password.is_empty() => return Ok((Change::Kept, None)),
+            None if !files.contains(&path) => Change::Created,
+            _ => {
+                return Err(SecretsError::Refused(format!(
+                    "{path} is empty or not text: replace it with \
+                     `bakeryc secrets rotate --env {env} --passwords --only {}`",
+                    names.declared
+                )));
+            }
+        }
+    };
+    Ok((change, Some(issue::password()?)))
 }
 
 /// The files that follow from the material (CA, certificates, passwords) and bakery.toml: the
@@ -542,33 +546,13 @@ mod tests {
         let db = credentials_entries(&platform, all[1], "pw");
         assert_eq!(
             db.keys().map(String::as_str).collect::<Vec<_>>(),
-            [
-                "DATABASE_URL",
-                "PGPASSWORD",
-                "SQLALCHEMY_DATABASE_URL",
-                "database",
-                "password",
-                "username"
-            ]
+            ["database", "password", "username"]
         );
         assert_eq!(db["username"], "alert_processor_user");
         assert_eq!(db["database"], "alert_processor_db");
-        // The profiles verify the server: never `sslmode=require`, never `ssl_cert_reqs=none`.
-        assert!(
-            db["DATABASE_URL"].contains("sslmode=verify-full&sslrootcert="),
-            "{}",
-            db["DATABASE_URL"]
-        );
-        assert!(
-            db["SQLALCHEMY_DATABASE_URL"]
-                .starts_with("postgresql+asyncpg://alert_processor_user:pw@")
-        );
-        assert!(db["SQLALCHEMY_DATABASE_URL"].ends_with("?ssl=verify-full"));
         let cache = credentials_entries(&platform, all[2], "pw");
         assert_eq!(cache[AUTH_CONF_KEY], "requirepass \"pw\"\n");
         assert_eq!(cache[PASSWORD_KEY], "pw");
-        assert!(cache["REDIS_URL"].starts_with("rediss://:pw@"));
-        assert!(cache["REDIS_URL"].contains("ssl_cert_reqs=required&ssl_ca_certs="));
     }
 
     #[test]
@@ -645,6 +629,35 @@ mod tests {
         let mut damaged = files.clone();
         damaged.insert("auth-db/tls/tls.key", "garbage");
         assert!(generate(&platform, "prod", &damaged, now(), &NoProgress).is_err());
+    }
+
+    #[test]
+    fn a_damaged_password_is_refused_by_generate_and_replaced_by_rotate() {
+        let platform = platform();
+        let mut files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        files.insert("redis/credentials/password", vec![0xff, 0xfe]);
+        let error = generate(&platform, "prod", &files, now(), &NoProgress).unwrap_err();
+        assert!(
+            error.to_string().contains("--passwords --only redis"),
+            "{error}"
+        );
+        let rotation = Rotation {
+            only: vec!["redis".into()],
+            passwords: true,
+            ..Rotation::default()
+        };
+        let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
+        assert_eq!(
+            outcome.changes.paths().collect::<Vec<_>>(),
+            ["redis/credentials/auth.conf", "redis/credentials/password"]
+        );
+        let after = merged(&files, &outcome.changes);
+        assert_eq!(
+            status(&platform, "prod", &after, now()).unwrap().problems(),
+            0
+        );
     }
 
     #[test]
