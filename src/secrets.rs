@@ -148,22 +148,34 @@ pub fn workloads(platform: &Platform) -> Vec<Workload<'_>> {
 /// place that decides what the credentials Secret holds (the platform is passed for entries
 /// such as connection URLs that need service names).
 pub fn credentials_entries(
-    _platform: &Platform,
+    platform: &Platform,
     workload: Workload<'_>,
     password: &str,
 ) -> BTreeMap<String, String> {
     let mut entries = BTreeMap::from([(PASSWORD_KEY.to_owned(), password.to_owned())]);
     match workload {
         Workload::Database(db) => {
+            // Connection profiles with the password; the rest of each profile (PGHOST, PGSSLMODE,
+            // PGSSLROOTCERT, ...) is in the ConfigMap `<db>-db-client` in generated/.
+            let profile = platform.database_profile(db);
             entries.insert("username".to_owned(), db.role_name());
             entries.insert("database".to_owned(), db.database_name());
+            entries.insert("PGPASSWORD".to_owned(), password.to_owned());
+            if let Some(url) = profile.libpq_url(Some(password)) {
+                entries.insert("DATABASE_URL".to_owned(), url);
+            }
+            if let Some(url) = profile.sqlalchemy_asyncpg_url(Some(password)) {
+                entries.insert("SQLALCHEMY_DATABASE_URL".to_owned(), url);
+            }
         }
-        Workload::Cache(_) => {
+        Workload::Cache(cache) => {
             // Redis reads this file with `--include`; the password alphabet needs no escaping.
             entries.insert(
                 AUTH_CONF_KEY.to_owned(),
                 format!("requirepass \"{password}\"\n"),
             );
+            let url = platform.cache_profile(cache).redis_url(Some(password));
+            entries.insert("REDIS_URL".to_owned(), url);
         }
     }
     entries
@@ -546,13 +558,33 @@ mod tests {
         let db = credentials_entries(&platform, all[1], "pw");
         assert_eq!(
             db.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["database", "password", "username"]
+            [
+                "DATABASE_URL",
+                "PGPASSWORD",
+                "SQLALCHEMY_DATABASE_URL",
+                "database",
+                "password",
+                "username"
+            ]
         );
         assert_eq!(db["username"], "alert_processor_user");
         assert_eq!(db["database"], "alert_processor_db");
+        // The profiles verify the server: never `sslmode=require`, never `ssl_cert_reqs=none`.
+        assert!(
+            db["DATABASE_URL"].contains("sslmode=verify-full&sslrootcert="),
+            "{}",
+            db["DATABASE_URL"]
+        );
+        assert!(
+            db["SQLALCHEMY_DATABASE_URL"]
+                .starts_with("postgresql+asyncpg://alert_processor_user:pw@")
+        );
+        assert!(db["SQLALCHEMY_DATABASE_URL"].ends_with("?ssl=verify-full"));
         let cache = credentials_entries(&platform, all[2], "pw");
         assert_eq!(cache[AUTH_CONF_KEY], "requirepass \"pw\"\n");
         assert_eq!(cache[PASSWORD_KEY], "pw");
+        assert!(cache["REDIS_URL"].starts_with("rediss://:pw@"));
+        assert!(cache["REDIS_URL"].contains("ssl_cert_reqs=required&ssl_ca_certs="));
     }
 
     #[test]
@@ -649,9 +681,16 @@ mod tests {
             ..Rotation::default()
         };
         let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
-        assert_eq!(
-            outcome.changes.paths().collect::<Vec<_>>(),
-            ["redis/credentials/auth.conf", "redis/credentials/password"]
+        // The password and what `credentials_entries` derives from it; nothing else.
+        assert!(outcome.changes.contains("redis/credentials/password"));
+        assert!(outcome.changes.contains("redis/credentials/auth.conf"));
+        assert!(
+            outcome
+                .changes
+                .paths()
+                .all(|p| p.starts_with("redis/credentials/")),
+            "{:?}",
+            outcome.changes
         );
         let after = merged(&files, &outcome.changes);
         assert_eq!(

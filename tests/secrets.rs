@@ -358,7 +358,11 @@ fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
     assert_eq!(
         changed(&leaves, &passwords),
         set(&[
+            "alert-processor-db/credentials/DATABASE_URL",
+            "alert-processor-db/credentials/PGPASSWORD",
+            "alert-processor-db/credentials/SQLALCHEMY_DATABASE_URL",
             "alert-processor-db/credentials/password",
+            "redis/credentials/REDIS_URL",
             "redis/credentials/auth.conf",
             "redis/credentials/password",
         ])
