@@ -168,8 +168,8 @@ fn crypto(error: impl std::fmt::Display) -> SecretsError {
 
 fn damaged(env: &str, what: &str, fix: &str) -> SecretsError {
     SecretsError::Refused(format!(
-        "{what} in secrets/{env} is damaged; bakeryc never replaces an existing key by itself: \
-         restore it from your backup, or replace it with `{fix}`"
+        "{what} of environment `{env}` is damaged; bakeryc never replaces an existing key by \
+         itself: restore it from your backup, or replace it with `{fix}`"
     ))
 }
 
@@ -194,7 +194,7 @@ fn plan_ca(
                 .any(|w| existing.contains(&leaf_cert_path(&w.names().workload)));
             if orphans {
                 return Err(SecretsError::Refused(format!(
-                    "secrets/{env} holds server certificates but no CA ({CA_CERT}, {CA_KEY}): \
+                    "the secrets of `{env}` hold server certificates but no CA ({CA_CERT}, {CA_KEY}): \
                      restore the CA from your backup, or issue a new CA and every certificate \
                      with `{rotate_ca}`"
                 )));
