@@ -249,7 +249,34 @@ fn emit(
 }
 
 /// The diagnostics as miette draws them; `color` false gives the plain text used in snapshots.
+/// A diagnostic on a line longer than 1000 bytes is shown with its position instead of the
+/// source: miette cannot place a label beyond column 65535, and such a line is unreadable anyway.
 pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
+    const LONGEST_DRAWN_LINE: usize = 1000;
+    // Whether miette can draw `span`: inside the source, on character boundaries, on lines (and
+    // the lines around them) of a readable length.
+    let drawable = |span: &std::ops::Range<usize>| {
+        let source = findings.source.as_str();
+        if span.start > span.end
+            || span.end > source.len()
+            || !source.is_char_boundary(span.start)
+            || !source.is_char_boundary(span.end)
+        {
+            return false;
+        }
+        let before = source[..span.start].rfind('\n').unwrap_or(0);
+        let first = source[..before].rfind('\n').map_or(0, |i| i + 1);
+        let after = source[span.end..]
+            .find('\n')
+            .map_or(source.len(), |i| span.end + i + 1);
+        let last = source
+            .get(after..)
+            .and_then(|rest| rest.find('\n'))
+            .map_or(source.len(), |i| after + i);
+        source[first..last.max(first)]
+            .split('\n')
+            .all(|line| line.len() <= LONGEST_DRAWN_LINE)
+    };
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -258,12 +285,19 @@ pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(width)
         .with_links(false);
-    let source = NamedSource::new(findings.path.display().to_string(), findings.source.clone());
+    let path = findings.path.display().to_string();
+    let source = NamedSource::new(path.clone(), findings.source.clone());
     let mut text = String::new();
     for diagnostic in &findings.diagnostics {
+        let snippet = std::iter::once(&diagnostic.primary)
+            .chain(&diagnostic.secondary)
+            .all(|label| drawable(&label.span));
+        let (line, column) = line_column(&findings.source, diagnostic.primary.span.start);
         let report = MietteReport {
             diagnostic,
             source: &source,
+            snippet,
+            location: format!("{path}:{line}:{column}"),
         };
         let _ = handler.render_report(&mut text, &report);
         text.push('\n');
@@ -318,10 +352,13 @@ fn line_column(source: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Adapts a [`Diagnostic`] to miette's protocol.
+/// Adapts a [`Diagnostic`] to miette's protocol. Without `snippet`, the source is not drawn and
+/// the message ends with the position instead.
 struct MietteReport<'a> {
     diagnostic: &'a Diagnostic,
     source: &'a NamedSource<String>,
+    snippet: bool,
+    location: String,
 }
 
 impl fmt::Debug for MietteReport<'_> {
@@ -332,7 +369,14 @@ impl fmt::Debug for MietteReport<'_> {
 
 impl fmt::Display for MietteReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        f.write_str(&self.diagnostic.message)?;
+        if !self.snippet {
+            write!(f, "\nat {}", self.location)?;
+            if !self.diagnostic.primary.message.is_empty() {
+                write!(f, ": {}", self.diagnostic.primary.message)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -355,10 +399,13 @@ impl miette::Diagnostic for MietteReport<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self.source)
+        self.snippet.then_some(self.source as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if !self.snippet {
+            return None;
+        }
         let label = |message: &str| (!message.is_empty()).then(|| message.to_owned());
         let primary = &self.diagnostic.primary;
         let first =

@@ -1,7 +1,7 @@
 //! The diagnostic type every stage reports problems with, and the catalogue of stable codes
 //! that `bakeryc explain` reads. It only describes problems; rendering them is the CLI's job.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::ops::Range;
 
 /// How bad a problem is: errors stop the build, warnings do not (unless `--deny-warnings`).
@@ -90,6 +90,50 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// Shortens every word longer than [`LONGEST_WORD`] characters in the message, labels and
+    /// help, so that a value pasted by mistake (a whole certificate, a megabyte of text) is
+    /// quoted by its start instead of in full.
+    #[must_use]
+    pub fn with_long_words_shortened(mut self) -> Self {
+        self.message = shorten_long_words(&self.message);
+        self.help = shorten_long_words(&self.help);
+        for label in std::iter::once(&mut self.primary).chain(&mut self.secondary) {
+            label.message = shorten_long_words(&label.message);
+        }
+        self
+    }
+}
+
+/// Words longer than this are shortened in diagnostic texts.
+pub const LONGEST_WORD: usize = 100;
+
+fn shorten_long_words(text: &str) -> String {
+    if !text
+        .split_whitespace()
+        .any(|word| word.chars().count() > LONGEST_WORD)
+    {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len().min(1024));
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for (j, word) in line.split(' ').enumerate() {
+            if j > 0 {
+                out.push(' ');
+            }
+            let count = word.chars().count();
+            if count > LONGEST_WORD {
+                out.extend(word.chars().take(LONGEST_WORD / 2));
+                let _ = write!(out, "…({count} characters)");
+            } else {
+                out.push_str(word);
+            }
+        }
+    }
+    out
 }
 
 impl fmt::Display for Diagnostic {
@@ -232,6 +276,12 @@ the moment it is issued, and `bakeryc secrets status` can never be green.";
         "shorten the validity, or accept the warning knowingly",
         "Very long validities (a CA above 30 years, server certificates above 5 years) mean a leaked key \
 stays useful for a long time, and rotation procedures are forgotten before they are needed.";
+    CommonName => "bakery::tls::common-name",
+        "use a short descriptive name such as \"Bakery IA Internal CA\"",
+        "The CA common name is empty, blank or longer than the 64 characters X.509 allows for a \
+common name. Certificate generation would fail at `bakeryc secrets generate` time, or produce a CA \
+that clients and operators cannot recognise in `openssl x509 -text` output. Write a short, \
+descriptive name of 1 to 64 characters.";
     InvalidDuration => "bakery::duration::invalid",
         "write a duration such as 90d, 3y, 12h or 500ms",
         "The duration could not be read. Durations are a number and a unit: ms, s, m, h, d, w, mo or y.";
@@ -270,6 +320,21 @@ readiness probe) would be locked out.";
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn long_words_are_shortened() {
+        let long = "a".repeat(500);
+        let d = Diagnostic::error(Code::InvalidName, 0..1, format!("\"{long}\" is bad"))
+            .with_label("short")
+            .with_long_words_shortened();
+        assert!(d.message.len() < 100, "{}", d.message);
+        assert!(
+            d.message.ends_with("(502 characters) is bad"),
+            "{}",
+            d.message
+        );
+        assert_eq!(d.primary.message, "short");
+    }
 
     #[test]
     fn codes_are_unique_and_explained() {

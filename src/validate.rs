@@ -15,18 +15,26 @@ use crate::model::{
 };
 use crate::parse::{RawConfig, RawCpuMemory, RawPlacement, RawPostgres, RawResources, Sp, Span};
 
-pub use catalogue::{contrib_extensions, setting_exists};
-use values::Checker;
+pub use catalogue::{contrib_extensions, is_postgres_setting, setting_exists};
+use values::{Checker, Wanted};
 
 /// The longest suffix bakeryc appends to a database name (`<name>-db-credentials`).
 pub const DATABASE_SUFFIX: &str = "-db-credentials";
 /// The longest suffix bakeryc appends to the cache name (`<cache>-credentials`).
 pub const CACHE_SUFFIX: &str = "-credentials";
+/// The suffix bakeryc appends to the platform name (the CA ConfigMap `<platform>-ca`).
+pub const PLATFORM_SUFFIX: &str = "-ca";
+/// Keys every database needs, from `[postgres]` or its own `[[database]]`, with an example.
+const DATABASE_REQUIRED: [(&str, &str); 3] = [
+    ("version", "17"),
+    ("image", "\"postgres:17.2-alpine\""),
+    ("storage", "\"2Gi\""),
+];
 
 /// Validates a parsed config. Returns the model only when there is no error; the diagnostics
 /// (errors and warnings) are sorted by position and free of duplicates.
 pub fn validate(raw: &RawConfig) -> (Option<Platform>, Vec<Diagnostic>) {
-    let mut check = Checker::default();
+    let mut check = Checker::new(raw.mistyped.clone());
     let platform = platform(raw, &mut check);
     let mut diagnostics = check.finish();
     diagnostics.sort_by(|a, b| {
@@ -37,38 +45,89 @@ pub fn validate(raw: &RawConfig) -> (Option<Platform>, Vec<Diagnostic>) {
         ))
     });
     diagnostics.dedup();
+    // A value in [postgres] is checked for every database that inherits it; when databases run
+    // different versions, say it once, for the first.
+    let mut said = std::collections::BTreeSet::new();
+    diagnostics.retain(|d| {
+        !matches!(
+            d.code,
+            Code::UnknownSetting | Code::UnknownExtension | Code::ImageVersionMismatch
+        ) || said.insert((d.code, d.primary.span.start, d.primary.span.end))
+    });
+    let diagnostics: Vec<Diagnostic> = diagnostics
+        .into_iter()
+        .map(Diagnostic::with_long_words_shortened)
+        .collect();
     let failed = diagnostics.iter().any(Diagnostic::is_error);
     (if failed { None } else { platform }, diagnostics)
 }
 
 fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
-    let platform_span = raw
+    let (name, namespace) = match &raw.platform {
+        None => {
+            if !check.mistyped(&[&raw.document], "platform") {
+                check.push(
+                    Diagnostic::error(
+                        Code::MissingKey,
+                        raw.document.start..raw.document.start,
+                        "missing the [platform] table",
+                    )
+                    .with_label("expected [platform] with `name` and `namespace`")
+                    .with_help(
+                        "add at the top of the file:\n[platform]\nname = \"bakery-ia\"\nnamespace = \"bakery-ia\"",
+                    ),
+                );
+            }
+            (None, None)
+        }
+        Some(section) => {
+            let wanted = |key| Wanted {
+                table: &section.span,
+                table_name: "[platform]",
+                key,
+                also: None,
+            };
+            let name = check
+                .required(
+                    section.name.as_ref(),
+                    &wanted("name"),
+                    "missing `platform.name`",
+                    "add `name = \"bakery-ia\"` under [platform]: it names the platform in labels and the CA",
+                )
+                .and_then(|n| check.label(n, PLATFORM_SUFFIX));
+            let namespace = check
+                .required(
+                    section.namespace.as_ref(),
+                    &wanted("namespace"),
+                    "missing `platform.namespace`",
+                    "add `namespace = \"bakery-ia\"` under [platform]: every object is created in it",
+                )
+                .and_then(|n| check.label(n, ""));
+            (name, namespace)
+        }
+    };
+    let cluster_domain = match raw
         .platform
         .as_ref()
-        .map_or(raw.document.start..raw.document.start, |p| p.span.clone());
-    let section = raw.platform.clone().unwrap_or_default();
-    let name = check
-        .required(
-            section.name.as_ref(),
-            platform_span.clone(),
-            "platform.name",
-            "add `name = \"my-platform\"` under [platform]",
-        )
-        .and_then(|n| check.label(n, ""));
-    let namespace = check
-        .required(
-            section.namespace.as_ref(),
-            platform_span.clone(),
-            "platform.namespace",
-            "add `namespace = \"my-namespace\"` under [platform]",
-        )
-        .and_then(|n| check.label(n, ""));
-    let cluster_domain = match &section.cluster_domain {
+        .and_then(|p| p.cluster_domain.as_ref())
+    {
         None => DomainName::new("cluster.local").ok(),
         Some(domain) => check.domain(domain),
     };
     let postgres = raw.postgres.clone().unwrap_or_default();
     check.postgres_section(&postgres);
+    if raw.postgres.is_some() {
+        // Every value of [postgres] is checked where it is written, even when no database
+        // inherits it (or none could be read).
+        let defaults = Layered {
+            top: &postgres,
+            base: &postgres,
+            owner: postgres.span.clone(),
+            what: "[postgres]".to_owned(),
+            reported: &DATABASE_REQUIRED.map(|(key, _)| key),
+        };
+        defaults.database(None, check);
+    }
 
     let databases = databases(raw, &postgres, check);
     let cache = cache(raw, &databases, check);
@@ -81,7 +140,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         cluster_domain: cluster_domain?,
         databases: databases
             .into_iter()
-            .map(|(db, _)| db)
+            .map(|db| db.database)
             .collect::<Option<Vec<_>>>()?,
         cache: match cache {
             Some((cache, _)) => Some(cache?),
@@ -92,15 +151,86 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     })
 }
 
-/// Each database with the span of its `name`, for later cross-references.
+/// The cache with the span of its `name`, for later cross-references.
 type Declared<T> = (Option<T>, Sp<String>);
+
+/// A database as declared: the model when valid, its `name` and the `version` it runs.
+struct DeclaredDatabase {
+    database: Option<Database>,
+    name: Sp<String>,
+    version: Option<Sp<i64>>,
+}
+
+/// The keys of [`DATABASE_REQUIRED`] that no database has, neither in `[postgres]` nor in its
+/// own table: reported once, not once per database.
+fn missing_everywhere(
+    raw: &RawConfig,
+    postgres: &RawPostgres,
+    check: &mut Checker,
+) -> Vec<&'static str> {
+    let present = |p: &RawPostgres, key: &str| match key {
+        "version" => p.version.is_some(),
+        "image" => p.image.is_some(),
+        _ => p.storage.is_some(),
+    };
+    let missing: Vec<(&str, &str)> = DATABASE_REQUIRED
+        .into_iter()
+        .filter(|(key, _)| {
+            !present(postgres, key)
+                && !check.mistyped(&[&postgres.span], key)
+                && raw.databases.iter().all(|db| !present(&db.settings, key))
+        })
+        .collect();
+    let Some(first) = raw.databases.first() else {
+        return Vec::new();
+    };
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    let lines: Vec<String> = missing.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let keys: Vec<String> = missing.iter().map(|(k, _)| format!("`{k}`")).collect();
+    if raw.postgres.is_none() {
+        check.push(
+            Diagnostic::error(
+                Code::MissingKey,
+                first.span.clone(),
+                format!(
+                    "missing the [postgres] table: no database sets {}",
+                    keys.join(", ")
+                ),
+            )
+            .with_label("no [postgres] defaults, and this database does not set them")
+            .with_help(format!(
+                "add the defaults every database shares:\n[postgres]\n{}",
+                lines.join("\n")
+            )),
+        );
+    } else if raw.databases.len() > 1 {
+        for (key, example) in &missing {
+            check.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    postgres.span.clone(),
+                    format!("missing `postgres.{key}`: no database sets `{key}`"),
+                )
+                .with_label(format!("[postgres] has no `{key}`"))
+                .with_help(format!(
+                    "add `{key} = {example}` under [postgres] to give every database a default, or set it in each [[database]]"
+                )),
+            );
+        }
+    } else {
+        return Vec::new();
+    }
+    missing.into_iter().map(|(k, _)| k).collect()
+}
 
 fn databases(
     raw: &RawConfig,
     postgres: &RawPostgres,
     check: &mut Checker,
-) -> Vec<Declared<Database>> {
-    if raw.databases.is_empty() {
+) -> Vec<DeclaredDatabase> {
+    if raw.databases.is_empty() && !check.mistyped(&[&raw.document], "database") {
         check.push(
             Diagnostic::error(
                 Code::NoDatabases,
@@ -111,14 +241,20 @@ fn databases(
             .with_help("add a database:\n[[database]]\nname = \"auth\""),
         );
     }
+    let reported = missing_everywhere(raw, postgres, check);
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
     let mut result = Vec::new();
     for db in &raw.databases {
         let Some(name) = check.required(
             db.name.as_ref(),
-            db.span.clone(),
-            "database.name",
-            "add `name = \"...\"` to this [[database]]",
+            &Wanted {
+                table: &db.span,
+                table_name: "this [[database]]",
+                key: "name",
+                also: None,
+            },
+            "missing `database.name`",
+            "add `name = \"...\"` to this [[database]]: it names the workload, Service, database and role",
         ) else {
             continue;
         };
@@ -143,9 +279,14 @@ fn databases(
             base: postgres,
             owner: db.span.clone(),
             what: format!("database `{}`", name.value),
+            reported: &reported,
         };
         let database = layered.database(label, check);
-        result.push((database, name.clone()));
+        result.push(DeclaredDatabase {
+            database,
+            name: name.clone(),
+            version: layered.pick(|p| p.version.as_ref()).cloned(),
+        });
     }
     result
 }
@@ -156,37 +297,51 @@ struct Layered<'a> {
     base: &'a RawPostgres,
     owner: Span,
     what: String,
+    /// Required keys already reported as missing for every database.
+    reported: &'a [&'static str],
 }
 
-impl Layered<'_> {
+impl<'a> Layered<'a> {
     fn pick<T>(&self, get: impl Fn(&RawPostgres) -> Option<&T>) -> Option<&T> {
         get(self.top).or_else(|| get(self.base))
     }
 
+    /// A required key of this database, reported at its [[database]] unless already reported.
+    fn required<T>(
+        &self,
+        check: &mut Checker,
+        key: &'static str,
+        get: impl Fn(&'a RawPostgres) -> Option<&'a Sp<T>>,
+    ) -> Option<&'a Sp<T>> {
+        let value = get(self.top).or_else(|| get(self.base));
+        if self.reported.contains(&key) {
+            return value;
+        }
+        let example = DATABASE_REQUIRED
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("...", |(_, v)| v);
+        check.required(
+            value,
+            &Wanted {
+                table: &self.owner,
+                table_name: "this [[database]]",
+                key,
+                also: Some(&self.base.span),
+            },
+            &format!("missing `{key}` for {}", self.what),
+            &format!(
+                "add `{key} = {example}` to this [[database]], or under [postgres] for every database"
+            ),
+        )
+    }
+
     fn database(&self, name: Option<DnsLabel>, check: &mut Checker) -> Option<Database> {
-        let missing = |key: &str| {
-            format!("set `{key}` under [postgres] for every database, or in this [[database]]")
-        };
-        let version = check
-            .required(
-                self.pick(|p| p.version.as_ref()),
-                self.owner.clone(),
-                &format!("`version` for {}", self.what),
-                &missing("version"),
-            )
+        let version = self
+            .required(check, "version", |p| p.version.as_ref())
             .and_then(|v| check.version(v));
-        let image = check.required(
-            self.pick(|p| p.image.as_ref()),
-            self.owner.clone(),
-            &format!("`image` for {}", self.what),
-            &missing("image"),
-        );
-        let storage = check.required(
-            self.pick(|p| p.storage.as_ref()),
-            self.owner.clone(),
-            &format!("`storage` for {}", self.what),
-            &missing("storage"),
-        );
+        let image = self.required(check, "image", |p| p.image.as_ref());
+        let storage = self.required(check, "storage", |p| p.storage.as_ref());
         let image = image.and_then(|image| {
             check.postgres_image(image, version.zip(self.pick(|p| p.version.as_ref())))
         });
@@ -290,7 +445,7 @@ impl Layered<'_> {
 
 fn cache(
     raw: &RawConfig,
-    databases: &[Declared<Database>],
+    databases: &[DeclaredDatabase],
     check: &mut Checker,
 ) -> Option<Declared<Cache>> {
     let section = raw.cache.as_ref()?;
@@ -299,39 +454,73 @@ fn cache(
         .clone()
         .unwrap_or_else(|| Sp::new("redis".to_owned(), section.span.clone()));
     let label = check.label(&name, CACHE_SUFFIX);
-    for (_, db) in databases {
-        if name.value == db.value || name.value == format!("{}-db", db.value) {
-            check.push(
-                Diagnostic::error(
-                    Code::NameCollision,
-                    name.span.clone(),
-                    format!(
-                        "the cache `{}` collides with database `{}`",
-                        name.value, db.value
-                    ),
-                )
-                .with_label("cache declared here")
-                .with_secondary(db.span.clone(), "database declared here")
-                .with_help(format!(
-                    "rename the cache, e.g. name = \"{}-cache\"",
-                    db.value
-                )),
-            );
-        }
+    for db in databases {
+        let db = &db.name;
+        let workload = format!("{}-db", db.value);
+        let defaulted = if section.name.is_some() {
+            ""
+        } else {
+            " (its name when [cache] sets none)"
+        };
+        let diagnostic = if name.value == workload {
+            Diagnostic::error(
+                Code::NameCollision,
+                db.span.clone(),
+                format!(
+                    "the cache `{}` would replace the objects of database `{}`",
+                    name.value, db.value
+                ),
+            )
+            .with_label(format!(
+                "deployed as `{workload}`, Service `{workload}-service`"
+            ))
+            .with_secondary(
+                name.span.clone(),
+                format!("the cache is also deployed as `{workload}`{defaulted}"),
+            )
+            .with_help(format!(
+                "rename the cache, e.g. name = \"{}-cache\" under [cache]",
+                db.value
+            ))
+        } else if name.value == db.value {
+            Diagnostic::error(
+                Code::NameCollision,
+                db.span.clone(),
+                format!("database `{}` has the same name as the cache", db.value),
+            )
+            .with_label(format!("database `{0}`: Service `{0}-db-service`", db.value))
+            .with_secondary(
+                name.span.clone(),
+                format!("cache `{0}`: Service `{0}-service`{defaulted}", name.value),
+            )
+            .with_help(format!(
+                "rename the database or the cache: a client told to use \"{}\" cannot know which server is meant",
+                db.value
+            ))
+        } else {
+            continue;
+        };
+        check.push(diagnostic);
     }
+    let wanted = |key| Wanted {
+        table: &section.span,
+        table_name: "[cache]",
+        key,
+        also: None,
+    };
     let image = check
         .required(
             section.image.as_ref(),
-            section.span.clone(),
-            "cache.image",
+            &wanted("image"),
+            "missing `cache.image`",
             "add `image = \"redis:7.4.1-alpine\"` under [cache]",
         )
         .and_then(|image| check.image(image));
     let storage = check
         .required(
             section.storage.as_ref(),
-            section.span.clone(),
-            "cache.storage",
+            &wanted("storage"),
+            "missing `cache.storage`",
             "add `storage = \"1Gi\"` under [cache]",
         )
         .and_then(|s| check.storage(s));
@@ -388,26 +577,22 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     let server_key = check.key(server.key.as_ref(), KeyAlgorithm::Rsa4096);
     let renew_before = check.period(server.renew_before.as_ref(), "30d");
     if let (Some(ca_period), Some(server_period)) = (&ca_validity, &server_validity) {
-        if ca_period.days() > 30.0 * 365.25 {
-            let span = ca
-                .validity
-                .as_ref()
-                .map_or(ca.span.clone(), |v| v.span.clone());
-            check.push(
-                Diagnostic::warning(Code::LongValidity, span, format!("the CA is valid for {}, more than 30 years", ca_period.as_str()))
-                    .with_label("longer than 30 years")
-                    .with_help("a CA of 10 to 20 years is common; a leaked CA key stays useful for its whole validity"),
-            );
-        }
-        if server_period.days() > 5.0 * 365.25 {
-            let span = server
-                .validity
-                .as_ref()
-                .map_or(server.span.clone(), |v| v.span.clone());
+        if let (true, Some(written)) = (ca_period.days() > 30.0 * 365.25, &ca.validity) {
             check.push(
                 Diagnostic::warning(
                     Code::LongValidity,
-                    span,
+                    written.span.clone(),
+                    format!("the CA is valid for {}, more than 30 years", ca_period.as_str()),
+                )
+                .with_label("longer than 30 years")
+                .with_help("a CA of 10 to 20 years is common; a leaked CA key stays useful for its whole validity"),
+            );
+        }
+        if let (true, Some(written)) = (server_period.days() > 5.0 * 365.25, &server.validity) {
+            check.push(
+                Diagnostic::warning(
+                    Code::LongValidity,
+                    written.span.clone(),
                     format!(
                         "server certificates are valid for {}, more than 5 years",
                         server_period.as_str()
@@ -418,43 +603,17 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
             );
         }
         if server_period.days() >= ca_period.days() {
-            let span = server
-                .validity
-                .as_ref()
-                .map_or(server.span.clone(), |v| v.span.clone());
-            let mut diagnostic = Diagnostic::error(
-                Code::ValidityOrder,
-                span,
-                format!("server certificates ({}) would outlive their CA ({})", server_period.as_str(), ca_period.as_str()),
-            )
-            .with_label("not shorter than the CA validity")
-            .with_help("make [tls.server] validity shorter than [tls.ca] validity, e.g. validity = \"3y\" with a 10y CA");
-            if let Some(ca_written) = &ca.validity {
-                diagnostic = diagnostic.with_secondary(ca_written.span.clone(), "CA validity");
-            }
-            check.push(diagnostic);
+            check.push(validity_order(
+                &ca,
+                &server,
+                ca_period,
+                server_period,
+                &section.span,
+            ));
         }
         if let Some(renew) = &renew_before {
             if renew.days() >= server_period.days() {
-                let span = server
-                    .renew_before
-                    .as_ref()
-                    .map_or(server.span.clone(), |v| v.span.clone());
-                let mut diagnostic = Diagnostic::error(
-                    Code::RenewBefore,
-                    span,
-                    format!(
-                        "renew_before ({}) is not shorter than the server validity ({})",
-                        renew.as_str(),
-                        server_period.as_str()
-                    ),
-                )
-                .with_label("every certificate would be due at issue");
-                if let Some(validity) = &server.validity {
-                    diagnostic =
-                        diagnostic.with_secondary(validity.span.clone(), "server validity");
-                }
-                check.push(diagnostic);
+                check.push(renew_order(&server, renew, server_period, &section.span));
             }
         }
     }
@@ -462,7 +621,7 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
         Some(name) if name.value.trim().is_empty() || name.value.len() > 64 => {
             check.push(
                 Diagnostic::error(
-                    Code::InvalidChoice,
+                    Code::CommonName,
                     name.span.clone(),
                     "the CA common name must be 1 to 64 characters",
                 )
@@ -496,9 +655,100 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     })
 }
 
+/// The server certificate would outlive its CA; reported at whichever validity was written.
+fn validity_order(
+    ca: &crate::parse::RawCa,
+    server: &crate::parse::RawServerCert,
+    ca_period: &crate::model::Period,
+    server_period: &crate::model::Period,
+    tls: &Span,
+) -> Diagnostic {
+    let message = format!(
+        "server certificates ({}) would outlive their CA ({})",
+        server_period.as_str(),
+        ca_period.as_str()
+    );
+    match (&server.validity, &ca.validity) {
+        (Some(server_written), ca_written) => {
+            let mut diagnostic = Diagnostic::error(Code::ValidityOrder, server_written.span.clone(), message)
+                .with_label("not shorter than the CA validity")
+                .with_help(format!(
+                    "make [tls.server] validity shorter than the CA's {}, e.g. validity = \"1y\"",
+                    ca_period.as_str()
+                ));
+            diagnostic = match ca_written {
+                Some(ca_written) => diagnostic.with_secondary(ca_written.span.clone(), "CA validity"),
+                None => diagnostic.with_help(format!(
+                    "the CA validity defaults to {}: make [tls.server] validity shorter, or set a longer [tls.ca] validity",
+                    ca_period.as_str()
+                )),
+            };
+            diagnostic
+        }
+        (None, Some(ca_written)) => Diagnostic::error(Code::ValidityOrder, ca_written.span.clone(), message)
+            .with_label(format!(
+                "not longer than the server validity ({}, the default)",
+                server_period.as_str()
+            ))
+            .with_help(format!(
+                "make the CA validity longer than {}, e.g. validity = \"10y\", or set a shorter [tls.server] validity",
+                server_period.as_str()
+            )),
+        (None, None) => Diagnostic::error(Code::ValidityOrder, tls.clone(), message)
+            .with_label("default validities")
+            .with_help("set [tls.ca] and [tls.server] validities explicitly"),
+    }
+}
+
+/// renew_before is not shorter than the server validity; reported where it was written.
+fn renew_order(
+    server: &crate::parse::RawServerCert,
+    renew: &crate::model::Period,
+    server_period: &crate::model::Period,
+    tls: &Span,
+) -> Diagnostic {
+    let message = format!(
+        "renew_before ({}) is not shorter than the server validity ({})",
+        renew.as_str(),
+        server_period.as_str()
+    );
+    let help = format!(
+        "make renew_before shorter than {}, e.g. a quarter of it, so that certificates are renewed well before they expire",
+        server_period.as_str()
+    );
+    match (&server.renew_before, &server.validity) {
+        (Some(written), validity) => {
+            let diagnostic = Diagnostic::error(Code::RenewBefore, written.span.clone(), message)
+                .with_label("every certificate would be due at issue")
+                .with_help(help);
+            match validity {
+                Some(validity) => diagnostic.with_secondary(validity.span.clone(), "server validity"),
+                None => diagnostic.with_help(format!(
+                    "the server validity defaults to {}: make renew_before shorter, e.g. renew_before = \"30d\"",
+                    server_period.as_str()
+                )),
+            }
+        }
+        (None, Some(validity)) => {
+            Diagnostic::error(Code::RenewBefore, validity.span.clone(), message)
+                .with_label(format!(
+                    "not longer than renew_before ({}, the default)",
+                    renew.as_str()
+                ))
+                .with_help(format!(
+                    "make the server validity longer than {}, or set a shorter renew_before",
+                    renew.as_str()
+                ))
+        }
+        (None, None) => Diagnostic::error(Code::RenewBefore, tls.clone(), message)
+            .with_label("default periods")
+            .with_help(help),
+    }
+}
+
 fn environments(
     raw: &RawConfig,
-    databases: &[Declared<Database>],
+    databases: &[DeclaredDatabase],
     cache: Option<&Declared<Cache>>,
     check: &mut Checker,
 ) -> Option<Vec<Environment>> {
@@ -510,13 +760,13 @@ fn environments(
         let mut overrides: BTreeMap<&str, &RawPlacement> = BTreeMap::new();
         for (db_name, placement) in &env.databases {
             check.placement_section(placement);
-            if databases
-                .iter()
-                .any(|(_, declared)| declared.value == db_name.value)
-            {
+            if databases.iter().any(|db| db.name.value == db_name.value) {
                 overrides.insert(&db_name.value, placement);
             } else {
-                let known: Vec<&str> = databases.iter().map(|(_, n)| n.value.as_str()).collect();
+                let mut known: Vec<&str> =
+                    databases.iter().map(|db| db.name.value.as_str()).collect();
+                let mut seen = std::collections::BTreeSet::new();
+                known.retain(|name| seen.insert(*name));
                 let help = match crate::parse::suggest(&db_name.value, &known) {
                     Some(near) => format!(
                         "did you mean `{near}`? Declared databases: {}",
@@ -539,16 +789,17 @@ fn environments(
             }
         }
         let mut placements = BTreeMap::new();
-        for (db, db_name) in databases {
-            let Some(db) = db else {
+        for declared in databases {
+            let (Some(db), Some(version)) = (&declared.database, &declared.version) else {
                 ok = false;
                 continue;
             };
             let layers = [
-                overrides.get(db_name.value.as_str()).copied(),
+                overrides.get(declared.name.value.as_str()).copied(),
                 Some(&env.defaults),
             ];
-            let placement = check.env_placement(&layers, &db.placement, Some(db.version));
+            let placement =
+                check.env_placement(&layers, &db.placement, Some((db.version, version)));
             match placement {
                 Some(placement) => {
                     placements.insert(db.name.clone(), placement);
@@ -556,11 +807,11 @@ fn environments(
                 None => ok = false,
             }
         }
+        if let Some(written) = &env.cache {
+            check.placement_section(written);
+        }
         let cache_placement = match (cache, &env.cache) {
-            (Some((Some(cache), _)), written) => {
-                if let Some(written) = written {
-                    check.placement_section(written);
-                }
+            (Some((Some(cache), _)), _) => {
                 check.env_placement(&[env.cache.as_ref()], &cache.placement, None)
             }
             (None, Some(written)) => {
@@ -615,17 +866,21 @@ impl Checker {
         }
     }
 
+    /// Each quantity of a resources table, named as [`Checker::resources`] names it so that the
+    /// two reports of one value are one.
     fn resources_section(&mut self, resources: &RawResources) {
-        for cpu_memory in [&resources.requests, &resources.limits]
-            .into_iter()
-            .flatten()
-        {
-            let RawCpuMemory { cpu, memory, .. } = cpu_memory;
+        for (cpu_memory, kind) in [
+            (&resources.requests, "request"),
+            (&resources.limits, "limit"),
+        ] {
+            let Some(RawCpuMemory { cpu, memory, .. }) = cpu_memory else {
+                continue;
+            };
             if let Some(cpu) = cpu {
-                self.quantity(cpu, "cpu");
+                self.quantity(cpu, &format!("cpu {kind}"));
             }
             if let Some(memory) = memory {
-                self.quantity(memory, "memory");
+                self.quantity(memory, &format!("memory {kind}"));
             }
         }
     }

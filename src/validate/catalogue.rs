@@ -152,8 +152,13 @@ pub fn setting_exists(version: PgVersion, name: &str) -> bool {
     if name.contains('.') {
         return true;
     }
+    // Setting names are case-insensitive in PostgreSQL (`TimeZone`, `timezone`).
+    let name = name.to_ascii_lowercase();
+    let name = name.as_str();
     let major = version.major();
-    let in_15 = PG15_SETTINGS.lines().any(|line| line == name);
+    let in_15 = PG15_SETTINGS
+        .lines()
+        .any(|line| line.eq_ignore_ascii_case(name));
     let added = ADDED
         .iter()
         .find(|(_, names)| names.contains(&name))
@@ -168,6 +173,33 @@ pub fn setting_exists(version: PgVersion, name: &str) -> bool {
         None => return removed.is_some_and(|v| major < v),
     };
     major >= introduced && removed.is_none_or(|v| major < v)
+}
+
+/// Every setting of PostgreSQL `version` (without extension settings), sorted.
+pub fn settings(version: PgVersion) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = PG15_SETTINGS
+        .lines()
+        .chain(ADDED.iter().flat_map(|(_, names)| names.iter().copied()))
+        .chain(REMOVED.iter().flat_map(|(_, names)| names.iter().copied()))
+        .filter(|name| !name.is_empty() && setting_exists(version, name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The supported major versions that have the setting `name`.
+pub fn versions_with_setting(name: &str) -> Vec<u8> {
+    PgVersion::SUPPORTED
+        .filter(|major| {
+            PgVersion::new(i64::from(*major)).is_ok_and(|version| setting_exists(version, name))
+        })
+        .collect()
+}
+
+/// Whether `name` is a setting of any supported PostgreSQL version.
+pub fn is_postgres_setting(name: &str) -> bool {
+    !name.contains('.') && !versions_with_setting(name).is_empty()
 }
 
 /// The extensions in the contrib set of PostgreSQL `version` (as the official images ship it).
@@ -257,6 +289,16 @@ mod tests {
         assert!(setting_exists(v(14), "stats_temp_directory"));
         assert!(!setting_exists(v(17), "old_snapshot_threshold"));
         assert!(!setting_exists(v(17), "shared_bufers"));
+        assert!(setting_exists(v(17), "timezone") && setting_exists(v(17), "TimeZone"));
+        assert_eq!(versions_with_setting("transaction_timeout"), [17, 18]);
+        assert_eq!(
+            versions_with_setting("old_snapshot_threshold"),
+            [13, 14, 15, 16]
+        );
+        assert!(is_postgres_setting("shared_buffers"));
+        assert!(!is_postgres_setting("storage"));
+        let v17 = settings(v(17));
+        assert!(v17.contains(&"transaction_timeout") && !v17.contains(&"old_snapshot_threshold"));
     }
 
     #[test]

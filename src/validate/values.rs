@@ -6,6 +6,8 @@ use crate::model::{
     CpuMemory, DnsLabel, DomainName, Extension, Image, KeyAlgorithm, Period, PgVersion, Placement,
     Quantity, Resources, Setting, TlsVersion,
 };
+use std::collections::BTreeSet;
+
 use crate::parse::{RawPlacement, RawResources, SettingValue, Sp, Span};
 
 use super::catalogue;
@@ -40,9 +42,27 @@ const RESERVED_SETTINGS: &[&str] = &[
 #[derive(Default)]
 pub struct Checker {
     diagnostics: Vec<Diagnostic>,
+    /// (table span, key) of values parse dropped for their type: not to be called missing.
+    mistyped: BTreeSet<(usize, usize, String)>,
+}
+
+/// Where a required key was looked for: the table it is reported at, how messages call that
+/// table, and another table that could have set it (`[postgres]` for a database).
+pub struct Wanted<'a> {
+    pub table: &'a Span,
+    pub table_name: &'a str,
+    pub key: &'a str,
+    pub also: Option<&'a Span>,
 }
 
 impl Checker {
+    pub fn new(mistyped: BTreeSet<(usize, usize, String)>) -> Self {
+        Self {
+            diagnostics: Vec::new(),
+            mistyped,
+        }
+    }
+
     pub fn push(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
@@ -51,23 +71,27 @@ impl Checker {
         self.diagnostics
     }
 
-    /// A key that must be present; reports at `owner` (the enclosing table) when it is not.
+    /// Whether parse already reported `key` of one of `tables` for its type.
+    pub fn mistyped(&self, tables: &[&Span], key: &str) -> bool {
+        tables
+            .iter()
+            .any(|t| self.mistyped.contains(&(t.start, t.end, key.to_owned())))
+    }
+
+    /// A key that must be present; when it is not, reports at the table that should hold it
+    /// (unless parse dropped it for its type, which it reported already).
     pub fn required<'a, T>(
         &mut self,
         value: Option<&'a Sp<T>>,
-        owner: Span,
-        what: &str,
+        wanted: &Wanted<'_>,
+        message: &str,
         help: &str,
     ) -> Option<&'a Sp<T>> {
-        if value.is_none() {
-            let message = if what.starts_with('`') {
-                format!("missing {what}")
-            } else {
-                format!("missing `{what}`")
-            };
+        let searched: Vec<&Span> = std::iter::once(wanted.table).chain(wanted.also).collect();
+        if value.is_none() && !self.mistyped(&searched, wanted.key) {
             self.push(
-                Diagnostic::error(Code::MissingKey, owner.start..owner.start, message)
-                    .with_label("required key not set in this table")
+                Diagnostic::error(Code::MissingKey, wanted.table.clone(), message)
+                    .with_label(format!("{} has no `{}`", wanted.table_name, wanted.key))
                     .with_help(help),
             );
         }
@@ -187,13 +211,22 @@ impl Checker {
                 Some(parsed)
             }
             Err(problem) => {
+                let lower = image.value.trim().to_ascii_lowercase();
+                let help = if image.value.contains('@') {
+                    "a digest is sha256: followed by 64 lowercase hex digits, as `docker buildx imagetools inspect <image>` prints it, e.g. postgres:17.2-alpine@sha256:<64 hex digits>".to_owned()
+                } else if lower != image.value && parse_image(&lower).is_ok() {
+                    format!("did you mean \"{lower}\"?")
+                } else {
+                    Code::ImageInvalid.help().to_owned()
+                };
                 self.push(
                     Diagnostic::error(
                         Code::ImageInvalid,
                         image.span.clone(),
                         format!("{:?} is not an image reference: {problem}", image.value),
                     )
-                    .with_label("malformed image reference"),
+                    .with_label("malformed image reference")
+                    .with_help(help),
                 );
                 None
             }
@@ -207,7 +240,11 @@ impl Checker {
         version: Option<(PgVersion, &Sp<i64>)>,
     ) -> Option<Image> {
         let parsed = self.image(image)?;
-        if let (Some(tag), Some((version, written))) = (&parsed.tag, version) {
+        // Only official-style PostgreSQL images say the major version first in their tag;
+        // a custom image (`myorg/db:2.3`) says nothing about it.
+        let last = parsed.repository.rsplit('/').next().unwrap_or_default();
+        let postgres_tag = last.starts_with("postgres") || last == "postgis";
+        if let (Some(tag), Some((version, written)), true) = (&parsed.tag, version, postgres_tag) {
             let major: String = tag.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(major) = major.parse::<u8>() {
                 if major != version.major() {
@@ -237,16 +274,39 @@ impl Checker {
     }
 
     pub fn quantity(&mut self, written: &Sp<String>, what: &str) -> Option<Quantity> {
+        let bytes = what.contains("memory") || what.contains("storage");
         match Quantity::new(&written.value) {
             Ok(quantity) => {
-                if quantity.value() <= 0.0 {
+                if quantity.value() <= 0.0 || quantity.value().is_nan() {
+                    let example = if bytes { "\"1Gi\"" } else { "\"100m\"" };
                     self.push(
                         Diagnostic::error(
                             Code::NonPositiveQuantity,
                             written.span.clone(),
                             format!("{what} {:?} is not greater than zero", written.value),
                         )
-                        .with_label("must be greater than zero"),
+                        .with_label("must be greater than zero")
+                        .with_help(format!("use a {what} greater than zero, e.g. {example}")),
+                    );
+                    return None;
+                }
+                if bytes && written.value.ends_with('m') {
+                    // Valid for Kubernetes, but millibytes: "512m" of memory is half a byte.
+                    let near = format!("{}Mi", written.value.trim_end_matches('m'));
+                    self.push(
+                        Diagnostic::error(
+                            Code::InvalidQuantity,
+                            written.span.clone(),
+                            format!(
+                                "{what} {:?} means {} thousandths of a byte",
+                                written.value,
+                                written.value.trim_end_matches('m')
+                            ),
+                        )
+                        .with_label("`m` is milli, not mega")
+                        .with_help(format!(
+                            "did you mean {near}? Sizes are written in Ki, Mi, Gi or Ti"
+                        )),
                     );
                     return None;
                 }
@@ -254,10 +314,11 @@ impl Checker {
             }
             Err(problem) => {
                 let help = match quantity_suggestion(&written.value) {
-                    Some(near) => format!(
+                    Some(near) if bytes || !near.ends_with('i') => format!(
                         "did you mean {near}? Kubernetes writes binary sizes as Ki, Mi, Gi, Ti"
                     ),
-                    None => Code::InvalidQuantity.help().to_owned(),
+                    _ if bytes => "write a size such as \"512Mi\" or \"2Gi\"".to_owned(),
+                    _ => "write CPU as cores (\"1\", \"0.5\") or millicores (\"500m\")".to_owned(),
                 };
                 self.push(
                     Diagnostic::error(
@@ -384,10 +445,7 @@ impl Checker {
                     if let Some(version) = version {
                         let known = catalogue::contrib_extensions(version);
                         if !known.contains(&extension.as_str()) {
-                            let help = match crate::parse::suggest(&written.value, &known) {
-                                Some(near) => format!("did you mean \"{near}\"? If the image adds this extension, ignore this warning"),
-                                None => "check the name; if your image adds this extension, ignore this warning".to_owned(),
-                            };
+                            let help = extension_help(&written.value, version, &known);
                             self.push(
                                 Diagnostic::warning(
                                     Code::UnknownExtension,
@@ -409,12 +467,16 @@ impl Checker {
                 }
                 Err(problem) => {
                     ok = false;
+                    let lower = written.value.to_ascii_lowercase();
+                    let help = if lower != written.value && Extension::new(&lower).is_ok() {
+                        format!("did you mean \"{lower}\"? Extension names are lowercase")
+                    } else {
+                        "extension names are lowercase letters, digits, '_' and '-'".to_owned()
+                    };
                     self.push(
                         Diagnostic::error(Code::UnknownExtension, written.span.clone(), problem)
                             .with_label("not an extension name")
-                            .with_help(
-                                "extension names are lowercase letters, digits, '_' and '-'",
-                            ),
+                            .with_help(help),
                     );
                 }
             }
@@ -479,20 +541,36 @@ impl Checker {
     }
 
     pub fn tls_version(&mut self, written: &Sp<String>) -> Option<TlsVersion> {
-        match written.value.trim_start_matches("TLSv") {
+        let lower = written.value.trim().to_ascii_lowercase();
+        let number = lower
+            .trim_start_matches("tls")
+            .trim_start_matches(['v', ' ', '_']);
+        match number {
             "1.2" => Some(TlsVersion::V1_2),
             "1.3" => Some(TlsVersion::V1_3),
-            "1.0" | "1.1" | "1" => {
+            "1.0" | "1.1" | "1" | "1_0" | "1_1" => {
                 self.push(
                     Diagnostic::error(
                         Code::TlsMinVersion,
                         written.span.clone(),
-                        format!("TLS {} is deprecated and insecure", written.value),
+                        format!("TLS {number} is deprecated and insecure"),
                     )
                     .with_label("below TLS 1.2")
                     .with_help(
                         "use min_version = \"1.2\" (or \"1.3\" when every client supports it)",
                     ),
+                );
+                None
+            }
+            _ if lower.starts_with("ssl") => {
+                self.push(
+                    Diagnostic::error(
+                        Code::TlsMinVersion,
+                        written.span.clone(),
+                        format!("{:?} is SSL, broken since 2014", written.value),
+                    )
+                    .with_label("below TLS 1.2")
+                    .with_help("use min_version = \"1.2\" or \"1.3\""),
                 );
                 None
             }
@@ -517,10 +595,18 @@ impl Checker {
         };
         Period::new(&written.value)
             .map_err(|problem| {
+                let zero = problem.ends_with("must be longer than zero");
+                let message = if zero {
+                    problem
+                } else {
+                    format!("{:?} is not a duration", written.value)
+                };
                 self.push(
-                    Diagnostic::error(Code::InvalidDuration, written.span.clone(), problem)
-                        .with_label("not a duration")
-                        .with_help("write a number and a unit, e.g. \"10y\", \"3y\", \"90d\""),
+                    Diagnostic::error(Code::InvalidDuration, written.span.clone(), message)
+                        .with_label(if zero { "not longer than zero" } else { "not a duration" })
+                        .with_help(
+                            "write a number and a unit: y (years), mo (months), w, d, h, e.g. \"10y\", \"3y\", \"90d\"",
+                        ),
                 );
             })
             .ok()
@@ -536,15 +622,30 @@ impl Checker {
         };
         let found = KeyAlgorithm::from_name(&written.value);
         if found.is_none() {
-            let weak_rsa = written
-                .value
-                .strip_prefix("rsa-")
-                .and_then(|bits| bits.parse::<u32>().ok())
-                .filter(|bits| *bits < 2048);
+            let lower = written.value.to_ascii_lowercase();
+            let rsa_bits = lower
+                .strip_prefix("rsa")
+                .map(|bits| bits.trim_start_matches(['-', '_', ' ', ':']))
+                .and_then(|bits| bits.parse::<u32>().ok());
+            let weak_rsa = rsa_bits.filter(|bits| *bits < 2048);
+            let spelled = KeyAlgorithm::NAMES
+                .iter()
+                .find(|name| {
+                    name.replace('-', "") == lower.replace(['-', '_', ' ', ':'], "")
+                        || rsa_bits.is_some_and(|bits| **name == format!("rsa-{bits}"))
+                })
+                .copied();
             let (message, help) = match weak_rsa {
                 Some(bits) => (
                     format!("RSA {bits} is too weak"),
                     "RSA keys must have at least 2048 bits: use rsa-2048, rsa-3072 or rsa-4096 (or ecdsa-p256)".to_owned(),
+                ),
+                None if spelled.is_some() => (
+                    format!("{:?} is not spelled as bakeryc expects", written.value),
+                    format!(
+                        "write key = \"{}\"",
+                        spelled.unwrap_or_default()
+                    ),
                 ),
                 None => (
                     format!("{:?} is not a key algorithm", written.value),
@@ -554,9 +655,16 @@ impl Checker {
                     },
                 ),
             };
+            let label = if weak_rsa.is_some() {
+                "fewer than 2048 bits"
+            } else if spelled.is_some() {
+                "spelt differently"
+            } else {
+                "unknown key algorithm"
+            };
             self.push(
                 Diagnostic::error(Code::KeyAlgorithm, written.span.clone(), message)
-                    .with_label("unsupported key")
+                    .with_label(label)
                     .with_help(help),
             );
         }
@@ -588,20 +696,37 @@ impl Checker {
             && name
                 .value
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
         if !valid_name || !catalogue::setting_exists(version, &name.value) {
+            let major = version.major();
+            let versions = catalogue::versions_with_setting(&name.value);
+            let help = match (versions.first(), versions.last()) {
+                (Some(first), _) if *first > major => format!(
+                    "`{}` exists from PostgreSQL {first} on: remove it, or declare version = {first} with a matching image",
+                    name.value
+                ),
+                (_, Some(last)) if *last < major => format!(
+                    "`{}` was removed after PostgreSQL {last}: remove it",
+                    name.value
+                ),
+                _ => {
+                    let known = catalogue::settings(version);
+                    match crate::parse::suggest(&name.value, &known) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => format!(
+                            "remove it: it is not a PostgreSQL {major} setting (extension settings are written with a dot, e.g. pg_stat_statements.max)"
+                        ),
+                    }
+                }
+            };
             self.push(
                 Diagnostic::error(
                     Code::UnknownSetting,
                     name.span.clone(),
-                    format!(
-                        "PostgreSQL {} has no setting `{}`",
-                        version.major(),
-                        name.value
-                    ),
+                    format!("PostgreSQL {major} has no setting `{}`", name.value),
                 )
                 .with_label("the server would refuse to start")
-                .with_help("remove it, or declare a PostgreSQL version that has it"),
+                .with_help(help),
             );
             return None;
         }
@@ -646,16 +771,13 @@ impl Checker {
         &mut self,
         layers: &[Option<&RawPlacement>],
         base: &Placement,
-        version: Option<PgVersion>,
+        version: Option<(PgVersion, &Sp<i64>)>,
     ) -> Option<Placement> {
         let layers: Vec<&RawPlacement> = layers.iter().flatten().copied().collect();
         let image = match layers.iter().find_map(|l| l.image.as_ref()) {
             None => Some(base.image.clone()),
             Some(written) => match version {
-                Some(version) => {
-                    let pinned = Sp::new(i64::from(version.major()), written.span.clone());
-                    self.postgres_image(written, Some((version, &pinned)))
-                }
+                Some(version) => self.postgres_image(written, Some(version)),
                 None => self.image(written),
             },
         };
@@ -685,6 +807,60 @@ impl Checker {
     }
 }
 
+/// Well-known extensions that are not part of contrib, and where they come from.
+const THIRD_PARTY_EXTENSIONS: &[(&str, &str)] = &[
+    (
+        "postgis",
+        "an image that ships it, such as postgis/postgis:17-3.5-alpine",
+    ),
+    (
+        "timescaledb",
+        "an image that ships it, such as timescale/timescaledb:latest-pg17 pinned to a version",
+    ),
+    (
+        "vector",
+        "an image that ships pgvector, such as pgvector/pgvector:pg17",
+    ),
+    (
+        "pgvector",
+        "an image that ships it (the extension is called `vector`)",
+    ),
+    ("pg_cron", "a custom image that installs it and preloads it"),
+    ("pg_partman", "a custom image that installs it"),
+    ("pgaudit", "a custom image that installs it and preloads it"),
+    ("citus", "an image that ships it, such as citusdata/citus"),
+];
+
+/// What to do about an extension outside the declared version's contrib set.
+fn extension_help(name: &str, version: PgVersion, known: &[&str]) -> String {
+    if let Some((_, source)) = THIRD_PARTY_EXTENSIONS.iter().find(|(n, _)| *n == name) {
+        return format!(
+            "`{name}` is not part of contrib: use {source}, and ignore this warning once the image has it"
+        );
+    }
+    let versions: Vec<u8> = PgVersion::SUPPORTED
+        .filter(|major| {
+            PgVersion::new(i64::from(*major))
+                .is_ok_and(|v| catalogue::contrib_extensions(v).contains(&name))
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (versions.first(), versions.last()) {
+        return if *first > version.major() {
+            format!(
+                "`{name}` ships with PostgreSQL {first} and later: remove it, or declare a version that has it"
+            )
+        } else {
+            format!("`{name}` ships with PostgreSQL {first} to {last} only: remove it")
+        };
+    }
+    match crate::parse::suggest(name, known) {
+        Some(near) => format!(
+            "did you mean \"{near}\"? If the image adds `{name}` itself, ignore this warning"
+        ),
+        None => format!("check the name; if the image adds `{name}` itself, ignore this warning"),
+    }
+}
+
 /// Splits `name[:tag][@algo:hex]` and checks each part's syntax.
 fn parse_image(text: &str) -> Result<Image, String> {
     if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -704,8 +880,10 @@ fn parse_image(text: &str) -> Result<Image, String> {
                 _ => false,
             };
             if !valid {
+                let hex = digest.split_once(':').map_or("", |(_, hex)| hex);
                 return Err(format!(
-                    "digest {digest:?} is not sha256:<64 lowercase hex digits>"
+                    "digest {digest:?} is not sha256:<64 lowercase hex digits> (it has {} characters after the algorithm)",
+                    hex.chars().count()
                 ));
             }
             (name_tag, Some(digest.to_owned()))
@@ -729,7 +907,11 @@ fn parse_image(text: &str) -> Result<Image, String> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c))
         && repository.chars().filter(|c| *c == ':').count() <= 1;
     if !repo_ok {
-        return Err(format!("repository {repository:?} is not valid"));
+        return Err(if repository.chars().any(|c| c.is_ascii_uppercase()) {
+            format!("repository {repository:?} has uppercase letters; image names are lowercase")
+        } else {
+            format!("repository {repository:?} is not valid")
+        });
     }
     if let Some(tag) = tag {
         let tag_ok = !tag.is_empty()
@@ -759,11 +941,11 @@ fn quantity_suggestion(text: &str) -> Option<String> {
         return None;
     }
     let binary = match suffix.trim().to_ascii_lowercase().as_str() {
-        "kb" | "kib" | "k" => "Ki",
-        "mb" | "mib" => "Mi",
-        "gb" | "gib" | "g" => "Gi",
-        "tb" | "tib" | "t" => "Ti",
-        "pb" | "pib" => "Pi",
+        "kb" | "kib" | "ki" | "k" => "Ki",
+        "mb" | "mib" | "mi" => "Mi",
+        "gb" | "gib" | "gi" | "g" => "Gi",
+        "tb" | "tib" | "ti" | "t" => "Ti",
+        "pb" | "pib" | "pi" => "Pi",
         _ => return None,
     };
     let candidate = format!("{number}{binary}");

@@ -1,0 +1,144 @@
+//! The diagnostics corpus: every `tests/ui/<case>.toml` is a broken bakery.toml, and its snapshot
+//! (`tests/ui/snapshots/`) is exactly what a user sees: the exit status and every diagnostic as
+//! `bakeryc check` renders it without color at 100 columns. Also checks that codes are unique and
+//! that every code is shown by at least one case.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use bakeryc::cli::{Findings, render_human};
+use bakeryc::diagnostic::Code;
+
+/// Codes no ui case can show, with the reason. Empty: every code has a case.
+const NOT_EXERCISED: &[(Code, &str)] = &[];
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// What `bakeryc check` prints for this file, preceded by its exit status.
+fn rendered(path: &Path) -> (String, BTreeSet<Code>) {
+    let source = std::fs::read_to_string(path).unwrap();
+    let checked = bakeryc::check(&source);
+    let status = i32::from(
+        checked
+            .diagnostics
+            .iter()
+            .any(bakeryc::diagnostic::Diagnostic::is_error),
+    );
+    let codes = checked.diagnostics.iter().map(|d| d.code).collect();
+    let findings = Findings {
+        path: PathBuf::from(path.file_name().unwrap()),
+        source,
+        diagnostics: checked.diagnostics,
+    };
+    let text = format!(
+        "exit status: {status}\n\n{}",
+        render_human(&findings, false, 100)
+    );
+    (text, codes)
+}
+
+#[test]
+fn ui() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("ui/snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::glob!("ui/*.toml", |path| {
+            let (text, _) = rendered(path);
+            insta::assert_snapshot!(text);
+        });
+    });
+}
+
+#[test]
+fn every_case_reports_something_with_a_help_line() {
+    for path in cases() {
+        let source = std::fs::read_to_string(&path).unwrap();
+        let checked = bakeryc::check(&source);
+        assert!(
+            !checked.diagnostics.is_empty(),
+            "{} reports nothing",
+            path.display()
+        );
+        for d in &checked.diagnostics {
+            assert!(!d.help.is_empty(), "{}: {d:?} has no help", path.display());
+            assert!(
+                !d.primary.message.is_empty(),
+                "{}: {d:?} has no label",
+                path.display()
+            );
+            let spans = std::iter::once(&d.primary).chain(&d.secondary);
+            for label in spans {
+                assert!(
+                    label.span.end <= source.len(),
+                    "{}: {d:?} points past the end",
+                    path.display()
+                );
+            }
+        }
+        let starts: Vec<usize> = checked
+            .diagnostics
+            .iter()
+            .map(|d| d.primary.span.start)
+            .collect();
+        assert!(
+            starts.is_sorted(),
+            "{}: diagnostics are not sorted by position",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn there_are_enough_cases() {
+    let count = cases().len();
+    assert!(count >= 40, "only {count} ui cases");
+}
+
+#[test]
+fn codes_are_unique() {
+    let names: BTreeSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(names.len(), Code::ALL.len(), "two codes share a name");
+    let variants: BTreeSet<Code> = Code::ALL.iter().copied().collect();
+    assert_eq!(variants.len(), Code::ALL.len(), "a code is listed twice");
+    for code in Code::ALL {
+        assert!(code.as_str().starts_with("bakery::"), "{code}");
+        assert!(
+            code.as_str()[8..]
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c == ':'),
+            "{code} is not kebab-case"
+        );
+    }
+}
+
+#[test]
+fn every_code_is_exercised_by_a_ui_case() {
+    let mut seen = BTreeSet::new();
+    for path in cases() {
+        seen.extend(rendered(&path).1);
+    }
+    let excepted: BTreeSet<Code> = NOT_EXERCISED.iter().map(|(code, _)| *code).collect();
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .filter(|code| !seen.contains(code) && !excepted.contains(code))
+        .map(|code| code.as_str())
+        .collect();
+    assert!(missing.is_empty(), "no ui case shows {missing:?}");
+    let stale: Vec<&str> = excepted
+        .iter()
+        .filter(|code| seen.contains(code))
+        .map(|code| code.as_str())
+        .collect();
+    assert!(stale.is_empty(), "{stale:?} are exercised after all");
+}
