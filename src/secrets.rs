@@ -340,28 +340,12 @@ fn plan(
     }
     actions.extend(issued.actions);
     for workload in &workloads {
-        let names = workload.names();
-        let path = credential_path(&names.workload, PASSWORD_KEY);
-        let change = match files.text(&path) {
-            Some(_) if renewal.passwords.contains(&names.workload) => Change::Rotated,
-            Some(password) if !password.is_empty() => Change::Kept,
-            Some(_) => {
-                return Err(SecretsError::Refused(format!(
-                    "{path} is empty: replace it with `bakeryc secrets rotate --env {env} --passwords --only {}`",
-                    names.declared
-                )));
-            }
-            None if files.contains(&path) => {
-                return Err(SecretsError::Refused(format!(
-                    "{path} is not text: replace it with `bakeryc secrets rotate --env {env} --passwords --only {}`",
-                    names.declared
-                )));
-            }
-            None => Change::Created,
-        };
-        if change != Change::Kept {
-            files.insert(path, issue::password()?);
+        let path = credential_path(&workload.names().workload, PASSWORD_KEY);
+        let (change, password) = password(env, *workload, &files, renewal)?;
+        if let Some(password) = password {
+            files.insert(path, password);
         }
+        let names = workload.names();
         actions.push(Action {
             kind: EntryKind::Password,
             object: names.credentials_secret,
@@ -381,6 +365,38 @@ fn plan(
         changes: changes.into(),
         actions,
     })
+}
+
+/// What happens to a workload's password, and the new one if there is one. A password that is
+/// there is kept unless the renewal names it; an unreadable one is refused, never replaced.
+fn password(
+    env: &str,
+    workload: Workload<'_>,
+    files: &SecretFiles,
+    renewal: &Renewal,
+) -> Result<(Change, Option<String>), SecretsError> {
+    let names = workload.names();
+    let path = credential_path(&names.workload, PASSWORD_KEY);
+    let change = if renewal.passwords.contains(&names.workload) {
+        if files.contains(&path) {
+            Change::Rotated
+        } else {
+            Change::Created
+        }
+    } else {
+        match files.text(&path) {
+            Some(password) if !password.is_empty() => return Ok((Change::Kept, None)),
+            None if !files.contains(&path) => Change::Created,
+            _ => {
+                return Err(SecretsError::Refused(format!(
+                    "{path} is empty or not text: replace it with \
+                     `bakeryc secrets rotate --env {env} --passwords --only {}`",
+                    names.declared
+                )));
+            }
+        }
+    };
+    Ok((change, Some(issue::password()?)))
 }
 
 /// The files that follow from the material (CA, certificates, passwords) and bakery.toml: the
@@ -645,6 +661,42 @@ mod tests {
         let mut damaged = files.clone();
         damaged.insert("auth-db/tls/tls.key", "garbage");
         assert!(generate(&platform, "prod", &damaged, now(), &NoProgress).is_err());
+    }
+
+    #[test]
+    fn a_damaged_password_is_refused_by_generate_and_replaced_by_rotate() {
+        let platform = platform();
+        let mut files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        files.insert("redis/credentials/password", vec![0xff, 0xfe]);
+        let error = generate(&platform, "prod", &files, now(), &NoProgress).unwrap_err();
+        assert!(
+            error.to_string().contains("--passwords --only redis"),
+            "{error}"
+        );
+        let rotation = Rotation {
+            only: vec!["redis".into()],
+            passwords: true,
+            ..Rotation::default()
+        };
+        let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
+        // The password and what `credentials_entries` derives from it; nothing else.
+        assert!(outcome.changes.contains("redis/credentials/password"));
+        assert!(outcome.changes.contains("redis/credentials/auth.conf"));
+        assert!(
+            outcome
+                .changes
+                .paths()
+                .all(|p| p.starts_with("redis/credentials/")),
+            "{:?}",
+            outcome.changes
+        );
+        let after = merged(&files, &outcome.changes);
+        assert_eq!(
+            status(&platform, "prod", &after, now()).unwrap().problems(),
+            0
+        );
     }
 
     #[test]

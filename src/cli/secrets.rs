@@ -169,9 +169,14 @@ fn status(args: &StatusArgs) -> Result<Success, Failure> {
         Format::Human => table(&report),
     };
     let problems = report.problems();
+    // JSON on stdout is the report alone: warnings would make it two documents.
+    let findings = match target.config.format {
+        Format::Json => None,
+        Format::Human => warnings(findings),
+    };
     if problems == 0 {
         return Ok(Success {
-            findings: warnings(findings),
+            findings,
             summary: Some(format!(
                 "bakeryc: {dir}/{}: all {} entries are in order",
                 target.env,

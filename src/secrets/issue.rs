@@ -71,98 +71,94 @@ pub(super) fn certificates(
         .iter()
         .map(|w| plan_leaf(env, *w, existing, renewal, new_ca))
         .collect::<Result<Vec<_>, _>>()?;
-
-    let server_key = platform.tls.server.key;
-    let mut algorithms = Vec::new();
-    if new_ca {
-        algorithms.push(platform.tls.ca.key);
-    }
-    algorithms.extend(
-        leaf_plans
-            .iter()
-            .filter(|p| matches!(p, LeafPlan::New))
-            .map(|_| server_key),
-    );
+    let new_leaves = leaf_plans
+        .iter()
+        .filter(|p| matches!(p, LeafPlan::New))
+        .count();
+    let algorithms: Vec<KeyAlgorithm> = new_ca
+        .then_some(platform.tls.ca.key)
+        .into_iter()
+        .chain(std::iter::repeat_n(platform.tls.server.key, new_leaves))
+        .collect();
     let mut keys = generate_keys(&algorithms, progress)?.into_iter();
+    let mut next_key = || keys.next().ok_or_else(|| crypto("a key went missing"));
 
-    let mut files = Vec::new();
-    let mut actions = Vec::new();
+    let mut issued = Issued {
+        files: Vec::new(),
+        actions: Vec::new(),
+    };
     let ca = match ca_plan {
         CaPlan::Keep(ca) => {
-            actions.push(action(platform.ca_config_map(), None, Change::Kept));
+            issued.record(platform.ca_config_map(), None, Change::Kept);
             ca
         }
         CaPlan::New { previous } => {
-            let key = keys.next().ok_or_else(|| crypto("a key went missing"))?;
-            let ca = self_signed_ca(platform, env, key, now)?;
-            files.push((CA_KEY.to_owned(), ca.key.serialize_pem().into_bytes()));
-            files.push((CA_CERT.to_owned(), ca.cert_pem.clone().into_bytes()));
+            let ca = self_signed_ca(platform, env, next_key()?, now)?;
+            issued.file(CA_KEY, ca.key.serialize_pem());
+            issued.file(CA_CERT, ca.cert_pem.clone());
             let change = if previous.is_some() {
                 Change::Rotated
             } else {
                 Change::Created
             };
             if let Some(previous) = previous {
-                files.push((PREVIOUS_CA_CERT.to_owned(), previous.into_bytes()));
+                issued.file(PREVIOUS_CA_CERT, previous);
             }
-            actions.push(action(platform.ca_config_map(), None, change));
+            issued.record(platform.ca_config_map(), None, change);
             ca
         }
     };
-    let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, &ca.key).map_err(crypto)?;
+    let signer = Signer {
+        platform,
+        issuer: Issuer::from_ca_cert_pem(&ca.cert_pem, &ca.key).map_err(crypto)?,
+        ca_not_after: ca.not_after,
+        now,
+    };
     for (workload, leaf_plan) in workloads.iter().zip(leaf_plans) {
         let names = workload.names();
-        let had_cert = existing.contains(&leaf_cert_path(&names.workload));
         let (key, change) = match leaf_plan {
             LeafPlan::Keep => {
-                actions.push(action(
-                    names.tls_secret,
-                    Some(&names.workload),
-                    Change::Kept,
-                ));
+                issued.record(names.tls_secret, Some(&names.workload), Change::Kept);
                 continue;
             }
             LeafPlan::Reissue(key) => (key, Change::Reissued),
             LeafPlan::New => {
-                let key = keys.next().ok_or_else(|| crypto("a key went missing"))?;
-                files.push((
-                    leaf_key_path(&names.workload),
-                    key.serialize_pem().into_bytes(),
-                ));
-                let change = if had_cert {
-                    Change::Rotated
-                } else {
-                    Change::Created
-                };
-                (key, change)
+                let key = next_key()?;
+                issued.file(&leaf_key_path(&names.workload), key.serialize_pem());
+                let had_cert = existing.contains(&leaf_cert_path(&names.workload));
+                (
+                    key,
+                    if had_cert {
+                        Change::Rotated
+                    } else {
+                        Change::Created
+                    },
+                )
             }
         };
-        let dns_names = platform.service_dns_names(&names.service);
-        let cert = server_certificate(
-            platform,
-            &names.service,
-            &dns_names,
-            &key,
-            &issuer,
-            &ca,
-            now,
-        )?;
-        files.push((leaf_cert_path(&names.workload), cert.into_bytes()));
-        actions.push(action(names.tls_secret, Some(&names.workload), change));
+        let cert = signer.server_certificate(&names.service, &key)?;
+        issued.file(&leaf_cert_path(&names.workload), cert);
+        issued.record(names.tls_secret, Some(&names.workload), change);
     }
-    Ok(Issued { files, actions })
+    Ok(issued)
 }
 
-fn action(object: String, workload: Option<&str>, change: Change) -> Action {
-    Action {
-        kind: if workload.is_some() {
-            EntryKind::Server
-        } else {
-            EntryKind::Ca
-        },
-        object,
-        workload: workload.map(str::to_owned),
-        change,
+impl Issued {
+    fn file(&mut self, path: &str, text: String) {
+        self.files.push((path.to_owned(), text.into_bytes()));
+    }
+
+    fn record(&mut self, object: String, workload: Option<&str>, change: Change) {
+        self.actions.push(Action {
+            kind: if workload.is_some() {
+                EntryKind::Server
+            } else {
+                EntryKind::Ca
+            },
+            object,
+            workload: workload.map(str::to_owned),
+            change,
+        });
     }
 }
 
@@ -172,8 +168,8 @@ fn crypto(error: impl std::fmt::Display) -> SecretsError {
 
 fn damaged(env: &str, what: &str, fix: &str) -> SecretsError {
     SecretsError::Refused(format!(
-        "{what} in secrets/{env} is damaged; bakeryc never replaces an existing key by itself: \
-         restore it from your backup, or replace it with `{fix}`"
+        "{what} of environment `{env}` is damaged; bakeryc never replaces an existing key by \
+         itself: restore it from your backup, or replace it with `{fix}`"
     ))
 }
 
@@ -198,7 +194,7 @@ fn plan_ca(
                 .any(|w| existing.contains(&leaf_cert_path(&w.names().workload)));
             if orphans {
                 return Err(SecretsError::Refused(format!(
-                    "secrets/{env} holds server certificates but no CA ({CA_CERT}, {CA_KEY}): \
+                    "the secrets of `{env}` hold server certificates but no CA ({CA_CERT}, {CA_KEY}): \
                      restore the CA from your backup, or issue a new CA and every certificate \
                      with `{rotate_ca}`"
                 )));
@@ -342,52 +338,58 @@ fn self_signed_ca(
     })
 }
 
-fn server_certificate(
-    platform: &Platform,
-    service: &str,
-    dns_names: &[String],
-    key: &KeyPair,
-    issuer: &Issuer<'_, &KeyPair>,
-    ca: &Ca,
+/// Signs server certificates with the environment's CA.
+struct Signer<'a> {
+    platform: &'a Platform,
+    issuer: Issuer<'a, &'a KeyPair>,
+    ca_not_after: Timestamp,
     now: Timestamp,
-) -> Result<String, SecretsError> {
-    let policy = &platform.tls.server;
-    // A certificate never outlives the CA that signed it.
-    let not_after = add_period(now, &policy.validity)?.min(ca.not_after);
-    let mut params = CertificateParams::default();
-    params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, service);
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, platform.name.as_str());
-    params.subject_alt_names = dns_names
-        .iter()
-        .map(|name| {
-            name.clone()
-                .try_into()
-                .map(SanType::DnsName)
-                .map_err(crypto)
-        })
-        .collect::<Result<_, _>>()?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = if matches!(
-        policy.key,
-        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384
-    ) {
-        vec![KeyUsagePurpose::DigitalSignature]
-    } else {
-        vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ]
-    };
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    params.serial_number = Some(serial()?);
-    params.not_before = offset(backdated(now))?;
-    params.not_after = offset(not_after)?;
-    let cert = params.signed_by(key, issuer).map_err(crypto)?;
-    Ok(cert.pem())
+}
+
+impl Signer<'_> {
+    /// The certificate of a Service, for `key`, per `[tls.server]`.
+    fn server_certificate(&self, service: &str, key: &KeyPair) -> Result<String, SecretsError> {
+        let platform = self.platform;
+        // A certificate never outlives the CA that signed it.
+        let not_after = add_period(self.now, &platform.tls.server.validity)?.min(self.ca_not_after);
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, service);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, platform.name.as_str());
+        params.subject_alt_names = platform
+            .service_dns_names(service)
+            .into_iter()
+            .map(|name| name.try_into().map(SanType::DnsName).map_err(crypto))
+            .collect::<Result<_, _>>()?;
+        params.is_ca = IsCa::ExplicitNoCa;
+        // keyEncipherment only means something for an RSA key (RSA key transport).
+        params.key_usages = if is_rsa(key) {
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ]
+        } else {
+            vec![KeyUsagePurpose::DigitalSignature]
+        };
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(serial()?);
+        params.not_before = offset(backdated(self.now))?;
+        params.not_after = offset(not_after)?;
+        let cert = params.signed_by(key, &self.issuer).map_err(crypto)?;
+        Ok(cert.pem())
+    }
+}
+
+fn is_rsa(key: &KeyPair) -> bool {
+    [
+        &rcgen::PKCS_RSA_SHA256,
+        &rcgen::PKCS_RSA_SHA384,
+        &rcgen::PKCS_RSA_SHA512,
+    ]
+    .contains(&key.algorithm())
 }
 
 /// A random positive 128-bit serial number (RFC 5280 allows up to 20 octets).
