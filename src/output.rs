@@ -42,7 +42,9 @@ pub fn owned_files(out: &Path) -> io::Result<BTreeMap<String, String>> {
                 return Ok(None);
             }
             let text = String::from_utf8(fs::read(&path)?).ok();
-            Ok(text.filter(|t| t.starts_with(HEADER)).map(|t| (relative, t)))
+            Ok(text
+                .filter(|t| t.starts_with(HEADER))
+                .map(|t| (relative, t)))
         })
         .collect::<io::Result<_>>()?;
     owned.extend(found.into_iter().flatten());
@@ -115,7 +117,13 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     }
     let dirs: std::collections::BTreeSet<PathBuf> = files
         .keys()
-        .filter_map(|relative| staging.path().join(relative).parent().map(Path::to_path_buf))
+        .filter_map(|relative| {
+            staging
+                .path()
+                .join(relative)
+                .parent()
+                .map(Path::to_path_buf)
+        })
         .collect();
     for dir in dirs {
         fs::create_dir_all(dir)?;
