@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::model::Platform;
@@ -52,11 +53,15 @@ pub type Tree = BTreeMap<String, Document>;
 
 /// Compiles the platform into the base and one overlay per environment.
 pub fn compile(platform: &Platform) -> Tree {
-    let mut tree = Tree::new();
-    for db in &platform.databases {
-        let file = format!("base/{}.yaml", db.names().workload);
-        tree.insert(file, Document::Objects(database::objects(platform, db)));
-    }
+    // Databases compile independently; the BTreeMap puts them back in a fixed order.
+    let mut tree: Tree = platform
+        .databases
+        .par_iter()
+        .map(|db| {
+            let file = format!("base/{}.yaml", db.names().workload);
+            (file, Document::Objects(database::objects(platform, db)))
+        })
+        .collect();
     if let Some(cache) = &platform.cache {
         let file = format!("base/{}.yaml", cache.names().workload);
         tree.insert(file, Document::Objects(cache::objects(platform, cache)));

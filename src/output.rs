@@ -7,6 +7,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::render::{Files, HEADER};
 
 /// What `write_tree` did.
@@ -33,17 +35,19 @@ pub fn owned_files(out: &Path) -> io::Result<BTreeMap<String, String>> {
     if !out.exists() {
         return Ok(owned);
     }
-    for (relative, path) in walk(out)? {
-        if !fs::symlink_metadata(&path)?.is_file() {
-            continue;
-        }
-        let bytes = fs::read(&path)?;
-        if let Ok(text) = String::from_utf8(bytes) {
-            if text.starts_with(HEADER) {
-                owned.insert(relative, text);
+    let found: Vec<Option<(String, String)>> = walk(out)?
+        .into_par_iter()
+        .map(|(relative, path)| {
+            if !fs::symlink_metadata(&path)?.is_file() {
+                return Ok(None);
             }
-        }
-    }
+            let text = String::from_utf8(fs::read(&path)?).ok();
+            Ok(text
+                .filter(|t| t.starts_with(HEADER))
+                .map(|t| (relative, t)))
+        })
+        .collect::<io::Result<_>>()?;
+    owned.extend(found.into_iter().flatten());
     Ok(owned)
 }
 
@@ -111,13 +115,23 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))?;
     }
-    for (relative, text) in files {
-        let target = staging.path().join(relative);
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        fs::write(&target, text)?;
+    let dirs: std::collections::BTreeSet<PathBuf> = files
+        .keys()
+        .filter_map(|relative| {
+            staging
+                .path()
+                .join(relative)
+                .parent()
+                .map(Path::to_path_buf)
+        })
+        .collect();
+    for dir in dirs {
+        fs::create_dir_all(dir)?;
     }
+    // Creating files is mostly waiting on the filesystem; do it on every core.
+    files
+        .par_iter()
+        .try_for_each(|(relative, text)| fs::write(staging.path().join(relative), text))?;
     swap_in(staging, out)?;
     let added = files.keys().filter(|p| !current.contains_key(*p)).count();
     let removed = current.keys().filter(|p| !files.contains_key(*p)).count();

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_saphyr::SerializerOptions;
 
@@ -31,7 +32,8 @@ impl std::fmt::Display for RenderError {
 impl std::error::Error for RenderError {}
 
 pub fn render(tree: &Tree) -> Result<Files, RenderError> {
-    tree.iter()
+    // Files render independently; collecting into the BTreeMap restores a fixed order.
+    tree.par_iter()
         .map(|(path, document)| {
             let text = render_document(document).map_err(|message| RenderError {
                 path: path.clone(),

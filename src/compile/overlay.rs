@@ -231,16 +231,23 @@ fn shared_value<'a, T: PartialEq>(
     pairs: &[(&'a Placement, &'a Placement)],
     field: impl Fn(&'a Placement) -> &'a T,
 ) -> Option<&'a T> {
-    let changed: Vec<&T> = pairs
-        .iter()
-        .filter(|(base, env)| field(base) != field(env))
-        .map(|(_, env)| field(env))
-        .collect();
-    let best = *changed
-        .iter()
-        .max_by_key(|v| changed.iter().filter(|w| w == v).count())?;
+    // Distinct values with their counts: environments use a handful of values, so this stays
+    // linear in the number of databases.
+    let mut counts: Vec<(&T, usize)> = Vec::new();
+    let mut changed = 0;
+    for (base, env) in pairs {
+        if field(base) == field(env) {
+            continue;
+        }
+        changed += 1;
+        match counts.iter_mut().find(|(value, _)| *value == field(env)) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((field(env), 1)),
+        }
+    }
+    let (best, _) = counts.into_iter().rev().max_by_key(|(_, count)| *count)?;
     let exceptions = pairs.iter().filter(|(_, env)| field(env) != best).count();
-    (exceptions + 1 < changed.len()).then_some(best)
+    (exceptions + 1 < changed).then_some(best)
 }
 
 /// Operations that take a workload's Deployment from `current` to `env`.

@@ -247,6 +247,12 @@ fn plan_leaf(
     if !existing.contains(&key_path) {
         return Ok(LeafPlan::New);
     }
+    // Both halves present: keep them without parsing the key (an RSA-4096 parse costs
+    // milliseconds, and `generate` must be instant when nothing is missing). Whether they still
+    // belong together is `status`'s question, and `rotate --only` its answer.
+    if existing.contains(&leaf_cert_path(&names.workload)) {
+        return Ok(LeafPlan::Keep);
+    }
     let key = existing
         .text(&key_path)
         .and_then(|pem| KeyPair::from_pem(pem).ok())
