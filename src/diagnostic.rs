@@ -187,95 +187,137 @@ macro_rules! codes {
 codes! {
     TomlSyntax => "bakery::toml::syntax",
         "fix the TOML syntax at the marked position",
-        "bakery.toml is not valid TOML, so nothing in it can be trusted. Typical causes are a missing \
-quote, a missing `=`, or a table header written twice. Fix the syntax at the marked position; \
-bakeryc reports every syntax error it can recover from in one run.";
+        "bakery.toml is not valid TOML, so nothing in it can be trusted: bakeryc refuses to guess what \
+an unreadable file meant and writes nothing. Typical causes are a string without its closing quote, \
+a value written without quotes (`storage = 2Gi`), a missing `=`, a `{` or `[` that is never closed, \
+or a table header written twice. Fix the syntax at the marked position; bakeryc reports every \
+syntax error it can recover from in one run, one per line, and points a table or key defined twice \
+at its first definition.";
     WrongType => "bakery::toml::wrong-type",
         "write the value with the type shown in the message",
         "A key holds a value of the wrong TOML type, for example `version = \"17\"` (a string) where an \
-integer is expected, or `storage = 2` where a quantity string such as \"2Gi\" is expected. \
-A value of the wrong type would otherwise be silently reinterpreted; bakeryc refuses it instead.";
+integer is expected, `min_version = 1.2` (a number) where the string \"1.2\" is expected, or \
+`[database]` (one table) where `[[database]]` (a list of tables) is expected. A tool that coerced \
+the value would deploy something other than what was written (`storage = 2` is two bytes); \
+bakeryc refuses it and shows how to write the value. A value of the wrong type is not also \
+reported as missing.";
     UnknownKey => "bakery::toml::unknown-key",
         "remove the key, or correct its spelling",
-        "A key that bakeryc does not know is usually a typo (`storge` for `storage`). Silently ignoring it \
-would deploy the default instead of what was meant, and the mistake would only show in production \
-(a 2Gi volume where 50Gi was intended). Every unknown key is an error; the message suggests the \
-nearest known key.";
+        "A key that bakeryc does not know is usually a typo (`storge` for `storage`) or a key written in \
+the wrong table (`client_auth` under [postgres]). Silently ignoring it would deploy the default \
+instead of what was meant, and the mistake would only show in production (a 2Gi volume where \
+50Gi was intended). Every unknown key is an error; the help names the nearest known key, or the \
+table the key belongs in. PostgreSQL settings belong in [postgres.settings], and passwords never \
+belong in bakery.toml: bakeryc issues them itself.";
     MissingKey => "bakery::toml::missing-key",
         "add the key",
-        "A required key is missing. bakeryc has no safe default for it (for example the PostgreSQL \
-version or the storage size), so it must be declared.";
+        "A required key is missing, and bakeryc has no safe default for it: the platform name and \
+namespace, each database's name, and the PostgreSQL version, image and storage size (set them \
+once under [postgres] for every database, or per [[database]]). Guessing would create objects in \
+the wrong namespace or volumes of the wrong size, which cannot be shrunk later. The diagnostic \
+points at the table that should hold the key; when no database has it, it is reported once, at \
+[postgres].";
     InvalidName => "bakery::name::invalid",
         "use lowercase letters, digits and '-', starting and ending with a letter or digit",
         "Kubernetes object names, Service names and label values must be DNS-1123 labels: at most 63 \
 characters of lowercase letters, digits and '-', starting and ending with an alphanumeric \
-character. An invalid name is rejected by the API server at deploy time, halfway through an Argo CD \
-sync; bakeryc rejects it before anything is written.";
+character; storage classes and the cluster domain are dot-separated labels. An invalid name is \
+rejected by the API server at deploy time, halfway through an Argo CD sync that has already \
+applied some objects; bakeryc rejects it before anything is written and suggests a valid \
+spelling (`Auth_DB` -> `auth-db`).";
     NameTooLong => "bakery::name::too-long",
         "shorten the name so that the longest derived name fits 63 characters",
-        "bakeryc derives several names from each declared name (`<name>-db-service`, \
-`<name>-db-credentials`, ...). Each must fit the 63-character limit of a DNS-1123 label, or the API \
-server rejects the object. Shorten the declared name.";
+        "bakeryc derives several names from each declared name: `<name>-db`, `<name>-db-service`, \
+`<name>-db-credentials` and `<name>-db-config` for a database, `<cache>-credentials` for the \
+cache, `<platform>-ca` for the platform. Each must fit the 63-character limit of a DNS-1123 \
+label, or the API server rejects that one object while accepting the others, leaving a database \
+without its Secret or Service. The message says how many characters the declared name may have.";
     DuplicateName => "bakery::name::duplicate",
         "give every database a unique name",
-        "Two declarations share a name, so their Kubernetes objects would overwrite each other: one \
-database's Deployment, volume and Secrets would silently replace the other's.";
+        "Two [[database]] entries share a name, so their Kubernetes objects have the same names: one \
+database's Deployment, volume claim and Secrets would silently replace the other's, and both \
+services would write into one data directory. Rename or remove one of them; the diagnostic \
+points at both.";
     NameCollision => "bakery::name::collides-with-cache",
         "rename the database or the cache",
-        "A database and the cache would produce objects with clashing names or labels, so one would \
-select the other's pods or overwrite its Secrets.";
+        "A database and the cache have names that clash. When the cache is named like a database's \
+workload (`orders-db`), both would create a Deployment and Service of the same name and one would \
+replace the other. When a database has the cache's name (`redis`), the objects differ only by \
+`-db`, and a client configured with \"redis\" may reach PostgreSQL instead of Redis or the \
+reverse. Give each a distinct name (the cache is named `redis` when [cache] sets no name).";
     UnknownDatabase => "bakery::environment::unknown-database",
         "name a database declared with [[database]]",
         "An environment overrides a database that is not declared. The override would do nothing, which \
-usually means a typo or a database that was renamed: the environment silently keeps the defaults.";
+usually means a typo or a database that was renamed: production silently keeps the defaults (a \
+small volume, small limits) while everyone believes the override applies. Name a declared \
+database; the help suggests the nearest one.";
     InvalidQuantity => "bakery::quantity::invalid",
         "write a Kubernetes quantity such as 2Gi, 500Mi, 100m or 1",
         "Kubernetes quantities use binary suffixes (Ki, Mi, Gi, Ti) or decimal ones (k, M, G, T) and, \
-for CPU, millicores (m). `2GB` is not a quantity: the API server rejects the object.";
+for CPU, millicores (m). `2GB` or `10gi` is not a quantity: the API server rejects the object and \
+the workload never starts. `512m` of memory is a valid quantity that means half a byte, so the \
+container would be killed at once; bakeryc refuses `m` on sizes. The help proposes the quantity \
+that was most likely meant.";
     NonPositiveQuantity => "bakery::quantity::not-positive",
         "use a size greater than zero",
-        "A volume or resource of size zero cannot be provisioned or scheduled.";
+        "A volume of size zero (or less) cannot be provisioned, so the PersistentVolumeClaim stays \
+Pending and the database never starts; a CPU or memory request or limit of zero is either \
+rejected or leaves the container unschedulable or killed at once. Use a size greater than zero.";
     RequestAboveLimit => "bakery::resources::request-above-limit",
         "lower the request or raise the limit",
         "A container's request must not exceed its limit; the API server rejects such a pod spec, so \
-the workload would never start.";
+the workload would never start. Requests and limits are layered ([postgres], then [[database]], \
+then the environment, then bakeryc's defaults), so the request may be written in one place and \
+the limit come from another: the diagnostic shows both, or says which default applies.";
     ImageLatest => "bakery::image::unpinned",
         "pin the image with a version tag (postgres:17.2-alpine) or a digest (postgres@sha256:...)",
         "An image without a tag, or tagged `latest`, changes under your feet: a node pulling it later \
 may start a different major version on the same data directory, which PostgreSQL refuses to \
-start. Pin a version tag or, better, a digest.";
+start, or a Redis with other defaults. Pin a version tag or, better, a digest.";
     ImageInvalid => "bakery::image::invalid",
         "write the image as name:tag or name@sha256:<64 hex digits>",
-        "The image reference is malformed, so no node could pull it and the pod would stay in \
-ImagePullBackOff.";
+        "The image reference is malformed (uppercase letters, an empty tag, a truncated digest), so no \
+node could pull it and the pod would stay in ImagePullBackOff. Write it as `name:tag`, \
+`name@sha256:<64 lowercase hex digits>` or both.";
     ImageVersionMismatch => "bakery::image::version-mismatch",
         "make the image tag and `version` name the same PostgreSQL major version",
         "`version` decides which settings bakeryc writes into postgresql.conf, while the image decides \
 which server runs. If they disagree, the server may refuse a setting that does not exist in its \
-version and never start, or run on a data directory initialised by another major version.";
+version and never start, or run on a data directory initialised by another major version. This \
+is a warning because custom images may tag differently; for official postgres images make the \
+tag and `version` agree.";
     UnsupportedVersion => "bakery::postgres::unsupported-version",
         "declare a PostgreSQL major version bakeryc supports",
-        "bakeryc only writes settings it knows to exist in the declared PostgreSQL major version. \
-Versions outside its catalogue cannot be checked, so they are refused.";
+        "bakeryc only writes settings it knows to exist in the declared PostgreSQL major version, and \
+checks [postgres.settings] and extensions against that version's catalogue. Versions outside its \
+catalogue (and versions past their end of life) cannot be checked, so a typo in a setting would \
+only show as a crash-looping pod; they are refused.";
     TlsMinVersion => "bakery::tls::min-version",
         "use min_version = \"1.2\" or \"1.3\"",
-        "TLS 1.0 and 1.1 are deprecated (RFC 8996) and broken in practice. Servers must refuse them.";
+        "TLS 1.0 and 1.1 are deprecated (RFC 8996) and broken in practice, and SSL is older still. A \
+server that accepts them lets a network attacker downgrade clients. `min_version` must be \"1.2\" \
+or \"1.3\"; bakeryc writes it to PostgreSQL's ssl_min_protocol_version and Redis's tls-protocols.";
     KeyAlgorithm => "bakery::tls::key-algorithm",
         "use rsa-2048, rsa-3072, rsa-4096, ecdsa-p256 or ecdsa-p384",
         "The key algorithm is unknown or too weak. RSA keys below 2048 bits can be factored and are \
-refused by current TLS libraries.";
+refused by current TLS libraries, so clients would fail the handshake; algorithms such as ed25519 \
+are not accepted by every PostgreSQL and Redis client. Use rsa-2048, rsa-3072, rsa-4096, \
+ecdsa-p256 or ecdsa-p384.";
     ValidityOrder => "bakery::tls::leaf-outlives-ca",
         "make the server validity shorter than the CA validity",
         "A server certificate cannot be valid beyond its issuer: clients reject the chain as soon as \
-the CA expires, even though the leaf still looks valid.";
+the CA expires, even though the leaf still looks valid, and every database goes down on the same \
+day. The server validity (default 1y) must be shorter than the CA validity (default 10y).";
     RenewBefore => "bakery::tls::renew-before",
         "make renew_before shorter than the server certificate validity",
-        "If renew_before is not shorter than the server validity, every certificate is due for renewal \
-the moment it is issued, and `bakeryc secrets status` can never be green.";
+        "If renew_before is not shorter than the server validity (default 1y, renew_before default \
+30d), every certificate is due for renewal the moment it is issued, and `bakeryc secrets status` \
+can never be green, so real expiries drown in noise. Make renew_before a fraction of the validity.";
     LongValidity => "bakery::tls::long-validity",
         "shorten the validity, or accept the warning knowingly",
         "Very long validities (a CA above 30 years, server certificates above 5 years) mean a leaked key \
-stays useful for a long time, and rotation procedures are forgotten before they are needed.";
+stays useful for a long time, and rotation procedures are forgotten before they are needed. This \
+is a warning; `--deny-warnings` makes it fail CI.";
     CommonName => "bakery::tls::common-name",
         "use a short descriptive name such as \"Bakery IA Internal CA\"",
         "The CA common name is empty, blank or longer than the 64 characters X.509 allows for a \
@@ -284,36 +326,54 @@ that clients and operators cannot recognise in `openssl x509 -text` output. Writ
 descriptive name of 1 to 64 characters.";
     InvalidDuration => "bakery::duration::invalid",
         "write a duration such as 90d, 3y, 12h or 500ms",
-        "The duration could not be read. Durations are a number and a unit: ms, s, m, h, d, w, mo or y.";
+        "The duration could not be read, or is zero or negative. Durations are a number and a unit: \
+ms, s, m, h, d, w, mo or y (`500ms`, `90d`, `3y`); `log_min_duration` also accepts \"off\". A \
+bare number is refused because its unit would be a guess: PostgreSQL reads \
+log_min_duration_statement = 500 as milliseconds, a person may mean seconds.";
     LogStatementAll => "bakery::audit::log-statement-all",
         "use log_statement = \"ddl\" or \"mod\"",
         "With log_statement = \"all\" PostgreSQL writes every statement to its log, including \
-`ALTER ROLE ... PASSWORD '...'` in clear text. Anyone who can read the logs then has the password.";
+`ALTER ROLE ... PASSWORD '...'` in clear text and every row of data passed as a literal. Anyone \
+who can read the logs (log shipping, support staff) then has the passwords. Use \"ddl\" or \
+\"mod\"; find slow statements with log_min_duration instead. This is a warning, so that it can \
+be used knowingly for a short investigation.";
     InvalidChoice => "bakery::value::invalid-choice",
         "use one of the values listed in the message",
-        "The value is not one of the choices bakeryc knows for this key.";
+        "The value is not one of the choices bakeryc knows for this key (log_statement: none, ddl, mod, \
+all; client_auth: none, optional, required). An unknown value would reach the server's \
+configuration, where PostgreSQL refuses to start and Redis exits, so it is refused here with the \
+list of choices and the nearest one.";
     UnknownExtension => "bakery::postgres::unknown-extension",
         "check the extension name, or install it in a custom image",
-        "The extension is not part of the contrib set shipped with the declared PostgreSQL version, so \
-`CREATE EXTENSION` in the init SQL fails and the database never finishes initialising, unless the \
-image adds it.";
+        "The extension is not part of the contrib set shipped with the declared PostgreSQL version (a \
+typo such as pg_trgrm, an extension removed in that version such as adminpack in 17, or a \
+third-party one such as postgis), so `CREATE EXTENSION` in the init SQL fails and the database \
+never finishes initialising, unless the image adds it. This is a warning for well-formed names, \
+so custom images can add extensions; a name that cannot be an extension is an error.";
     UnknownSetting => "bakery::postgres::unknown-setting",
         "remove the setting or declare a PostgreSQL version that has it",
         "PostgreSQL refuses to start when postgresql.conf names a setting that does not exist in its \
-version: the pod crash-loops with `unrecognized configuration parameter`.";
+version: the pod crash-loops with `unrecognized configuration parameter`. bakeryc checks every \
+[postgres.settings] entry against the declared version, says in which versions a setting exists \
+when it was added or removed, and suggests the nearest setting for a typo. Settings with a dot \
+(pg_stat_statements.max) belong to extensions and are accepted.";
     ReservedSetting => "bakery::postgres::reserved-setting",
         "remove the setting: bakeryc manages it",
         "bakeryc writes this setting itself (TLS, listening, authentication or audit). Overriding it \
-would break the guarantees bakeryc makes about the compiled server.";
+would break the guarantees bakeryc makes about the compiled server: `ssl = off` would accept \
+clear-text connections, another listen_addresses or port would not match the Service. Remove it \
+and use the bakery.toml key that controls it ([tls], [postgres.audit]).";
     ClientAuthContradiction => "bakery::cache::client-auth",
         "use client_auth = \"none\" or \"optional\", or declare client certificates",
         "With client_auth = \"required\" Redis refuses every TLS client that does not present a \
-certificate signed by the CA. No client certificates are declared, so every service (and the \
-readiness probe) would be locked out.";
+certificate signed by the CA. bakeryc issues no client certificates, so every service (and the \
+readiness probe) would be locked out and the cache would be unusable. Use \"none\" (clients \
+authenticate with the password over server-verified TLS) or \"optional\".";
     NoDatabases => "bakery::database::none",
         "declare at least one [[database]]",
-        "A platform without databases compiles to nothing useful; this is usually a misspelt \
-`[[database]]` header.";
+        "A platform without databases compiles to nothing useful, and applying it would leave the \
+namespace without the databases the services expect. This is usually a misspelt `[[database]]` \
+header (reported as an unknown key) or `[database]` with single brackets.";
 }
 
 #[cfg(test)]

@@ -998,14 +998,23 @@ fn type_help(path: &str, key: &str, found: &DeValue<'_>, expected: &str) -> Stri
         _ => None,
     };
     if expected == "a string" {
-        if let Some(written) = written {
-            return match key {
-                "storage" => {
-                    format!("write the size with its unit, in quotes: storage = \"{written}Gi\"")
-                }
-                _ => format!("put the value in quotes: {key} = \"{written}\""),
-            };
+        let number = !matches!(found, DeValue::Boolean(_));
+        match (key, written) {
+            ("storage", Some(written)) if number => {
+                return format!(
+                    "write the size with its unit, in quotes: storage = \"{written}Gi\""
+                );
+            }
+            // Names and TLS versions are the same text in quotes; other keys take words.
+            ("min_version" | "name" | "namespace" | "common_name", Some(written)) => {
+                return format!("put the value in quotes: {key} = \"{written}\"");
+            }
+            _ => {}
         }
+    }
+    if let (DeValue::Float(number), "version") = (found, key) {
+        let major = number.as_str().split('.').next().unwrap_or("17");
+        return format!("write the major version only: version = {major}");
     }
     if let Some(text) = found.as_str() {
         let unquoted = text.trim();

@@ -885,3 +885,50 @@ impl Checker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse;
+
+    fn codes(source: &str) -> Vec<(Code, String)> {
+        let (raw, _) = parse(source);
+        let (_, diagnostics) = validate(&raw);
+        diagnostics
+            .into_iter()
+            .map(|d| (d.code, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_mistyped_key_is_not_missing_but_another_missing_key_is() {
+        let found = codes(
+            "[platform]\nname = \"p\"\n[postgres]\nversion = \"17\"\nimage = \"postgres:17.2\"\nstorage = \"1Gi\"\n[[database]]\nname = \"a\"\n",
+        );
+        assert_eq!(
+            found,
+            [(Code::MissingKey, "missing `platform.namespace`".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_key_missing_from_every_database_is_reported_once() {
+        let found = codes(
+            "[platform]\nname = \"p\"\nnamespace = \"n\"\n[postgres]\nversion = 17\nimage = \"postgres:17.2\"\n[[database]]\nname = \"a\"\n[[database]]\nname = \"b\"\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Code::MissingKey);
+    }
+
+    #[test]
+    fn postgres_values_are_checked_without_databases() {
+        let found = codes(
+            "[platform]\nname = \"p\"\nnamespace = \"n\"\n[postgres]\nversion = 17\nimage = \"postgres:latest\"\nstorage = \"2GB\"\n",
+        );
+        let found: Vec<Code> = found.into_iter().map(|(code, _)| code).collect();
+        assert_eq!(
+            found,
+            [Code::NoDatabases, Code::ImageLatest, Code::InvalidQuantity]
+        );
+    }
+}

@@ -290,6 +290,27 @@ impl Checker {
                     );
                     return None;
                 }
+                let bare = written
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.');
+                if bytes && bare && quantity.value() < 1_048_576.0 {
+                    // A bare number is bytes: `storage = "2"` is two bytes, not two gigabytes.
+                    let unit = if what.contains("storage") { "Gi" } else { "Mi" };
+                    let number = &written.value;
+                    self.push(
+                        Diagnostic::error(
+                            Code::InvalidQuantity,
+                            written.span.clone(),
+                            format!("{what} {:?} is less than a mebibyte", written.value),
+                        )
+                        .with_label("a size without a binary unit is counted in bytes")
+                        .with_help(format!(
+                            "did you mean {number}{unit}? Sizes are written in Ki, Mi, Gi or Ti"
+                        )),
+                    );
+                    return None;
+                }
                 if bytes && written.value.ends_with('m') {
                     // Valid for Kubernetes, but millibytes: "512m" of memory is half a byte.
                     let near = format!("{}Mi", written.value.trim_end_matches('m'));
