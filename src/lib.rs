@@ -40,13 +40,9 @@ pub fn check(source: &str) -> Checked {
             diagnostics,
         };
     }
-    let mistyped = diagnostics.iter().any(|d| d.code == Code::WrongType);
+    // validate knows which keys parse dropped as mistyped and does not call them missing.
     let (platform, more) = validate::validate(&raw);
-    // A mistyped value was dropped by parse; do not also call it missing.
-    diagnostics.extend(
-        more.into_iter()
-            .filter(|d| !(mistyped && d.code == Code::MissingKey)),
-    );
+    diagnostics.extend(more);
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let failed = diagnostics.iter().any(Diagnostic::is_error);
     Checked {
