@@ -1,6 +1,7 @@
 //! The command line: clap definitions, and the one place that prints. Commands (in `cli/`) return
 //! values; this module renders their diagnostics with miette (or as JSON) and maps every outcome
-//! to an exit code: 0 success, 1 invalid config or drift, 2 usage or I/O error.
+//! to an exit code: 0 success; 1 invalid config, drift, or secrets that are due, missing or
+//! mismatched; 2 usage or I/O error.
 
 mod build;
 mod check;
