@@ -43,7 +43,7 @@ fn stages(c: &mut Criterion) {
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let platform = platform.unwrap();
         let tree = bakeryc::compile::compile(&platform);
-        let files = bakeryc::render::render(&tree).unwrap();
+        let files = bakeryc::render::render(tree.clone()).unwrap();
         let mut group = c.benchmark_group("stage");
         group.sample_size(if size >= 1000 { 10 } else { 30 });
         group.bench_with_input(BenchmarkId::new("parse", size), &source, |b, s| {
@@ -56,7 +56,11 @@ fn stages(c: &mut Criterion) {
             b.iter(|| bakeryc::compile::compile(black_box(p)));
         });
         group.bench_with_input(BenchmarkId::new("render", size), &tree, |b, t| {
-            b.iter(|| bakeryc::render::render(black_box(t)).unwrap());
+            b.iter_batched(
+                || t.clone(),
+                |t| bakeryc::render::render(black_box(t)).unwrap(),
+                criterion::BatchSize::LargeInput,
+            );
         });
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("generated");

@@ -62,5 +62,5 @@ pub fn build(platform: &Platform) -> Result<render::Files, render::RenderError> 
             message: format!("{host} is not among the SANs of its server certificate"),
         });
     }
-    render::render(&compile::compile(platform))
+    render::render(compile::compile(platform))
 }
