@@ -133,6 +133,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let cache = cache(raw, &databases, check);
     let tls = tls(raw, check);
     let environments = environments(raw, &databases, cache.as_ref(), check);
+    fqdn_fits(raw, &databases, cache.as_ref(), check);
 
     Some(Platform {
         name: name?,
@@ -149,6 +150,44 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         tls: tls?,
         environments: environments?,
     })
+}
+
+/// Every Service's fully qualified name (`<svc>.<namespace>.svc.<cluster_domain>`) is a SAN of
+/// its certificate and the host of its client profile, so it must fit DNS's 253 characters.
+fn fqdn_fits(
+    raw: &RawConfig,
+    databases: &[DeclaredDatabase],
+    cache: Option<&Declared<Cache>>,
+    check: &mut Checker,
+) {
+    let Some(platform) = raw.platform.as_ref() else {
+        return;
+    };
+    let (Some(domain), Some(namespace)) = (
+        platform.cluster_domain.as_ref(),
+        platform.namespace.as_ref(),
+    ) else {
+        return;
+    };
+    let services = databases
+        .iter()
+        .map(|db| format!("{}-db-service", db.name.value))
+        .chain(cache.map(|(_, name)| format!("{}-service", name.value)));
+    let Some(longest) = services.max_by_key(String::len) else {
+        return;
+    };
+    let fqdn = format!("{longest}.{}.svc.{}", namespace.value, domain.value);
+    if fqdn.len() > 253 {
+        check.push(
+            Diagnostic::error(
+                Code::InvalidName,
+                domain.span.clone(),
+                format!("the Service name {longest}.{}.svc.<cluster_domain> would be {} characters; DNS allows 253", namespace.value, fqdn.len()),
+            )
+            .with_label("too long for the certificates' DNS names")
+            .with_help("use the cluster's real DNS domain, usually \"cluster.local\""),
+        );
+    }
 }
 
 /// The cache with the span of its `name`, for later cross-references.
