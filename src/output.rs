@@ -51,9 +51,18 @@ pub fn owned_files(out: &Path) -> io::Result<BTreeMap<String, String>> {
     Ok(owned)
 }
 
+/// Whether the generated files on disk are exactly `files`.
+fn is_current(current: &BTreeMap<String, String>, files: &Files) -> bool {
+    current.len() == files.len() && current.iter().zip(files).all(|(a, b)| a == b)
+}
+
 /// A unified diff from the tree on disk to `files`, or `None` when they are identical.
 pub fn diff_tree(out: &Path, files: &Files) -> io::Result<Option<String>> {
     let current = owned_files(out)?;
+    // The same test `write_tree` starts with, so that `--check` never costs more than `build`.
+    if is_current(&current, files) {
+        return Ok(None);
+    }
     let mut paths: Vec<&String> = current.keys().chain(files.keys()).collect();
     paths.sort();
     paths.dedup();
@@ -92,7 +101,7 @@ pub fn diff_tree(out: &Path, files: &Files) -> io::Result<Option<String>> {
 /// a crash or an error at any point leaves either the old tree or the new one, never a mix.
 pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     let current = owned_files(out)?;
-    if current.len() == files.len() && current.iter().zip(files).all(|(a, b)| a == b) {
+    if is_current(&current, files) {
         return Ok(WriteOutcome::Unchanged);
     }
     let parent = match out.parent() {
