@@ -11,7 +11,7 @@ mod secrets;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{IsTerminal, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -418,9 +418,4 @@ impl miette::Diagnostic for MietteReport<'_> {
             .map(move |l| LabeledSpan::new_with_span(label(&l.message), l.span.clone()));
         Some(Box::new(std::iter::once(first).chain(rest)))
     }
-}
-
-/// Resolves `--out` relative to nothing: kept as given, so messages show what the user typed.
-pub fn display_path(path: &Path) -> String {
-    path.display().to_string()
 }

@@ -22,9 +22,7 @@ use serde::Serialize;
 
 use crate::model::Platform;
 
-pub use client::{client_config_map_name, uncovered_profile_hosts};
-pub use config_files::{PG_HBA_CONF, postgresql_conf};
-pub use database::TLS_INIT_SCRIPT;
+pub use client::uncovered_profile_hosts;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
 
 /// One Kubernetes object; serialises to exactly the object (with `apiVersion` and `kind`).

@@ -524,8 +524,17 @@ pub struct WorkloadNames {
     pub tls_secret: String,
     pub credentials_secret: String,
     pub config_map: String,
+    /// The client connection profile without the password (`<workload>-client`).
+    pub client_config_map: String,
     pub volume_claim: String,
 }
+
+/// Appended to the platform name for the ConfigMap that carries the CA for clients.
+pub const CA_CONFIG_MAP_SUFFIX: &str = "-ca";
+/// The key of every credentials Secret that holds the password itself.
+pub const PASSWORD_KEY: &str = "password";
+/// The key of the cache's credentials Secret that Redis reads with `--include`.
+pub const REDIS_AUTH_CONF_KEY: &str = "auth.conf";
 
 impl WorkloadNames {
     fn new(declared: &str, workload: String) -> Self {
@@ -535,15 +544,44 @@ impl WorkloadNames {
             tls_secret: format!("{workload}-tls"),
             credentials_secret: format!("{workload}-credentials"),
             config_map: format!("{workload}-config"),
+            client_config_map: format!("{workload}-client"),
             volume_claim: format!("{workload}-data"),
             workload,
         }
+    }
+
+    /// The names of the database declared as `declared` (`auth` -> `auth-db`, ...).
+    pub fn for_database(declared: &str) -> Self {
+        Self::new(declared, format!("{declared}-db"))
+    }
+
+    /// The names of the cache declared as `declared` (`redis` -> `redis`, ...).
+    pub fn for_cache(declared: &str) -> Self {
+        Self::new(declared, declared.to_owned())
+    }
+
+    /// What the longest derived name appends to the declared one (`-db-credentials`): the
+    /// declared name plus this must fit a 63-character DNS label.
+    pub fn longest_suffix(&self) -> &str {
+        [
+            &self.workload,
+            &self.service,
+            &self.tls_secret,
+            &self.credentials_secret,
+            &self.config_map,
+            &self.client_config_map,
+            &self.volume_claim,
+        ]
+        .into_iter()
+        .max_by_key(|name| name.len())
+        .and_then(|name| name.strip_prefix(self.declared.as_str()))
+        .unwrap_or_default()
     }
 }
 
 impl Database {
     pub fn names(&self) -> WorkloadNames {
-        WorkloadNames::new(self.name.as_str(), format!("{}-db", self.name))
+        WorkloadNames::for_database(self.name.as_str())
     }
 
     /// The PostgreSQL database created at first start (`alert-processor` -> `alert_processor_db`).
@@ -559,7 +597,7 @@ impl Database {
 
 impl Cache {
     pub fn names(&self) -> WorkloadNames {
-        WorkloadNames::new(self.name.as_str(), self.name.to_string())
+        WorkloadNames::for_cache(self.name.as_str())
     }
 }
 
@@ -579,7 +617,7 @@ pub struct ClientProfile {
 impl Platform {
     /// The ConfigMap that carries the CA certificate for clients, and where clients mount it.
     pub fn ca_config_map(&self) -> String {
-        format!("{}-ca", self.name)
+        format!("{}{CA_CONFIG_MAP_SUFFIX}", self.name)
     }
 
     pub fn ca_mount_dir(&self) -> String {

@@ -30,10 +30,7 @@ pub const CA_KEY: &str = "ca.key";
 pub const PREVIOUS_CA_CERT: &str = "ca-previous.crt";
 /// What clients trust: the CA, then the previous CA while it has not expired.
 pub const CA_BUNDLE: &str = "ca-bundle.crt";
-/// The key of the credentials Secret that Redis includes (`compile/cache.rs` AUTH_CONF_KEY).
-pub const AUTH_CONF_KEY: &str = "auth.conf";
-/// The key of every credentials Secret holding the password itself.
-pub const PASSWORD_KEY: &str = "password";
+pub use crate::model::{PASSWORD_KEY, REDIS_AUTH_CONF_KEY as AUTH_CONF_KEY};
 /// The shortest password `status` accepts; generated ones are longer.
 pub const MIN_PASSWORD_LEN: usize = 32;
 

@@ -10,20 +10,15 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    Audit, CaPolicy, Cache, ClientAuth, Database, DnsLabel, DomainName, Environment, KeyAlgorithm,
-    LogStatement, PgVersion, Placement, Platform, ServerCertPolicy, Setting, TlsPolicy, TlsVersion,
+    Audit, CA_CONFIG_MAP_SUFFIX, CaPolicy, Cache, ClientAuth, Database, DnsLabel, DomainName,
+    Environment, KeyAlgorithm, LogStatement, PgVersion, Placement, Platform, ServerCertPolicy,
+    Setting, TlsPolicy, TlsVersion, WorkloadNames,
 };
 use crate::parse::{RawConfig, RawCpuMemory, RawPlacement, RawPostgres, RawResources, Sp, Span};
 
 pub use catalogue::{contrib_extensions, is_postgres_setting, setting_exists};
 use values::{Checker, Wanted};
 
-/// The longest suffix bakeryc appends to a database name (`<name>-db-credentials`).
-pub const DATABASE_SUFFIX: &str = "-db-credentials";
-/// The longest suffix bakeryc appends to the cache name (`<cache>-credentials`).
-pub const CACHE_SUFFIX: &str = "-credentials";
-/// The suffix bakeryc appends to the platform name (the CA ConfigMap `<platform>-ca`).
-pub const PLATFORM_SUFFIX: &str = "-ca";
 /// Keys every database needs, from `[postgres]` or its own `[[database]]`, with an example.
 const DATABASE_REQUIRED: [(&str, &str); 3] = [
     ("version", "17"),
@@ -94,7 +89,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
                     "missing `platform.name`",
                     "add `name = \"bakery-ia\"` under [platform]: it names the platform in labels and the CA",
                 )
-                .and_then(|n| check.label(n, PLATFORM_SUFFIX));
+                .and_then(|n| check.label(n, CA_CONFIG_MAP_SUFFIX));
             let namespace = check
                 .required(
                     section.namespace.as_ref(),
@@ -171,8 +166,8 @@ fn fqdn_fits(
     };
     let services = databases
         .iter()
-        .map(|db| format!("{}-db-service", db.name.value))
-        .chain(cache.map(|(_, name)| format!("{}-service", name.value)));
+        .map(|db| WorkloadNames::for_database(&db.name.value).service)
+        .chain(cache.map(|(_, name)| WorkloadNames::for_cache(&name.value).service));
     let Some(longest) = services.max_by_key(String::len) else {
         return;
     };
@@ -311,7 +306,10 @@ fn databases(
         } else {
             seen.insert(name.value.clone(), name.span.clone());
         }
-        let label = check.label(name, DATABASE_SUFFIX);
+        let label = check.label(
+            name,
+            WorkloadNames::for_database(&name.value).longest_suffix(),
+        );
         check.postgres_section(&db.settings);
         let layered = Layered {
             top: &db.settings,
@@ -492,10 +490,13 @@ fn cache(
         .name
         .clone()
         .unwrap_or_else(|| Sp::new("redis".to_owned(), section.span.clone()));
-    let label = check.label(&name, CACHE_SUFFIX);
+    let label = check.label(
+        &name,
+        WorkloadNames::for_cache(&name.value).longest_suffix(),
+    );
     for db in databases {
         let db = &db.name;
-        let workload = format!("{}-db", db.value);
+        let workload = WorkloadNames::for_database(&db.value).workload;
         let defaulted = if section.name.is_some() {
             ""
         } else {

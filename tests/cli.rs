@@ -2,43 +2,16 @@
 //! generated files are pruned while foreign files stay, and exit codes follow the contract
 //! (0 ok, 1 invalid config or drift, 2 usage or I/O).
 
-use std::fs;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn bakeryc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakeryc"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
+use common::{bakeryc, files_under};
+
+use std::fs;
 
 fn workspace(config: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::copy(config, dir.path().join("bakery.toml")).unwrap();
     dir
-}
-
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(next) = pending.pop() {
-        for entry in fs::read_dir(next).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push((
-                    path.strip_prefix(dir).unwrap().display().to_string(),
-                    fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 #[test]
@@ -83,7 +56,7 @@ fn check_reports_drift_with_a_diff_and_writes_nothing() {
         .replace("storage: 4Gi", "storage: 40Gi");
     fs::write(&edited, &text).unwrap();
     fs::remove_file(dir.path().join("generated/overlays/dev/kustomization.yaml")).unwrap();
-    let before = snapshot(dir.path());
+    let before = files_under(dir.path());
     let check = bakeryc(dir.path(), &["build", "--check"]);
     assert_eq!(check.status.code(), Some(1));
     let diff = String::from_utf8(check.stdout).unwrap();
@@ -95,7 +68,7 @@ fn check_reports_drift_with_a_diff_and_writes_nothing() {
         diff.contains("--- /dev/null"),
         "a missing file shows as added: {diff}"
     );
-    assert_eq!(before, snapshot(dir.path()), "--check wrote something");
+    assert_eq!(before, files_under(dir.path()), "--check wrote something");
 }
 
 #[test]
@@ -140,14 +113,14 @@ fn build_prunes_its_own_stale_files_and_keeps_foreign_ones() {
 fn an_invalid_config_writes_nothing_and_exits_1() {
     let dir = workspace("tests/fixtures/three-environments/bakery.toml");
     assert_eq!(bakeryc(dir.path(), &["build"]).status.code(), Some(0));
-    let before = snapshot(dir.path());
+    let before = files_under(dir.path());
     let config = fs::read_to_string(dir.path().join("bakery.toml")).unwrap();
     fs::write(
         dir.path().join("bakery.toml"),
         config.replace("storage = \"8Gi\"", "storge = \"8GB\""),
     )
     .unwrap();
-    let after_edit = snapshot(dir.path());
+    let after_edit = files_under(dir.path());
     let built = bakeryc(dir.path(), &["build"]);
     assert_eq!(built.status.code(), Some(1));
     let stderr = String::from_utf8(built.stderr).unwrap();
@@ -157,7 +130,7 @@ fn an_invalid_config_writes_nothing_and_exits_1() {
     );
     assert!(!stderr.contains('\u{1b}'), "NO_COLOR output has escapes");
     assert_ne!(before, after_edit);
-    assert_eq!(after_edit, snapshot(dir.path()));
+    assert_eq!(after_edit, files_under(dir.path()));
 }
 
 #[test]

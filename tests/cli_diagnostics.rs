@@ -4,6 +4,10 @@
 //! free of ANSI escapes when NO_COLOR is set or stderr is not a terminal; `explain` knows every
 //! code.
 
+mod common;
+
+use common::files_under;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -75,24 +79,6 @@ fn workspace(config: &str) -> tempfile::TempDir {
 }
 
 /// Every file under `dir` with its bytes, sorted by path.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, files);
-            } else {
-                let name = path.strip_prefix(root).unwrap().display().to_string();
-                files.push((name, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files);
-    files.sort();
-    files
-}
-
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -103,14 +89,14 @@ fn an_error_leaves_the_generated_tree_byte_identical() {
     let first = bakeryc(dir.path(), &["build"], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let generated = dir.path().join("generated");
-    let before = tree(&generated);
+    let before = files_under(&generated);
     assert!(!before.is_empty());
 
     std::fs::write(dir.path().join("bakery.toml"), BROKEN).unwrap();
     let output = bakeryc(dir.path(), &["build"], &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(
-        tree(&generated),
+        files_under(&generated),
         before,
         "generated/ changed after an error"
     );

@@ -8,6 +8,10 @@
 //! are always stopped. Needs PostgreSQL, Redis, openssl, kubectl and the client venv that
 //! `scripts/test` installs (its path in BAKERY_E2E_PYTHON).
 
+mod common;
+
+use common::bakeryc;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::TcpListener;
@@ -144,15 +148,6 @@ struct Platform {
     secrets: Vec<serde_json::Value>,
 }
 
-fn bakeryc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakeryc"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
 fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
     let text = ok(
         &run(60, "kubectl", &["kustomize", &dir.display().to_string()]),
@@ -161,13 +156,8 @@ fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
     serde_saphyr::from_multiple(&text).unwrap()
 }
 
-fn platform(client_auth: &str, cache_only: bool) -> Platform {
+fn platform(client_auth: &str) -> Platform {
     let major = pg_major();
-    let databases = if cache_only {
-        String::new()
-    } else {
-        "[[database]]\nname = \"auth\"\n".to_owned()
-    };
     let config = format!(
         r#"[platform]
 name = "e2e"
@@ -185,7 +175,8 @@ log_disconnections = true
 log_statement = "ddl"
 log_min_duration = "500ms"
 
-{databases}
+[[database]]
+name = "auth"
 [cache]
 name = "redis"
 image = "redis:7.4.1-alpine"
@@ -707,6 +698,16 @@ fn psql(server: &Postgres, conninfo: &str, sql: &str, password: &str) -> Output 
     )
 }
 
+/// A login that refuses TLS (`sslmode=disable`): pg_hba.conf must reject it.
+fn plaintext_login(server: &Postgres, password: &str) -> Output {
+    psql(
+        server,
+        "host=127.0.0.1 dbname=auth_db user=auth_user sslmode=disable",
+        "SELECT 1",
+        password,
+    )
+}
+
 fn credentials(platform: &Platform, name: &str) -> BTreeMap<String, String> {
     platform
         .secret(name)
@@ -723,7 +724,7 @@ fn python() -> String {
 
 #[test]
 fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
-    let platform = platform("none", false);
+    let platform = platform("none");
     let ca = platform.ca_file().display().to_string();
     let foreign = platform.foreign_ca().display().to_string();
     let db = credentials(&platform, "auth-db-credentials");
@@ -760,12 +761,7 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         "a TLS 1.2-only client must be refused when min_version is 1.3"
     );
     // 3. plaintext is rejected by pg_hba.conf.
-    let plain = psql(
-        &pg,
-        "host=127.0.0.1 dbname=auth_db user=auth_user sslmode=disable",
-        "SELECT 1",
-        &password,
-    );
+    let plain = plaintext_login(&pg, &password);
     assert!(
         String::from_utf8_lossy(&plain.stderr).contains("no encryption"),
         "plaintext must be rejected: {plain:?}"
@@ -958,16 +954,11 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
 /// same plaintext check the main test uses.
 #[test]
 fn a_weakened_pg_hba_is_caught() {
-    let platform = platform("none", false);
+    let platform = platform("none");
     let password = credentials(&platform, "auth-db-credentials")["password"].clone();
     let weak = "local all all scram-sha-256\nhost all all 0.0.0.0/0 scram-sha-256\n";
     let pg = start_postgres(&platform, Some(weak));
-    let plain = psql(
-        &pg,
-        "host=127.0.0.1 dbname=auth_db user=auth_user sslmode=disable",
-        "SELECT 1",
-        &password,
-    );
+    let plain = plaintext_login(&pg, &password);
     assert!(
         plain.status.success(),
         "with the weakened pg_hba.conf plaintext gets in, so the check in the main test would fail: {plain:?}"
@@ -981,7 +972,7 @@ fn a_weakened_pg_hba_is_caught() {
 #[test]
 fn redis_client_auth_follows_the_config() {
     for (mode, foreign_cert_accepted) in [("optional", false), ("none", true)] {
-        let platform = platform(mode, false);
+        let platform = platform(mode);
         let ca = platform.ca_file().display().to_string();
         let foreign_dir = platform.work("foreign");
         platform.foreign_ca();

@@ -4,6 +4,10 @@
 //! interrupted write leaves nothing half-done. Certificates are random: properties are tested,
 //! never bytes. Most tests use ECDSA keys (fast); one uses RSA.
 
+mod common;
+
+use common::bakeryc;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -33,15 +37,6 @@ fn workspace(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::copy(fixture(name), dir.path().join("bakery.toml")).unwrap();
     dir
-}
-
-fn bakeryc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakeryc"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
 }
 
 fn code(output: &Output) -> i32 {

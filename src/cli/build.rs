@@ -22,7 +22,7 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
     let (platform, findings) = super::load(&args.config)?;
     let files = crate::build(&platform)
         .map_err(|e| Failure::io("cannot render the tree", std::io::Error::other(e)))?;
-    let out = super::display_path(&args.out);
+    let out = args.out.display().to_string();
     let findings = Some(findings).filter(|f| !f.diagnostics.is_empty());
     if args.check {
         return match output::diff_tree(&args.out, &files)

@@ -121,7 +121,7 @@ fn write(
 ) -> Result<Success, Failure> {
     let (platform, findings) = super::load(&target.config)?;
     secrets::check_environment(&platform, &target.env).map_err(refused)?;
-    let dir = super::display_path(&target.dir);
+    let dir = target.dir.display().to_string();
     let read = || {
         output::read_secrets(&target.dir, &target.env)
             .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))
@@ -154,7 +154,7 @@ fn status(args: &StatusArgs) -> Result<Success, Failure> {
     let target = &args.target;
     let (platform, findings) = super::load(&target.config)?;
     secrets::check_environment(&platform, &target.env).map_err(refused)?;
-    let dir = super::display_path(&target.dir);
+    let dir = target.dir.display().to_string();
     let existing = output::read_secrets(&target.dir, &target.env)
         .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))?;
     let now = args.at.unwrap_or_else(Timestamp::now);

@@ -12,15 +12,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{self, REDIS};
 use super::{Object, client, network, pod, storage};
-use crate::model::{Cache, Platform};
+use crate::model::{Cache, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY};
 
 /// Any uid works for Redis; one above 10000 cannot collide with a host user.
 pub const REDIS_UID: i64 = 10001;
 const TLS_DIR: &str = "/tls";
 const CREDENTIALS_DIR: &str = "/run/secrets/redis";
 const SOCKET: &str = "/run/redis/redis.sock";
-/// The key of the credentials Secret holding `requirepass <password>`.
-pub const AUTH_CONF_KEY: &str = "auth.conf";
 
 pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
     let names = cache.names();
@@ -56,7 +54,10 @@ pub fn redis_args(platform: &Platform, cache: &Cache) -> Vec<String> {
         ("--unixsocketperm", "700"),
         ("--dir", "/data"),
         ("--appendonly", "yes"),
-        ("--include", &format!("{CREDENTIALS_DIR}/{AUTH_CONF_KEY}")),
+        (
+            "--include",
+            &format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
+        ),
     ]
     .iter()
     .flat_map(|(key, value)| [(*key).to_owned(), (*value).to_owned()])
@@ -96,7 +97,7 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
 fn pod_spec(platform: &Platform, cache: &Cache) -> PodSpec {
     let names = cache.names();
     let ping = format!(
-        "REDISCLI_AUTH=\"$(cat {CREDENTIALS_DIR}/password)\" redis-cli -s {SOCKET} ping | grep -qx PONG"
+        "REDISCLI_AUTH=\"$(cat {CREDENTIALS_DIR}/{PASSWORD_KEY})\" redis-cli -s {SOCKET} ping | grep -qx PONG"
     );
     PodSpec {
         automount_service_account_token: Some(false),
@@ -112,8 +113,8 @@ fn pod_spec(platform: &Platform, cache: &Cache) -> PodSpec {
                     .map(str::to_owned)
                     .chain(["tls.crt", "tls.key", "ca.crt"].map(|f| format!("{TLS_DIR}/{f}")))
                     .chain([
-                        format!("{CREDENTIALS_DIR}/{AUTH_CONF_KEY}"),
-                        format!("{CREDENTIALS_DIR}/password"),
+                        format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
+                        format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
                     ])
                     .collect(),
             ),

@@ -31,7 +31,7 @@ pub fn database_config_map(platform: &Platform, kind: Kind, db: &Database) -> Co
         platform,
         kind,
         &names.workload,
-        &client_config_map_name(&names.workload),
+        &names.client_config_map,
         data,
     )
 }
@@ -50,14 +50,9 @@ pub fn cache_config_map(platform: &Platform, kind: Kind, cache: &Cache) -> Confi
         platform,
         kind,
         &names.workload,
-        &client_config_map_name(&names.workload),
+        &names.client_config_map,
         data,
     )
-}
-
-/// `<workload>-client`: a public contract, like the Secret names.
-pub fn client_config_map_name(workload: &str) -> String {
-    format!("{workload}-client")
 }
 
 fn config_map(

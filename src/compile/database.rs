@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, TLS_DIR};
 use super::meta::{self, POSTGRES};
 use super::{Object, client, network, pod, storage};
-use crate::model::{Database, Platform};
+use crate::model::{Database, PASSWORD_KEY, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
 pub const POSTGRES_UID: i64 = 70;
@@ -224,7 +224,7 @@ fn postgres_container(db: &Database) -> Container {
             env("POSTGRES_DB", &db.database_name()),
             env(
                 "POSTGRES_PASSWORD_FILE",
-                &format!("{PASSWORD_DIR}/password"),
+                &format!("{PASSWORD_DIR}/{PASSWORD_KEY}"),
             ),
             env("POSTGRES_USER", &db.role_name()),
         ]),
