@@ -1,17 +1,18 @@
-//! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, init SQL),
-//! volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so two
-//! servers never share one data directory).
+//! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, reconcile
+//! SQL), volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so
+//! two servers never share one data directory), whose postgres container applies the reconcile SQL
+//! at every start.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, KeyToPath, PodSpec,
-    PodTemplateSpec, Volume,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction, KeyToPath,
+    Lifecycle, LifecycleHandler, PodSpec, PodTemplateSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, TLS_DIR};
+use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, RECONCILE_SCRIPT, TLS_DIR};
 use super::meta::{self, POSTGRES};
 use super::{Object, client, network, pod, storage};
 use crate::model::{Database, PASSWORD_KEY, Platform};
@@ -20,6 +21,8 @@ use crate::model::{Database, PASSWORD_KEY, Platform};
 pub const POSTGRES_UID: i64 = 70;
 const SECRET_DIR: &str = "/tls-secret";
 const PASSWORD_DIR: &str = "/run/secrets/postgres";
+/// Where the official image's server puts its unix socket (an emptyDir, the root being read-only).
+const SOCKET_DIR: &str = "/var/run/postgresql";
 
 /// Checks that the Secrets exist (`$1` TLS, `$3` credentials), then copies the kubernetes.io/tls
 /// files into the in-memory emptyDir `$2` under the names postgresql.conf uses, with the key at
@@ -62,12 +65,12 @@ fn config_map(platform: &Platform, db: &Database) -> ConfigMap {
     ConfigMap {
         metadata: meta::object_meta(platform, POSTGRES, &names.config_map, &names.workload),
         data: Some(BTreeMap::from([
-            ("init.sql".to_owned(), config_files::init_sql(db)),
             ("pg_hba.conf".to_owned(), PG_HBA_CONF.to_owned()),
             (
                 "postgresql.conf".to_owned(),
                 config_files::postgresql_conf(platform, db),
             ),
+            ("reconcile.sql".to_owned(), config_files::reconcile_sql(db)),
         ])),
         ..Default::default()
     }
@@ -80,7 +83,7 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
     let digest = meta::config_digest(&[
         &config_files::postgresql_conf(platform, db),
         PG_HBA_CONF,
-        &config_files::init_sql(db),
+        &config_files::reconcile_sql(db),
     ]);
     Deployment {
         metadata,
@@ -129,6 +132,7 @@ fn pod_spec(db: &Database) -> PodSpec {
                     items: Some(vec![
                         key_to_path("pg_hba.conf"),
                         key_to_path("postgresql.conf"),
+                        key_to_path("reconcile.sql"),
                     ]),
                     ..Default::default()
                 }),
@@ -143,15 +147,6 @@ fn pod_spec(db: &Database) -> PodSpec {
                         ..Default::default()
                     },
                 ),
-                ..Default::default()
-            },
-            Volume {
-                name: "initdb".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: names.config_map.clone(),
-                    items: Some(vec![key_to_path("init.sql")]),
-                    ..Default::default()
-                }),
                 ..Default::default()
             },
             pod::empty_dir_volume("run", false),
@@ -204,7 +199,7 @@ fn postgres_container(db: &Database) -> Container {
     };
     let ready = [
         "pg_isready",
-        "--host=/var/run/postgresql",
+        &format!("--host={SOCKET_DIR}"),
         "--port=5432",
         &format!("--username={}", db.role_name()),
         &format!("--dbname={}", db.database_name()),
@@ -228,6 +223,25 @@ fn postgres_container(db: &Database) -> Container {
             ),
             env("POSTGRES_USER", &db.role_name()),
         ]),
+        lifecycle: Some(Lifecycle {
+            post_start: Some(LifecycleHandler {
+                exec: Some(ExecAction {
+                    command: Some(vec![
+                        "sh".into(),
+                        "-euc".into(),
+                        RECONCILE_SCRIPT.into(),
+                        "reconcile".into(),
+                        format!("{CONFIG_DIR}/reconcile.sql"),
+                        format!("{PASSWORD_DIR}/{PASSWORD_KEY}"),
+                        SOCKET_DIR.into(),
+                        db.role_name(),
+                        db.database_name(),
+                    ]),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         ports: Some(vec![ContainerPort {
             name: Some("postgres".into()),
             container_port: 5432,
@@ -242,8 +256,7 @@ fn postgres_container(db: &Database) -> Container {
             pod::mount("config", CONFIG_DIR, true),
             pod::mount("credentials", PASSWORD_DIR, true),
             pod::mount("data", "/var/lib/postgresql/data", false),
-            pod::mount("initdb", "/docker-entrypoint-initdb.d", true),
-            pod::mount("run", "/var/run/postgresql", false),
+            pod::mount("run", SOCKET_DIR, false),
             pod::mount("tls", TLS_DIR, true),
             pod::mount("tmp", "/tmp", false),
         ]),
