@@ -5,6 +5,7 @@
 
 mod build;
 mod check;
+mod completions;
 mod explain;
 mod secrets;
 
@@ -40,8 +41,12 @@ enum Command {
     Build(build::Args),
     /// Parse and validate bakery.toml; write nothing.
     Check(check::Args),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(completions::Args),
     /// Explain a diagnostic code: what goes wrong without the check, and how to fix it.
     Explain(explain::Args),
+    /// Print the man page (roff) of bakeryc or of one of its commands on stdout.
+    Man(completions::ManArgs),
     /// Issue, rotate and check the certificates and passwords of an environment.
     Secrets(secrets::Args),
 }
@@ -167,7 +172,9 @@ where
     let (format, result) = match &cli.command {
         Command::Build(args) => (args.config.format, build::run(args)),
         Command::Check(args) => (args.config.format, check::run(args)),
+        Command::Completions(args) => (Format::Human, completions::run(args)),
         Command::Explain(args) => (Format::Human, explain::run(args)),
+        Command::Man(args) => (Format::Human, completions::man(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),
     };
     let mut stderr = std::io::stderr().lock();
