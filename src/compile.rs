@@ -20,12 +20,15 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
 use crate::model::Platform;
 
 pub use client::uncovered_profile_hosts;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
 
-/// One Kubernetes object; serialises to exactly the object (with `apiVersion` and `kind`).
+/// One Kubernetes object, built-in (k8s-openapi) or custom resource (`crate::crd`); serialises to
+/// exactly the object, with `apiVersion` and `kind`. Objects render in the order compile lists
+/// them, so adding a variant never reorders existing output.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Object {
@@ -34,6 +37,9 @@ pub enum Object {
     NetworkPolicy(NetworkPolicy),
     PersistentVolumeClaim(PersistentVolumeClaim),
     Service(Service),
+    Certificate(Box<Certificate>),
+    Issuer(Box<Issuer>),
+    ClusterIssuer(Box<ClusterIssuer>),
 }
 
 /// The content of one generated file.
