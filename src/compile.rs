@@ -50,6 +50,9 @@ pub enum Document {
     Kustomization(Kustomization),
     /// An RFC 6902 JSON patch applied by an overlay.
     JsonPatch(Vec<PatchOperation>),
+    /// A strategic-merge patch applied by an overlay: a partial object whose list entries
+    /// (containers) are matched by name.
+    StrategicMergePatch(serde_json::Value),
 }
 
 /// Every generated file, keyed by its path relative to the output directory (`base/auth-db.yaml`).
@@ -79,7 +82,8 @@ pub fn compile(platform: &Platform) -> Tree {
         Document::Kustomization(Kustomization::new(resources, Vec::new())),
     );
     for environment in &platform.environments {
-        tree.extend(overlay::files(platform, environment));
+        let overlay = overlay::files(platform, environment, &tree);
+        tree.extend(overlay);
     }
     tree
 }

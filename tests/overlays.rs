@@ -1,6 +1,7 @@
 //! Overlays are patches, so their meaning is what kustomize makes of them: for every fixture and
 //! environment, `kubectl kustomize` of the overlay must give each workload exactly the placement
-//! (image, storage, storage class, resources) that the model resolved for that environment.
+//! (image, storage, storage class, resources) that the model resolved for that environment. The
+//! patches name containers; none addresses one by its position in the pod.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +15,17 @@ fn check_fixture(config: &str) {
     let platform = bakeryc::check(&source).platform.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("generated");
-    bakeryc::output::write_tree(&out, &bakeryc::build(&platform).unwrap()).unwrap();
+    let files = bakeryc::build(&platform).unwrap();
+    for (path, text) in files
+        .iter()
+        .filter(|(path, _)| path.starts_with("overlays/"))
+    {
+        assert!(
+            !text.contains("containers/") && !text.contains("Containers/"),
+            "{config} {path} addresses a container by position:\n{text}"
+        );
+    }
+    bakeryc::output::write_tree(&out, &files).unwrap();
     for environment in &platform.environments {
         let overlay = out.join("overlays").join(environment.name.as_str());
         let rendered = Command::new("kubectl")
@@ -79,7 +90,12 @@ fn check_fixture(config: &str) {
                     container.name
                 );
             }
-            let resources = pod.containers[0].resources.clone().unwrap();
+            let server = pod
+                .containers
+                .iter()
+                .find(|c| c.name == "postgres" || c.name == "redis")
+                .unwrap_or_else(|| panic!("{what}: no server container"));
+            let resources = server.resources.clone().unwrap();
             assert_eq!(
                 resources.limits.unwrap()["memory"].0,
                 placement.resources.limits.memory.as_str(),

@@ -16,6 +16,8 @@ use crate::model::{Cache, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY};
 
 /// Any uid works for Redis; one above 10000 cannot collide with a host user.
 pub const REDIS_UID: i64 = 10001;
+/// The Redis server container; overlays patch it by this name.
+pub const SERVER_CONTAINER: &str = "redis";
 const TLS_DIR: &str = "/tls";
 const CREDENTIALS_DIR: &str = "/run/secrets/redis";
 const SOCKET: &str = "/run/redis/redis.sock";
@@ -112,7 +114,7 @@ fn redis_container(platform: &Platform, cache: &Cache) -> Container {
         "REDISCLI_AUTH=\"$(cat {CREDENTIALS_DIR}/{PASSWORD_KEY})\" redis-cli -s {SOCKET} ping | grep -qx PONG"
     );
     Container {
-        name: "redis".into(),
+        name: SERVER_CONTAINER.into(),
         image: Some(cache.placement.image.reference()),
         command: Some(vec!["redis-server".into()]),
         args: Some(redis_args(platform, cache)),

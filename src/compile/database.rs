@@ -18,6 +18,8 @@ use crate::model::{Database, PASSWORD_KEY, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
 pub const POSTGRES_UID: i64 = 70;
+/// The PostgreSQL server container; overlays patch it by this name.
+pub const SERVER_CONTAINER: &str = "postgres";
 const SECRET_DIR: &str = "/tls-secret";
 const PASSWORD_DIR: &str = "/run/secrets/postgres";
 
@@ -193,7 +195,7 @@ fn postgres_container(db: &Database) -> Container {
     .map(str::to_owned);
     let ready: Vec<&str> = ready.iter().map(String::as_str).collect();
     Container {
-        name: "postgres".into(),
+        name: SERVER_CONTAINER.into(),
         image: Some(db.placement.image.reference()),
         args: Some(vec![
             "-c".into(),
