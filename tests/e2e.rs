@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::bakeryc;
+use common::{Test, kustomize};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -143,17 +143,9 @@ fn pg_major() -> u32 {
 
 /// A compiled platform plus its generated secrets, read back through kustomize.
 struct Platform {
-    dir: tempfile::TempDir,
+    dir: Test,
     objects: Vec<serde_json::Value>,
     secrets: Vec<serde_json::Value>,
-}
-
-fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
-    let text = ok(
-        &run(60, "kubectl", &["kustomize", &dir.display().to_string()]),
-        "kubectl kustomize",
-    );
-    serde_saphyr::from_multiple(&text).unwrap()
 }
 
 fn platform(client_auth: &str) -> Platform {
@@ -198,14 +190,11 @@ renew_before = "30d"
 [environments.e2e]
 "#
     );
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("bakery.toml"), config).unwrap();
-    let build = bakeryc(dir.path(), &["build"]);
-    ok(&build, "bakeryc build");
-    let secrets = bakeryc(dir.path(), &["secrets", "generate", "--env", "e2e"]);
-    ok(&secrets, "bakeryc secrets generate");
-    let objects = kustomize(&dir.path().join("generated/overlays/e2e"));
-    let secrets = kustomize(&dir.path().join("secrets/e2e"));
+    let dir = Test::config(&config);
+    dir.run(&["build"]).success();
+    dir.run(&["secrets", "generate", "--env", "e2e"]).success();
+    let objects = kustomize(&dir.join("generated/overlays/e2e"));
+    let secrets = kustomize(&dir.join("secrets/e2e"));
     Platform {
         dir,
         objects,

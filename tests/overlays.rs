@@ -3,19 +3,18 @@
 //! (image, storage, storage class, resources) that the model resolved for that environment. The
 //! patches name containers; none addresses one by its position in the pod.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use bakeryc::model::Placement;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 fn check_fixture(config: &str) {
-    let source = std::fs::read_to_string(config).unwrap();
-    let platform = bakeryc::check(&source).platform.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("generated");
-    let files = bakeryc::build(&platform).unwrap();
+    let test = common::Test::fixture(config);
+    let platform = test.platform();
+    let files = test.tree();
     for (path, text) in files
         .iter()
         .filter(|(path, _)| path.starts_with("overlays/"))
@@ -25,21 +24,11 @@ fn check_fixture(config: &str) {
             "{config} {path} addresses a container by position:\n{text}"
         );
     }
+    let out = test.join("generated");
     bakeryc::output::write_tree(&out, &files).unwrap();
     for environment in &platform.environments {
         let overlay = out.join("overlays").join(environment.name.as_str());
-        let rendered = Command::new("kubectl")
-            .arg("kustomize")
-            .arg(&overlay)
-            .output()
-            .expect("kubectl (with kustomize) is needed");
-        assert!(
-            rendered.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rendered.stderr)
-        );
-        let docs: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&String::from_utf8(rendered.stdout).unwrap()).unwrap();
+        let docs = common::kustomize(&overlay);
         let find = |kind: &str, name: &str| {
             docs.iter()
                 .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
