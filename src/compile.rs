@@ -48,7 +48,7 @@ pub enum Document {
     /// Kubernetes objects, one YAML document each, in this order.
     Objects(Vec<Object>),
     Kustomization(Kustomization),
-    /// An RFC 6902 JSON patch applied by an overlay.
+    /// An RFC 6902 JSON patch applied by an overlay (volume claims).
     JsonPatch(Vec<PatchOperation>),
     /// A strategic-merge patch applied by an overlay: a partial object whose list entries
     /// (containers) are matched by name.
