@@ -1,18 +1,15 @@
 //! The compiled tree as a contract: snapshots of every file for the repo's bakery.toml and each
 //! fixture, byte-identical rebuilds, and YAML that reads back to exactly the objects compiled.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
 use bakeryc::render::Files;
 
 fn build_file(path: &Path) -> Files {
-    let source = std::fs::read_to_string(path).unwrap();
-    let checked = bakeryc::check(&source);
-    let platform = checked
-        .platform
-        .unwrap_or_else(|| panic!("{} is invalid: {:#?}", path.display(), checked.diagnostics));
-    bakeryc::build(&platform).unwrap()
+    common::tree(&std::fs::read_to_string(path).unwrap())
 }
 
 fn tree_text(files: &Files) -> String {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::bakeryc;
+use common::{Test, kustomize};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -143,23 +143,14 @@ fn pg_major() -> u32 {
 
 /// A compiled platform plus its generated secrets, read back through kustomize.
 struct Platform {
-    dir: tempfile::TempDir,
+    dir: Test,
     objects: Vec<serde_json::Value>,
     secrets: Vec<serde_json::Value>,
 }
 
-fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
-    let text = ok(
-        &run(60, "kubectl", &["kustomize", &dir.display().to_string()]),
-        "kubectl kustomize",
-    );
-    serde_saphyr::from_multiple(&text).unwrap()
-}
-
 fn platform(client_auth: &str) -> Platform {
-    let dir = tempfile::tempdir().unwrap();
     let mut platform = Platform {
-        dir,
+        dir: Test::new(),
         objects: Vec::new(),
         secrets: Vec::new(),
     };
@@ -217,15 +208,13 @@ impl Platform {
     /// Writes `config` as bakery.toml and compiles it with bakeryc, as a user changing the file
     /// would: `secrets generate` keeps the passwords and certificates that exist.
     fn rebuild(&mut self, config: &str) {
-        let dir = self.dir.path();
-        fs::write(dir.join("bakery.toml"), config).unwrap();
-        ok(&bakeryc(dir, &["build"]), "bakeryc build");
-        ok(
-            &bakeryc(dir, &["secrets", "generate", "--env", "e2e"]),
-            "bakeryc secrets generate",
-        );
-        self.objects = kustomize(&dir.join("generated/overlays/e2e"));
-        self.secrets = kustomize(&dir.join("secrets/e2e"));
+        fs::write(self.dir.join("bakery.toml"), config).unwrap();
+        self.dir.run(&["build"]).success();
+        self.dir
+            .run(&["secrets", "generate", "--env", "e2e"])
+            .success();
+        self.objects = kustomize(&self.dir.join("generated/overlays/e2e"));
+        self.secrets = kustomize(&self.dir.join("secrets/e2e"));
     }
 
     fn find<T: serde::de::DeserializeOwned>(
