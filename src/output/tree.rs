@@ -155,11 +155,12 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
         return Err(io::Error::other("a generated file lies outside every root"));
     }
     let current = owned_files(out, &roots)?;
+    // Even when nothing changes: a killed run's staging folder must not outlive the next run.
+    safe::remove_stale(out)?;
     if is_current(&current, files) {
         return Ok(WriteOutcome::Unchanged);
     }
     prepare_out(out)?;
-    safe::remove_stale(out)?;
     let mut staged = Vec::new();
     for root in &roots {
         let mine = |path: &&String| path.split_once('/').is_some_and(|(r, _)| r == root);
