@@ -300,6 +300,8 @@ fn stale_staging_folders_are_removed_and_none_is_kept() {
     )
     .unwrap();
     fs::create_dir(generated.join(".not-bakeryc-staging")).unwrap();
+    // What earlier versions left beside the output folder, in the repository's root.
+    fs::create_dir_all(dir.path().join(".bakeryc-staging-legacy/base")).unwrap();
     restorage(dir.path(), 13);
     expect(&bakeryc(dir.path(), &["build"]), 0);
     assert_eq!(leftovers(&generated), Vec::<String>::new());

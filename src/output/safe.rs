@@ -371,3 +371,56 @@ pub fn remove_tree(path: &Path) -> io::Result<()> {
     }
     fs::remove_dir_all(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remove_stale_spares_live_staging_and_foreign_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Staging::new(dir.path(), "base").unwrap();
+        fs::create_dir(dir.path().join(format!("{STAGING_PREFIX}dead"))).unwrap();
+        fs::create_dir(dir.path().join("mine")).unwrap();
+        std::os::unix::fs::symlink("mine", dir.path().join(format!("{STAGING_PREFIX}link")))
+            .unwrap();
+        remove_stale(dir.path()).unwrap();
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let live_name = live
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let mut expected = vec![
+            live_name,
+            format!("{STAGING_PREFIX}link"),
+            "mine".to_owned(),
+        ];
+        expected.sort();
+        assert_eq!(names, expected);
+        drop(live);
+        assert!(dir.path().join("mine").is_dir());
+    }
+
+    #[test]
+    fn safe_dir_refuses_links_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+        std::os::unix::fs::symlink("real/x", dir.path().join("file-link")).unwrap();
+        let root = SafeDir::open(dir.path()).unwrap();
+        let error = root.dir("link").unwrap_err().to_string();
+        assert!(error.contains("link is a symbolic link"), "{error}");
+        let error = root.create_dir("link", 0o700).unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
+        assert!(root.create_file("file-link", 0o600).is_err());
+        assert!(!dir.path().join("real/x").exists());
+        let error = root.read("file-link").unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
+    }
+}

@@ -156,7 +156,10 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     }
     let current = owned_files(out, &roots)?;
     // Even when nothing changes: a killed run's staging folder must not outlive the next run.
+    // Earlier versions staged beside the output folder, so its parent is cleaned too (one
+    // listing of names, nothing walked).
     safe::remove_stale(out)?;
+    safe::remove_stale(&parent_of(out))?;
     if is_current(&current, files) {
         return Ok(WriteOutcome::Unchanged);
     }
@@ -192,6 +195,15 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
         changed,
         removed,
     })
+}
+
+/// The folder that holds `out` (`.` for a bare name).
+fn parent_of(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        Some(_) => PathBuf::from("."),
+        None => out.to_path_buf(),
+    }
 }
 
 /// Creates `out` (0755) if missing; a link to a missing folder is refused rather than replaced.
