@@ -407,6 +407,25 @@ fn build_into_a_mount_point_swaps_its_contents() {
         leftovers(&dir.path().join("generated")),
         Vec::<String>::new()
     );
+
+    // A root that is itself a mount point cannot be exchanged: refused, and it stays.
+    let base = dir.path().join("generated/base");
+    let Some(_inner) = Mount::tmpfs(&base) else {
+        return;
+    };
+    restorage(dir.path(), 16);
+    let output = bakeryc(dir.path(), &["build"]);
+    expect(&output, 2);
+    assert!(
+        stderr(&output).contains("generated/base is a mount point"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read_dir(&base).unwrap().count(), 0);
+    assert_eq!(
+        leftovers(&dir.path().join("generated")),
+        Vec::<String>::new()
+    );
 }
 
 /// Item 11: an environment folder that is a mount point is refused with why and what to do,

@@ -98,6 +98,17 @@ fn linked_root(path: &Path) -> io::Error {
     )
 }
 
+fn mounted_root(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is a mount point, which cannot be replaced by a rename: mount the volume at the \
+             output folder (-o) instead, where bakeryc swaps the folders inside it",
+            path.display()
+        ),
+    )
+}
+
 /// Whether the generated files on disk are exactly `files`.
 fn is_current(current: &BTreeMap<String, String>, files: &Files) -> bool {
     current.len() == files.len() && current.iter().zip(files).all(|(a, b)| a == b)
@@ -254,14 +265,7 @@ impl StagedRoot {
         };
         result.map_err(|e| {
             if e.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "{} is a mount point, which cannot be replaced by a rename: mount the \
-                         volume at the output folder (-o) instead",
-                        self.target.display()
-                    ),
-                )
+                mounted_root(&self.target)
             } else {
                 e
             }
@@ -301,8 +305,11 @@ fn stage_root(
     current: &BTreeMap<String, String>,
     pruned: &BTreeSet<&String>,
 ) -> io::Result<StagedRoot> {
-    let staging = Staging::new(out, root)?;
     let target = out.join(root);
+    if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) && safe::is_mount_point(&target)? {
+        return Err(mounted_root(&target));
+    }
+    let staging = Staging::new(out, root)?;
     let base = staging.path().to_path_buf();
     // Folders keep the mode and owner they had; the modes are applied last, as a read-only
     // folder (0555) could not receive its files otherwise.
