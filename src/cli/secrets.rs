@@ -201,7 +201,13 @@ fn write(
             repaired.join(", ")
         );
     }
-    text.push_str(&summary(&platform, &dir, &target.env, &outcome));
+    text.push_str(&summary(
+        &platform,
+        &dir,
+        &target.env,
+        &outcome,
+        !repaired.is_empty(),
+    ));
     Ok(Success {
         findings: warnings(findings),
         summary: Some(text),
@@ -327,7 +333,8 @@ fn refused(error: SecretsError) -> Failure {
 }
 
 /// What changed, by name only, and for a rotation the rollout that makes it take effect.
-fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> String {
+/// `repaired`: modes were made private again (listed by the caller), so something did change.
+fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome, repaired: bool) -> String {
     let mut text = String::new();
     for (change, verb) in [
         (Change::Created, "created"),
@@ -359,7 +366,12 @@ fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
     if outcome.changes.is_empty() {
         let _ = write!(
             text,
-            "bakeryc: {dir}/{env} is complete ({kept} kept); nothing written"
+            "bakeryc: {dir}/{env} is complete ({kept} kept); {}",
+            if repaired {
+                "no file written"
+            } else {
+                "nothing written"
+            }
         );
         return text;
     }

@@ -276,6 +276,30 @@ pub fn is_mount_point(path: &Path) -> io::Result<bool> {
     Ok(fs::symlink_metadata(path)?.dev() != fs::metadata(parent)?.dev())
 }
 
+/// Exchanges two folders of one parent folder in one step (renameat2 RENAME_EXCHANGE), or, on
+/// filesystems without it, with two renames (the old folder is kept until the end).
+pub fn exchange(new: &Path, target: &Path) -> io::Result<()> {
+    match rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        new,
+        rustix::fs::CWD,
+        target,
+        rustix::fs::RenameFlags::EXCHANGE,
+    ) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            let old = new.with_extension("old");
+            fs::rename(target, &old)?;
+            if let Err(error) = fs::rename(new, target) {
+                fs::rename(&old, target)?;
+                return Err(error);
+            }
+            fs::rename(&old, new)
+        }
+        Err(errno) => Err(io::Error::from(errno)),
+    }
+}
+
 /// The effective user id, which owns everything bakeryc creates.
 pub fn current_uid() -> u32 {
     rustix::process::geteuid().as_raw()

@@ -255,11 +255,11 @@ impl StagedRoot {
         let new = self.staging.path();
         let exists = fs::symlink_metadata(&self.target).is_ok();
         let result = match (exists, self.keep) {
-            (true, true) => exchange(new, &self.target),
+            (true, true) => safe::exchange(new, &self.target),
             (false, true) => fs::rename(new, &self.target),
             // Pruning emptied the root: the empty staged folder takes its place, then goes.
             (true, false) => {
-                exchange(new, &self.target).and_then(|()| fs::remove_dir(&self.target))
+                safe::exchange(new, &self.target).and_then(|()| fs::remove_dir(&self.target))
             }
             (false, false) => Ok(()),
         };
@@ -270,30 +270,6 @@ impl StagedRoot {
                 e
             }
         })
-    }
-}
-
-/// Exchanges two folders of one parent folder in one step (renameat2 RENAME_EXCHANGE), or, on
-/// filesystems without it, with two renames (the old folder is kept until the end).
-fn exchange(new: &Path, target: &Path) -> io::Result<()> {
-    match rustix::fs::renameat_with(
-        rustix::fs::CWD,
-        new,
-        rustix::fs::CWD,
-        target,
-        rustix::fs::RenameFlags::EXCHANGE,
-    ) {
-        Ok(()) => Ok(()),
-        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
-            let old = new.with_extension("old");
-            fs::rename(target, &old)?;
-            if let Err(error) = fs::rename(new, target) {
-                fs::rename(&old, target)?;
-                return Err(error);
-            }
-            fs::rename(&old, new)
-        }
-        Err(errno) => Err(io::Error::from(errno)),
     }
 }
 

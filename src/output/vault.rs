@@ -282,14 +282,7 @@ fn replace(
         write_private(staging.dir(), relative, bytes)?;
     }
     if exists {
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            staging.path(),
-            rustix::fs::CWD,
-            &target,
-            rustix::fs::RenameFlags::EXCHANGE,
-        )
-        .map_err(io::Error::from)?;
+        safe::exchange(staging.path(), &target)?;
     } else {
         fs::rename(staging.path(), &target)?;
     }
