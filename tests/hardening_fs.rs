@@ -557,3 +557,41 @@ fn orphaned_secrets_are_reported_and_pruned_on_confirmation() {
     expect(&again, 0);
     assert!(stderr(&again).contains("nothing removed"));
 }
+
+/// Concurrent builds of one output folder (which held before this change) still all succeed
+/// and leave one whole tree: they take turns on a lock of the output folder, and none removes
+/// another's staging folder as stale.
+#[test]
+fn concurrent_builds_take_turns() {
+    let dir = workspace("tests/fixtures/three-environments/bakery.toml");
+    let other = fs::read_to_string(dir.path().join("bakery.toml"))
+        .unwrap()
+        .replacen("[[database]]", "[[database]]\nstorage = \"77Gi\"", 1);
+    fs::write(dir.path().join("other.toml"), other).unwrap();
+    for _ in 0..10 {
+        let runs: Vec<_> = ["bakery.toml", "other.toml", "bakery.toml", "other.toml"]
+            .iter()
+            .map(|config| {
+                Command::new(env!("CARGO_BIN_EXE_bakeryc"))
+                    .args(["build", "-c", config])
+                    .current_dir(dir.path())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for run in runs {
+            expect(&run.wait_with_output().unwrap(), 0);
+        }
+        assert_eq!(
+            leftovers(&dir.path().join("generated")),
+            Vec::<String>::new()
+        );
+        let one = bakeryc(dir.path(), &["build", "--check"]).status.code();
+        let two = bakeryc(dir.path(), &["build", "--check", "-c", "other.toml"])
+            .status
+            .code();
+        assert!(one == Some(0) || two == Some(0), "a mix of two trees");
+    }
+}

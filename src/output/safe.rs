@@ -300,6 +300,21 @@ pub fn exchange(new: &Path, target: &Path) -> io::Result<()> {
     }
 }
 
+/// An exclusive lock on a folder itself (flock on its descriptor), held until dropped; it
+/// adds no file to the folder. `build` holds one on the output folder, so that concurrent
+/// builds take turns and a staging folder met while holding it can only be a killed run's.
+#[derive(Debug)]
+pub struct FolderLock {
+    _dir: SafeDir,
+}
+
+/// Waits for and takes the lock on `path`.
+pub fn lock_folder(path: &Path) -> io::Result<FolderLock> {
+    let dir = SafeDir::open(path)?;
+    rustix::fs::flock(&dir.fd, FlockOperation::LockExclusive)?;
+    Ok(FolderLock { _dir: dir })
+}
+
 /// The effective user id, which owns everything bakeryc creates.
 pub fn current_uid() -> u32 {
     rustix::process::geteuid().as_raw()

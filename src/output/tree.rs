@@ -165,16 +165,24 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     if files.keys().any(|p| !p.contains('/')) {
         return Err(io::Error::other("a generated file lies outside every root"));
     }
-    let current = owned_files(out, &roots)?;
+    // Concurrent builds of one output folder take turns; everything below runs under the lock.
+    let mut lock = match fs::metadata(out) {
+        Ok(meta) if meta.is_dir() => Some(safe::lock_folder(out)?),
+        _ => None,
+    };
     // Even when nothing changes: a killed run's staging folder must not outlive the next run.
     // Earlier versions staged beside the output folder, so its parent is cleaned too (one
     // listing of names, nothing walked).
     safe::remove_stale(out)?;
     safe::remove_stale(&parent_of(out))?;
+    let current = owned_files(out, &roots)?;
     if is_current(&current, files) {
         return Ok(WriteOutcome::Unchanged);
     }
     prepare_out(out)?;
+    if lock.is_none() {
+        lock = Some(safe::lock_folder(out)?);
+    }
     let mut staged = Vec::new();
     for root in &roots {
         let mine = |path: &&String| path.split_once('/').is_some_and(|(r, _)| r == root);
@@ -195,6 +203,8 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     for root in &staged {
         root.swap_in()?;
     }
+    drop(staged);
+    drop(lock);
     let added = files.keys().filter(|p| !current.contains_key(*p)).count();
     let removed = current.keys().filter(|p| !files.contains_key(*p)).count();
     let changed = files
