@@ -200,8 +200,14 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
             staged.push(stage_root(out, root, &new, &current, &pruned)?);
         }
     }
-    for root in &staged {
-        root.swap_in()?;
+    for (done, root) in staged.iter().enumerate() {
+        if let Err(error) = root.swap_in() {
+            // Put back the roots already exchanged, so that an error leaves the previous tree.
+            for swapped in staged[..done].iter().rev() {
+                swapped.swap_back()?;
+            }
+            return Err(error);
+        }
     }
     drop(staged);
     drop(lock);
@@ -255,6 +261,8 @@ struct StagedRoot {
     target: PathBuf,
     /// Whether anything remains in the root (a root that pruning emptied is removed).
     keep: bool,
+    /// Whether `target` existed when the root was staged.
+    existed: bool,
 }
 
 impl StagedRoot {
@@ -263,8 +271,7 @@ impl StagedRoot {
     /// write permission on itself (for `..`), which a read-only root does not give.
     fn swap_in(&self) -> io::Result<()> {
         let new = self.staging.path();
-        let exists = fs::symlink_metadata(&self.target).is_ok();
-        let result = match (exists, self.keep) {
+        let result = match (self.existed, self.keep) {
             (true, true) => safe::exchange(new, &self.target),
             (false, true) => fs::rename(new, &self.target),
             // Pruning emptied the root: the empty staged folder takes its place, then goes.
@@ -280,6 +287,17 @@ impl StagedRoot {
                 e
             }
         })
+    }
+
+    /// Undoes a successful [`StagedRoot::swap_in`]: the previous root is back at its place.
+    fn swap_back(&self) -> io::Result<()> {
+        let staging = self.staging.path();
+        match (self.existed, self.keep) {
+            (true, true) => safe::exchange(staging, &self.target),
+            (false, true) => fs::rename(&self.target, staging),
+            (true, false) => fs::rename(staging, &self.target),
+            (false, false) => Ok(()),
+        }
     }
 }
 
@@ -357,10 +375,12 @@ fn stage_root(
         }
     }
     let keep = fs::read_dir(&base)?.next().is_some();
+    let existed = fs::symlink_metadata(&target).is_ok();
     Ok(StagedRoot {
         staging,
         target,
         keep,
+        existed,
     })
 }
 
@@ -510,5 +530,41 @@ mod tests {
         write_tree(&out, &first).unwrap();
         write_tree(&out, &files(&[("base/a.yaml", "a")])).unwrap();
         assert!(!out.join("overlays").exists());
+    }
+
+    #[test]
+    fn swap_back_restores_the_previous_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("generated");
+        let first = files(&[("base/a.yaml", "a")]);
+        write_tree(&out, &first).unwrap();
+        let second = files(&[("base/a.yaml", "a2"), ("overlays/dev/k.yaml", "k")]);
+        let current = owned_files(&out, &roots(&second)).unwrap();
+        let none = BTreeSet::new();
+        let keep = |root: &str| -> Files {
+            second
+                .iter()
+                .filter(|(p, _)| p.starts_with(root))
+                .map(|(p, t)| (p.clone(), t.clone()))
+                .collect()
+        };
+        let base = stage_root(&out, "base", &keep("base/"), &current, &none).unwrap();
+        let overlays = stage_root(&out, "overlays", &keep("overlays/"), &current, &none).unwrap();
+        base.swap_in().unwrap();
+        overlays.swap_in().unwrap();
+        assert_eq!(owned_files(&out, &roots(&second)).unwrap().len(), 2);
+        overlays.swap_back().unwrap();
+        base.swap_back().unwrap();
+        assert!(is_current(
+            &owned_files(&out, &roots(&first)).unwrap(),
+            &first
+        ));
+        assert!(!out.join("overlays").exists());
+        drop((base, overlays));
+        let inside: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(inside, ["base"]);
     }
 }
