@@ -363,6 +363,24 @@ fn a_read_only_root_leaves_nothing_behind_for_a_normal_user() {
         Vec::<String>::new()
     );
     expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+
+    // A folder of another owner's cannot be given back to that owner: refused, nothing changes.
+    std::os::unix::fs::chown(&base, Some(0), Some(0)).unwrap();
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o777)).unwrap();
+    restorage(dir.path(), 17);
+    let refused = as_nobody(&["build"]).unwrap();
+    expect(&refused, 2);
+    assert!(
+        stderr(&refused).contains("generated/base belongs to 0:0"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(fs::metadata(&base).unwrap().uid(), 0);
+    assert_eq!(mode(&base), 0o777);
+    assert_eq!(
+        leftovers(&dir.path().join("generated")),
+        Vec::<String>::new()
+    );
 }
 
 /// A tmpfs mounted for the length of a test, unmounted on drop.

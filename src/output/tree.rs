@@ -327,7 +327,12 @@ fn stage_root(
                 if !relative.is_empty() {
                     fs::create_dir(&to)?;
                 }
-                keep_owner(&to, &meta, &target.join(&relative))?;
+                let original = if relative.is_empty() {
+                    target.clone()
+                } else {
+                    target.join(&relative)
+                };
+                keep_owner(&to, &meta, &original)?;
                 modes.push((to, meta.permissions().mode() & 0o7777));
             }
             for (relative, from) in found.files {
