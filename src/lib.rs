@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod config;
 pub mod diagnostic;
 pub mod model;
 pub mod output;

@@ -3,20 +3,20 @@
 //! stopping at the first. Each value is checked once, where it is written, so one typo in
 //! `[postgres]` is one diagnostic, not one per database. It never prints or touches disk.
 
-mod catalogue;
 mod values;
 
 use std::collections::BTreeMap;
 
+use crate::config::{cache, platform, tls};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
     Audit, CA_CONFIG_MAP_SUFFIX, CaPolicy, Cache, ClientAuth, Database, DnsLabel, DomainName,
-    Environment, KeyAlgorithm, LogStatement, PgVersion, Placement, Platform, ServerCertPolicy,
-    Setting, TlsPolicy, TlsVersion, WorkloadNames,
+    Environment, LogStatement, PgVersion, Placement, Platform, ServerCertPolicy, Setting,
+    TlsPolicy, WorkloadNames,
 };
 use crate::parse::{RawConfig, RawCpuMemory, RawPlacement, RawPostgres, RawResources, Sp, Span};
 
-pub use catalogue::{contrib_extensions, is_postgres_setting, setting_exists};
+pub use crate::config::catalogue::{contrib_extensions, is_postgres_setting, setting_exists};
 use values::{Checker, Wanted};
 
 /// Keys every database needs, from `[postgres]` or its own `[[database]]`, with an example.
@@ -106,7 +106,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         .as_ref()
         .and_then(|p| p.cluster_domain.as_ref())
     {
-        None => DomainName::new("cluster.local").ok(),
+        None => DomainName::new(platform::CLUSTER_DOMAIN).ok(),
         Some(domain) => check.domain(domain),
     };
     let postgres = raw.postgres.clone().unwrap_or_default();
@@ -388,7 +388,7 @@ impl<'a> Layered<'a> {
             .and_then(|s| check.storage_class(s));
         let resources = check.resources(
             &[self.top.resources.as_ref(), self.base.resources.as_ref()],
-            &values::POSTGRES_RESOURCES,
+            &crate::config::postgres::RESOURCES,
         );
         let extensions = self
             .pick(|p| p.extensions.as_ref())
@@ -489,7 +489,7 @@ fn cache(
     let name = section
         .name
         .clone()
-        .unwrap_or_else(|| Sp::new("redis".to_owned(), section.span.clone()));
+        .unwrap_or_else(|| Sp::new(cache::NAME.to_owned(), section.span.clone()));
     let label = check.label(
         &name,
         WorkloadNames::for_cache(&name.value).longest_suffix(),
@@ -568,9 +568,12 @@ fn cache(
         .storage_class
         .as_ref()
         .and_then(|s| check.storage_class(s));
-    let resources = check.resources(&[section.resources.as_ref()], &values::CACHE_RESOURCES);
+    let resources = check.resources(
+        &[section.resources.as_ref()],
+        &crate::config::cache::RESOURCES,
+    );
     let client_auth = match &section.client_auth {
-        None => Some(ClientAuth::None),
+        None => ClientAuth::from_name(cache::CLIENT_AUTH),
         Some(written) => {
             let mode = check.choice(
                 written,
@@ -606,16 +609,16 @@ fn cache(
 fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     let section = raw.tls.clone().unwrap_or_default();
     let min_version = match &section.min_version {
-        None => Some(TlsVersion::V1_2),
+        None => Some(tls::MIN_VERSION_DEFAULT),
         Some(written) => check.tls_version(written),
     };
     let ca = section.ca.clone().unwrap_or_default();
     let server = section.server.clone().unwrap_or_default();
-    let ca_validity = check.period(ca.validity.as_ref(), "10y");
-    let ca_key = check.key(ca.key.as_ref(), KeyAlgorithm::Rsa4096);
-    let server_validity = check.period(server.validity.as_ref(), "1y");
-    let server_key = check.key(server.key.as_ref(), KeyAlgorithm::Rsa4096);
-    let renew_before = check.period(server.renew_before.as_ref(), "30d");
+    let ca_validity = check.period(ca.validity.as_ref(), tls::CA_VALIDITY);
+    let ca_key = check.key(ca.key.as_ref(), tls::KEY);
+    let server_validity = check.period(server.validity.as_ref(), tls::SERVER_VALIDITY);
+    let server_key = check.key(server.key.as_ref(), tls::KEY);
+    let renew_before = check.period(server.renew_before.as_ref(), tls::RENEW_BEFORE);
     if let (Some(ca_period), Some(server_period)) = (&ca_validity, &server_validity) {
         if let (true, Some(written)) = (ca_period.days() > 30.0 * 365.25, &ca.validity) {
             check.push(

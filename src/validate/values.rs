@@ -10,11 +10,8 @@ use std::collections::BTreeSet;
 
 use crate::parse::{RawPlacement, RawResources, SettingValue, Sp, Span};
 
-use super::catalogue;
+use crate::config::catalogue;
 
-/// Resource defaults when bakery.toml declares none: (request cpu, request memory, limit cpu, limit memory).
-pub const POSTGRES_RESOURCES: [&str; 4] = ["100m", "256Mi", "1", "512Mi"];
-pub const CACHE_RESOURCES: [&str; 4] = ["50m", "64Mi", "500m", "256Mi"];
 /// Settings bakeryc writes itself; `[postgres.settings]` may not override them.
 const RESERVED_SETTINGS: &[&str] = &[
     "config_file",

@@ -1,0 +1,57 @@
+//! `[platform]`: the platform's name and the namespace every object is created in. Its keys,
+//! their docs and the raw form; the checks of the values are `validate`'s.
+
+use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table};
+
+/// The cluster's DNS domain when `cluster_domain` is not written.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+pub static TABLE: Table = Table {
+    title: "[platform]",
+    doc: "the platform's name and namespace",
+    keys: &[
+        Key {
+            name: "name",
+            kind: Kind::Str(Format::Label),
+            required: Required::Yes,
+            default: Default::None,
+            doc: "DNS-1123 label; `app.kubernetes.io/part-of`; clients must carry this label to pass the NetworkPolicies",
+            example: "\"bakery-ia\"",
+        },
+        Key {
+            name: "namespace",
+            kind: Kind::Str(Format::Label),
+            required: Required::Yes,
+            default: Default::None,
+            doc: "DNS-1123 label; the namespace of every object",
+            example: "\"bakery-ia\"",
+        },
+        Key {
+            name: "cluster_domain",
+            kind: Kind::Str(Format::Domain),
+            required: Required::No,
+            default: Default::Str(CLUSTER_DOMAIN),
+            doc: "used for the certificates' fully qualified SANs",
+            example: "\"cluster.local\"",
+        },
+    ],
+    inherits: None,
+    inline: false,
+};
+
+#[derive(Clone, Debug, Default)]
+pub struct RawPlatform {
+    pub span: Span,
+    pub name: Option<Sp<String>>,
+    pub namespace: Option<Sp<String>>,
+    pub cluster_domain: Option<Sp<String>>,
+}
+
+pub fn read(t: &mut Fields<'_, '_, '_>) -> RawPlatform {
+    RawPlatform {
+        span: t.span.clone(),
+        name: t.string("name"),
+        namespace: t.string("namespace"),
+        cluster_domain: t.string("cluster_domain"),
+    }
+}
