@@ -251,6 +251,13 @@ reverse. Give each a distinct name (the cache is named `redis` when [cache] sets
 usually means a typo or a database that was renamed: production silently keeps the defaults (a \
 small volume, small limits) while everyone believes the override applies. Name a declared \
 database; the help suggests the nearest one.";
+    UnknownCache => "bakery::environment::unknown-cache",
+        "declare a [cache], or remove the environment's cache table",
+        "An environment overrides the cache, but bakery.toml declares no [cache]. The override would \
+do nothing: no Redis is deployed in any environment, while whoever wrote [environments.E.cache] \
+expects one with the sizes given there. Declare the cache with [cache] (image and storage), or \
+remove the environment's cache table. (Reported as `bakery::toml::unknown-key` before this code \
+existed; the key is known, the cache is what is missing.)";
     InvalidQuantity => "bakery::quantity::invalid",
         "write a Kubernetes quantity such as 2Gi, 500Mi, 100m or 1",
         "Kubernetes quantities use binary suffixes (Ki, Mi, Gi, Ti) or decimal ones (k, M, G, T) and, \
@@ -363,6 +370,13 @@ when it was added or removed, and suggests the nearest setting for a typo. Setti
 would break the guarantees bakeryc makes about the compiled server: `ssl = off` would accept \
 clear-text connections, another listen_addresses or port would not match the Service. Remove it \
 and use the bakery.toml key that controls it ([tls], [postgres.audit]).";
+    InvalidSettingValue => "bakery::postgres::invalid-setting-value",
+        "write a finite number, or a string on one line",
+        "postgresql.conf has no spelling for `nan` or `inf`, and a value is one line of the file: a \
+line break inside a string would end the setting there and turn the rest into a line PostgreSQL \
+cannot read, so the server refuses to start. TOML accepts all of these, so the value has the \
+right type but cannot be written; write a finite number, or a string without line breaks. \
+(Reported as `bakery::toml::wrong-type` before this code existed.)";
     ClientAuthContradiction => "bakery::cache::client-auth",
         "use client_auth = \"none\" or \"optional\", or declare client certificates",
         "With client_auth = \"required\" Redis refuses every TLS client that does not present a \

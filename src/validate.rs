@@ -860,7 +860,7 @@ fn environments(
             (None, Some(written)) => {
                 check.push(
                     Diagnostic::error(
-                        Code::UnknownKey,
+                        Code::UnknownCache,
                         written.span.clone(),
                         format!(
                             "environment `{}` overrides a cache, but no [cache] is declared",

@@ -753,7 +753,7 @@ impl Checker {
                 if text.contains(['\n', '\r', '\0']) {
                     self.push(
                         Diagnostic::error(
-                            Code::WrongType,
+                            Code::InvalidSettingValue,
                             value.span.clone(),
                             "setting values must be on one line",
                         )
@@ -768,7 +768,7 @@ impl Checker {
             SettingValue::Float(_) => {
                 self.push(
                     Diagnostic::error(
-                        Code::WrongType,
+                        Code::InvalidSettingValue,
                         value.span.clone(),
                         "PostgreSQL settings cannot be inf or nan",
                     )
