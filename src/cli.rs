@@ -6,6 +6,7 @@
 mod build;
 mod check;
 mod explain;
+mod schema;
 mod secrets;
 
 use std::ffi::OsString;
@@ -44,6 +45,8 @@ enum Command {
     Explain(explain::Args),
     /// Issue, rotate and check the certificates and passwords of an environment.
     Secrets(secrets::Args),
+    /// Print the JSON Schema of bakery.toml (bakery.schema.json), or the README's key table.
+    Schema(schema::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -169,6 +172,7 @@ where
         Command::Check(args) => (args.config.format, check::run(args)),
         Command::Explain(args) => (Format::Human, explain::run(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),
+        Command::Schema(args) => (Format::Human, Ok(schema::run(args))),
     };
     let mut stderr = std::io::stderr().lock();
     let mut stdout = std::io::stdout().lock();
