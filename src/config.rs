@@ -35,6 +35,9 @@ impl<T> Sp<T> {
     }
 }
 
+/// A table of user-chosen names to strings, as written, in the order written.
+pub type RawMap = Sp<Vec<(Sp<String>, Sp<String>)>>;
+
 /// One table of bakery.toml as the user writes it.
 #[derive(Debug)]
 pub struct Table {
@@ -105,6 +108,11 @@ pub enum Kind {
     Named(&'static Table),
     /// A table of user-chosen names with scalar values (`[postgres.settings]`).
     Settings,
+    /// A table of user-chosen names to strings (`labels = { team = "payments" }`).
+    Map {
+        names: Format,
+        values: Format,
+    },
 }
 
 /// What a string must look like.
@@ -124,6 +132,9 @@ pub enum Format {
     DurationOrOff,
     Image,
     Extension,
+    /// A Kubernetes label key (`example.com/team`) and value.
+    LabelKey,
+    LabelValue,
     Choice(&'static [&'static str]),
 }
 
@@ -142,6 +153,7 @@ pub enum Default {
     Str(&'static str),
     Bool(bool),
     EmptyList,
+    EmptyTable,
     /// Requests and limits: (request cpu, request memory, limit cpu, limit memory).
     Resources(&'static [&'static str; 4]),
     /// Computed from other keys; the text says how.

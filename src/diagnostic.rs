@@ -258,6 +258,13 @@ do nothing: no Redis is deployed in any environment, while whoever wrote [enviro
 expects one with the sizes given there. Declare the cache with [cache] (image and storage), or \
 remove the environment's cache table. (Reported as `bakery::toml::unknown-key` before this code \
 existed; the key is known, the cache is what is missing.)";
+    ReservedLabel => "bakery::platform::reserved-label",
+        "remove the label: bakeryc sets it",
+        "bakeryc sets the `app.kubernetes.io/` labels name, instance, component, part-of and \
+managed-by on every object itself: Deployment selectors (which cannot change once created), \
+Services and NetworkPolicies select pods by them, and clients must carry part-of to pass the \
+NetworkPolicies. A value from `[platform] labels` would either be overwritten, or break \
+selection and lock clients out. Use a label key of your own, such as `example.com/team`.";
     InvalidQuantity => "bakery::quantity::invalid",
         "write a Kubernetes quantity such as 2Gi, 500Mi, 100m or 1",
         "Kubernetes quantities use binary suffixes (Ki, Mi, Gi, Ti) or decimal ones (k, M, G, T) and, \

@@ -11,8 +11,8 @@ use crate::config::{cache, platform, tls};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
     Audit, CA_CONFIG_MAP_SUFFIX, CaPolicy, Cache, ClientAuth, Database, DnsLabel, DomainName,
-    Environment, LogStatement, PgVersion, Placement, Platform, ServerCertPolicy, Setting,
-    TlsPolicy, WorkloadNames,
+    Environment, LabelKey, LabelValue, LogStatement, MANAGED_LABELS, PgVersion, Placement,
+    Platform, ServerCertPolicy, Setting, TlsPolicy, WorkloadNames,
 };
 use crate::parse::{RawConfig, RawCpuMemory, RawPlacement, RawPostgres, RawResources, Sp, Span};
 
@@ -109,6 +109,10 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         None => DomainName::new(platform::CLUSTER_DOMAIN).ok(),
         Some(domain) => check.domain(domain),
     };
+    let labels = match raw.platform.as_ref().and_then(|p| p.labels.as_ref()) {
+        None => Some(BTreeMap::new()),
+        Some(written) => labels(written, check),
+    };
     let postgres = raw.postgres.clone().unwrap_or_default();
     check.postgres_section(&postgres);
     if raw.postgres.is_some() {
@@ -134,6 +138,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         name: name?,
         namespace: namespace?,
         cluster_domain: cluster_domain?,
+        labels: labels?,
         databases: databases
             .into_iter()
             .map(|db| db.database)
@@ -145,6 +150,61 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         tls: tls?,
         environments: environments?,
     })
+}
+
+/// `[platform] labels`: Kubernetes label keys and values, none of the labels bakeryc sets.
+fn labels(
+    written: &crate::config::RawMap,
+    check: &mut Checker,
+) -> Option<BTreeMap<LabelKey, LabelValue>> {
+    let mut labels = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in &written.value {
+        if MANAGED_LABELS.contains(&key.value.as_str()) {
+            ok = false;
+            check.push(
+                Diagnostic::error(
+                    Code::ReservedLabel,
+                    key.span.clone(),
+                    format!("`{}` is set by bakeryc on every object", key.value),
+                )
+                .with_label("managed by bakeryc")
+                .with_help(
+                    "remove it: selectors and NetworkPolicies rely on bakeryc's value; use a label of your own, e.g. example.com/team",
+                ),
+            );
+            continue;
+        }
+        let key_ok = LabelKey::new(&key.value).map_err(|problem| {
+            check.push(
+                Diagnostic::error(
+                    Code::InvalidName,
+                    key.span.clone(),
+                    format!("{:?} is not a Kubernetes label key: it {problem}", key.value),
+                )
+                .with_label("not a label key")
+                .with_help("write a name of letters, digits, '-', '_' and '.' (at most 63), optionally after a DNS prefix and '/', e.g. example.com/team"),
+            );
+        });
+        let value_ok = LabelValue::new(&value.value).map_err(|problem| {
+            check.push(
+                Diagnostic::error(
+                    Code::InvalidName,
+                    value.span.clone(),
+                    format!("{:?} is not a Kubernetes label value: it {problem}", value.value),
+                )
+                .with_label("not a label value")
+                .with_help("write at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or \"\""),
+            );
+        });
+        match (key_ok, value_ok) {
+            (Ok(key), Ok(value)) => {
+                labels.insert(key, value);
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(labels)
 }
 
 /// Every Service's fully qualified name (`<svc>.<namespace>.svc.<cluster_domain>`) is a SAN of

@@ -110,13 +110,14 @@ fn valid_files() -> Vec<PathBuf> {
 }
 
 /// The ui cases whose mistake is the file's shape, which the schema can see: an unknown key,
-/// a value of the wrong type, a value outside a fixed list.
+/// a value of the wrong type, a value outside a fixed list, a label bakeryc sets.
 fn shape_mistakes() -> Vec<PathBuf> {
     let shape = [
         Code::UnknownKey,
         Code::WrongType,
         Code::InvalidChoice,
         Code::KeyAlgorithm,
+        Code::ReservedLabel,
     ];
     ui_cases()
         .into_iter()
@@ -191,4 +192,88 @@ fn jsonschema_refuses_unknown_keys_wrong_types_and_bad_choices() {
         accepted.is_empty(),
         "the schema accepts broken files: {accepted:#?}"
     );
+}
+
+/// `[platform] labels` lands on the metadata of every object and pod template, and on nothing
+/// else: without it, the labels are exactly bakeryc's own.
+#[test]
+fn platform_labels_are_on_every_object() {
+    let repo = std::fs::read_to_string(root().join("bakery.toml")).unwrap();
+    let labelled = repo.replacen(
+        "[platform]\n",
+        "[platform]\nlabels = { team = \"payments\", \"example.com/tier\" = \"data\" }\n",
+        1,
+    );
+    let with = objects(&labelled);
+    let without = objects(&repo);
+    assert_eq!(with.len(), without.len());
+    let mut seen = 0;
+    for (labelled, plain) in with.iter().zip(&without) {
+        let mut expected = plain.clone();
+        strip_labels(&mut expected);
+        for labels in label_maps(plain) {
+            assert!(
+                labels.keys().all(|k| k.starts_with("app.kubernetes.io/")),
+                "{plain}"
+            );
+        }
+        for labels in label_maps(labelled) {
+            assert_eq!(
+                labels.get("team").map(String::as_str),
+                Some("payments"),
+                "{labelled}"
+            );
+            assert_eq!(
+                labels.get("example.com/tier").map(String::as_str),
+                Some("data")
+            );
+            seen += 1;
+        }
+        let mut got = labelled.clone();
+        strip_labels(&mut got);
+        assert_eq!(got, expected, "labels changed more than the labels");
+    }
+    assert!(
+        seen > without.len(),
+        "every object and pod template: {seen}"
+    );
+    let mut files =
+        vec![std::env::temp_dir().join(format!("bakery-labels-{}.toml", std::process::id()))];
+    std::fs::write(&files[0], &labelled).unwrap();
+    let verdict = verdicts(&files);
+    std::fs::remove_file(files.remove(0)).unwrap();
+    assert_eq!(verdict[0].1, None, "the schema refuses labels");
+}
+
+fn objects(source: &str) -> Vec<serde_json::Value> {
+    let platform = bakeryc::check(source).platform.expect("valid");
+    bakeryc::compile::compile(&platform)
+        .into_values()
+        .filter_map(|document| match document {
+            bakeryc::compile::Document::Objects(objects) => Some(objects),
+            _ => None,
+        })
+        .flatten()
+        .map(|object| serde_json::to_value(object).unwrap())
+        .collect()
+}
+
+/// The labels maps of an object: its own and its pod template's.
+fn label_maps(object: &serde_json::Value) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut maps = Vec::new();
+    for pointer in ["/metadata/labels", "/spec/template/metadata/labels"] {
+        if let Some(labels) = object.pointer(pointer) {
+            maps.push(serde_json::from_value(labels.clone()).unwrap());
+        }
+    }
+    maps
+}
+
+/// Replaces each labels map by its bakeryc-set part only.
+fn strip_labels(object: &mut serde_json::Value) {
+    for pointer in ["/metadata/labels", "/spec/template/metadata/labels"] {
+        if let Some(serde_json::Value::Object(labels)) = object.pointer_mut(pointer) {
+            labels.retain(|key, _| key.starts_with("app.kubernetes.io/"));
+        }
+    }
 }

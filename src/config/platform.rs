@@ -1,7 +1,8 @@
-//! `[platform]`: the platform's name and the namespace every object is created in. Its keys,
+//! `[platform]`: the platform's name, the namespace every object is created in and the extra
+//! labels every object carries. Its keys,
 //! their docs and the raw form; the checks of the values are `validate`'s.
 
-use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table};
+use super::{Default, Fields, Format, Key, Kind, RawMap, Required, Sp, Span, Table};
 
 /// The cluster's DNS domain when `cluster_domain` is not written.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
@@ -34,6 +35,17 @@ pub static TABLE: Table = Table {
             doc: "used for the certificates' fully qualified SANs",
             example: "\"cluster.local\"",
         },
+        Key {
+            name: "labels",
+            kind: Kind::Map {
+                names: Format::LabelKey,
+                values: Format::LabelValue,
+            },
+            required: Required::No,
+            default: Default::EmptyTable,
+            doc: "extra labels on every object (Kubernetes label keys and values); the `app.kubernetes.io/*` labels bakeryc sets are refused",
+            example: "{ team = \"payments\" }",
+        },
     ],
     inherits: None,
     inline: false,
@@ -45,6 +57,8 @@ pub struct RawPlatform {
     pub name: Option<Sp<String>>,
     pub namespace: Option<Sp<String>>,
     pub cluster_domain: Option<Sp<String>>,
+    /// Label key and value as written, in the order written.
+    pub labels: Option<RawMap>,
 }
 
 pub fn read(t: &mut Fields<'_, '_, '_>) -> RawPlatform {
@@ -53,5 +67,6 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawPlatform {
         name: t.string("name"),
         namespace: t.string("namespace"),
         cluster_domain: t.string("cluster_domain"),
+        labels: t.string_map("labels"),
     }
 }

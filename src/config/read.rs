@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Key, Kind, Sp, Span, Table, catalogue, tables};
+use super::{Key, Kind, RawMap, Sp, Span, Table, catalogue, tables};
 use crate::diagnostic::{Code, Diagnostic};
 
 use super::postgres::{RawSetting, SettingValue};
@@ -169,6 +169,27 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
             }
         }
         Some(Sp::new(items, value.span()))
+    }
+
+    /// A table whose keys are user-chosen names with string values (labels).
+    pub fn string_map(&mut self, key: &'static str) -> Option<RawMap> {
+        let value = self.lookup(key)?;
+        let Some(table) = value.get_ref().as_table() else {
+            self.wrong_type(key, value, "a table");
+            return None;
+        };
+        let mut entries = Vec::new();
+        for (name, item) in table {
+            match item.get_ref().as_str() {
+                Some(text) => entries.push((
+                    Sp::new(name.get_ref().to_string(), name.span()),
+                    Sp::new(text.to_owned(), item.span()),
+                )),
+                None => self.wrong_type(key, item, "a string"),
+            }
+        }
+        entries.sort_by_key(|entry| entry.0.span.start);
+        Some(Sp::new(entries, value.span()))
     }
 
     /// A table whose keys are user-chosen (postgresql.conf settings) with scalar values.

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value, json};
 
 use super::{Default, Format, Key, Kind, Required, TOP, Table};
+use crate::model::MANAGED_LABELS;
 
 /// A DNS-1123 label.
 const LABEL: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
@@ -22,6 +23,10 @@ const DURATION: &str = "([0-9]+(\\.[0-9]+)?\\s*[a-zA-Z]+\\s*)+";
 const IMAGE: &str = "^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$";
 /// A PostgreSQL extension name.
 const EXTENSION: &str = "^[a-z_][a-z0-9_-]{0,62}$";
+/// A Kubernetes label key: an optional DNS-subdomain prefix, then a name of up to 63 characters.
+const LABEL_KEY: &str = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/// A Kubernetes label value: empty, or a name of up to 63 characters.
+const LABEL_VALUE: &str = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
 /// A postgresql.conf setting name (extension settings have a dot).
 const SETTING: &str = "^[A-Za-z0-9_.]+$";
 
@@ -78,6 +83,11 @@ fn key(key: &Key) -> Value {
             "propertyNames": {"pattern": LABEL, "maxLength": 63},
             "additionalProperties": table(inner),
         }),
+        Kind::Map { names, values } => json!({
+            "type": "object",
+            "propertyNames": string(names),
+            "additionalProperties": string(values),
+        }),
         Kind::Settings => json!({
             "type": "object",
             "propertyNames": {"pattern": SETTING},
@@ -90,6 +100,7 @@ fn key(key: &Key) -> Value {
         Default::Str(text) => schema["default"] = json!(text),
         Default::Bool(flag) => schema["default"] = json!(flag),
         Default::EmptyList => schema["default"] = json!([]),
+        Default::EmptyTable => schema["default"] = json!({}),
         Default::Resources([request_cpu, request_memory, limit_cpu, limit_memory]) => {
             schema["default"] = json!({
                 "requests": {"cpu": request_cpu, "memory": request_memory},
@@ -116,6 +127,12 @@ fn string(format: &Format) -> Value {
         }
         Format::Image => json!({"type": "string", "pattern": IMAGE}),
         Format::Extension => json!({"type": "string", "pattern": EXTENSION}),
+        Format::LabelKey => json!({
+            "type": "string",
+            "pattern": LABEL_KEY,
+            "not": {"enum": MANAGED_LABELS},
+        }),
+        Format::LabelValue => json!({"type": "string", "pattern": LABEL_VALUE}),
         Format::Choice(names) => json!({"type": "string", "enum": names}),
     }
 }
@@ -196,6 +213,7 @@ fn row(out: &mut String, name: &str, key: &Key) {
         Default::Str(text) => format!("`{text}`"),
         Default::Bool(flag) => format!("`{flag}`"),
         Default::EmptyList => "`[]`".to_owned(),
+        Default::EmptyTable => "`{}`".to_owned(),
         Default::Resources([request_cpu, request_memory, limit_cpu, limit_memory]) => {
             format!("requests {request_cpu}/{request_memory}, limits {limit_cpu}/{limit_memory}")
         }
