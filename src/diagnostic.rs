@@ -172,7 +172,11 @@ macro_rules! codes {
             pub fn from_name(name: &str) -> Option<Code> {
                 let name = name.trim();
                 let full = if name.starts_with("bakery::") { name.to_owned() } else { format!("bakery::{name}") };
-                Self::ALL.iter().copied().find(|code| code.as_str() == full)
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|code| code.as_str() == full)
+                    .or_else(|| ALIASES.iter().find(|(old, _)| *old == full).map(|(_, code)| *code))
             }
         }
 
@@ -183,6 +187,9 @@ macro_rules! codes {
         }
     };
 }
+
+/// Names a code had before it was renamed: `explain` and CI annotations keep working with them.
+const ALIASES: &[(&str, Code)] = &[];
 
 codes! {
     TomlSyntax => "bakery::toml::syntax",
