@@ -1,8 +1,12 @@
 //! The diagnostic type every stage reports problems with, and the catalogue of stable codes
 //! that `bakeryc explain` reads. It only describes problems; rendering them is the CLI's job.
 
+mod kind;
+
 use std::fmt::{self, Write as _};
 use std::ops::Range;
+
+pub use kind::{ExtensionAdvice, Kind, SettingAdvice};
 
 /// How bad a problem is: errors stop the build, warnings do not (unless `--deny-warnings`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,0 +1,596 @@
+//! Every problem a value check can find, as a typed kind with the facts its text is made of, and
+//! the one place that turns a kind into words (code, severity, message, label, help, other
+//! places). Checks construct kinds; they never write diagnostic text themselves.
+
+use std::ops::Range;
+
+use super::{Code, Diagnostic, Severity};
+
+/// What a check found wrong with a value, and the facts the text needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    /// A required key is absent from the table that should hold it.
+    MissingKey {
+        message: String,
+        table: String,
+        key: String,
+        help: String,
+    },
+    NotDnsLabel {
+        written: String,
+        problem: String,
+        /// The written name made lowercase with `-`, when that is a valid label.
+        suggestion: Option<String>,
+    },
+    NameTooLong {
+        written: String,
+        suffix: String,
+        max: usize,
+    },
+    NotDomain {
+        written: String,
+        problem: String,
+    },
+    NotStorageClass {
+        written: String,
+        problem: String,
+    },
+    UnsupportedVersion {
+        problem: String,
+        supported: (u8, u8),
+    },
+    ImageLatest {
+        written: String,
+        repository: String,
+    },
+    ImageUntagged {
+        written: String,
+        repository: String,
+    },
+    ImageInvalid {
+        written: String,
+        problem: String,
+        has_digest: bool,
+        /// The reference in lowercase, when that one is valid.
+        lowercase: Option<String>,
+    },
+    ImageVersionMismatch {
+        tag: String,
+        image_major: u8,
+        version: u8,
+        version_at: Range<usize>,
+    },
+    NotPositive {
+        what: String,
+        written: String,
+        bytes: bool,
+    },
+    BareBytes {
+        what: String,
+        written: String,
+        unit: &'static str,
+    },
+    Millibytes {
+        what: String,
+        written: String,
+    },
+    NotQuantity {
+        what: String,
+        problem: String,
+        /// The quantity most likely meant (`2Gi` for `2GB`).
+        near: Option<String>,
+        bytes: bool,
+    },
+    RequestAboveLimit {
+        what: &'static str,
+        request: String,
+        limit: String,
+        /// Where the limit was written, when both request and limit were.
+        limit_at: Option<Range<usize>>,
+        /// The limit is bakeryc's default.
+        limit_defaulted: bool,
+    },
+    ExtensionNotInContrib {
+        name: String,
+        major: u8,
+        advice: ExtensionAdvice,
+    },
+    NotExtension {
+        problem: String,
+        lowercase: Option<String>,
+    },
+    InvalidChoice {
+        written: String,
+        key: String,
+        choices: &'static [&'static str],
+        near: Option<&'static str>,
+    },
+    NotStatementDuration {
+        written: String,
+    },
+    NotPeriod {
+        written: String,
+        problem: String,
+    },
+    TlsDeprecated {
+        number: String,
+    },
+    TlsSsl {
+        written: String,
+    },
+    NotTlsVersion {
+        written: String,
+    },
+    WeakRsa {
+        bits: u32,
+    },
+    KeyMisspelt {
+        written: String,
+        spelled: &'static str,
+    },
+    NotKeyAlgorithm {
+        written: String,
+        names: &'static [&'static str],
+        near: Option<&'static str>,
+    },
+    ReservedSetting {
+        name: String,
+    },
+    UnknownSetting {
+        name: String,
+        major: u8,
+        advice: SettingAdvice,
+    },
+    SettingOnSeveralLines,
+    SettingNotFinite,
+}
+
+/// What to do about an extension outside the declared version's contrib set.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExtensionAdvice {
+    /// A well-known third-party extension, and where it comes from.
+    ThirdParty(&'static str),
+    /// Shipped from this later version on.
+    From(u8),
+    /// Shipped by these versions only.
+    Only(u8, u8),
+    Near(String),
+    CheckName,
+}
+
+/// What to do about a setting the declared version does not have.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingAdvice {
+    From(u8),
+    RemovedAfter(u8),
+    Near(String),
+    Remove,
+}
+
+/// A kind's words.
+struct Text {
+    code: Code,
+    severity: Severity,
+    message: String,
+    label: String,
+    help: Option<String>,
+    secondary: Vec<(Range<usize>, String)>,
+}
+
+impl Text {
+    fn error(code: Code, message: impl Into<String>, label: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            label: label.into(),
+            help: None,
+            secondary: Vec::new(),
+        }
+    }
+
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl Diagnostic {
+    /// The one constructor of a check's diagnostic: a kind at a span.
+    pub fn of(span: Range<usize>, kind: &Kind) -> Self {
+        let text = kind.text();
+        let mut diagnostic =
+            Self::new(text.code, text.severity, span, text.message).with_label(text.label);
+        if let Some(help) = text.help {
+            diagnostic = diagnostic.with_help(help);
+        }
+        for (span, label) in text.secondary {
+            diagnostic = diagnostic.with_secondary(span, label);
+        }
+        diagnostic
+    }
+}
+
+impl Kind {
+    #[allow(
+        clippy::match_same_arms,
+        reason = "each kind says its own text, even where two read alike"
+    )]
+    fn text(&self) -> Text {
+        match self {
+            Self::MissingKey {
+                message,
+                table,
+                key,
+                help,
+            } => Text::error(
+                Code::MissingKey,
+                message,
+                format!("{table} has no `{key}`"),
+            )
+            .help(help),
+            Self::NotDnsLabel {
+                written,
+                problem,
+                suggestion,
+            } => {
+                let text = Text::error(
+                    Code::InvalidName,
+                    format!("{written:?} is not a DNS-1123 label: it {problem}"),
+                    "not a valid Kubernetes name",
+                );
+                match suggestion {
+                    Some(suggestion) => text.help(format!(
+                        "use lowercase letters, digits and '-', e.g. \"{suggestion}\""
+                    )),
+                    None => text,
+                }
+            }
+            Self::NameTooLong {
+                written,
+                suffix,
+                max,
+            } => Text::error(
+                Code::NameTooLong,
+                format!(
+                    "{written:?} is {} characters; derived names allow at most {max}",
+                    written.len()
+                ),
+                format!("\"{written}{suffix}\" would exceed 63 characters"),
+            )
+            .help(format!("shorten the name to {max} characters or fewer")),
+            Self::NotDomain { written, problem } => Text::error(
+                Code::InvalidName,
+                format!("{written:?} is not a DNS domain: {problem}"),
+                "not a DNS domain",
+            )
+            .help("use the cluster's DNS domain, usually \"cluster.local\""),
+            Self::NotStorageClass { written, problem } => Text::error(
+                Code::InvalidName,
+                format!("storage class {written:?} is not a valid name: {problem}"),
+                "not a StorageClass name",
+            )
+            .help("use the name shown by `kubectl get storageclass`"),
+            Self::UnsupportedVersion {
+                problem,
+                supported: (first, last),
+            } => Text::error(
+                Code::UnsupportedVersion,
+                problem,
+                "unsupported PostgreSQL major version",
+            )
+            .help(format!("use a major version from {first} to {last}")),
+            Self::ImageLatest {
+                written,
+                repository,
+            } => Text::error(
+                Code::ImageLatest,
+                format!("image {written:?} is tagged `latest`"),
+                "`latest` is not a version",
+            )
+            .help(format!(
+                "pin a version, e.g. \"{repository}:<version>\", or a digest"
+            )),
+            Self::ImageUntagged {
+                written,
+                repository,
+            } => Text::error(
+                Code::ImageLatest,
+                format!("image {written:?} has no tag or digest"),
+                "means `latest`",
+            )
+            .help(format!(
+                "pin a version, e.g. \"{repository}:<version>\", or a digest"
+            )),
+            Self::ImageInvalid {
+                written,
+                problem,
+                has_digest,
+                lowercase,
+            } => {
+                let text = Text::error(
+                    Code::ImageInvalid,
+                    format!("{written:?} is not an image reference: {problem}"),
+                    "malformed image reference",
+                );
+                match (has_digest, lowercase) {
+                    (true, _) => text.help(
+                        "a digest is sha256: followed by 64 lowercase hex digits, as `docker buildx imagetools inspect <image>` prints it, e.g. postgres:17.2-alpine@sha256:<64 hex digits>",
+                    ),
+                    (false, Some(lower)) => text.help(format!("did you mean \"{lower}\"?")),
+                    (false, None) => text,
+                }
+            }
+            Self::ImageVersionMismatch {
+                tag,
+                image_major,
+                version,
+                version_at,
+            } => Text {
+                severity: Severity::Warning,
+                secondary: vec![(
+                    version_at.clone(),
+                    format!("settings are written for PostgreSQL {version}"),
+                )],
+                ..Text::error(
+                    Code::ImageVersionMismatch,
+                    format!(
+                        "image tag {tag:?} is PostgreSQL {image_major}, but `version` is {version}"
+                    ),
+                    format!("runs PostgreSQL {image_major}"),
+                )
+                .help(format!(
+                    "use a postgres:{version}.x image, or set version = {image_major}"
+                ))
+            },
+            Self::NotPositive {
+                what,
+                written,
+                bytes,
+            } => {
+                let example = if *bytes { "\"1Gi\"" } else { "\"100m\"" };
+                Text::error(
+                    Code::NonPositiveQuantity,
+                    format!("{what} {written:?} is not greater than zero"),
+                    "must be greater than zero",
+                )
+                .help(format!("use a {what} greater than zero, e.g. {example}"))
+            }
+            Self::BareBytes {
+                what,
+                written,
+                unit,
+            } => Text::error(
+                Code::InvalidQuantity,
+                format!("{what} {written:?} is less than a mebibyte"),
+                "a size without a binary unit is counted in bytes",
+            )
+            .help(format!(
+                "did you mean {written}{unit}? Sizes are written in Ki, Mi, Gi or Ti"
+            )),
+            Self::Millibytes { what, written } => {
+                let number = written.trim_end_matches('m');
+                Text::error(
+                    Code::InvalidQuantity,
+                    format!("{what} {written:?} means {number} thousandths of a byte"),
+                    "`m` is milli, not mega",
+                )
+                .help(format!(
+                    "did you mean {number}Mi? Sizes are written in Ki, Mi, Gi or Ti"
+                ))
+            }
+            Self::NotQuantity {
+                what,
+                problem,
+                near,
+                bytes,
+            } => {
+                let help = match near {
+                    Some(near) if *bytes || !near.ends_with('i') => format!(
+                        "did you mean {near}? Kubernetes writes binary sizes as Ki, Mi, Gi, Ti"
+                    ),
+                    _ if *bytes => "write a size such as \"512Mi\" or \"2Gi\"".to_owned(),
+                    _ => "write CPU as cores (\"1\", \"0.5\") or millicores (\"500m\")".to_owned(),
+                };
+                Text::error(
+                    Code::InvalidQuantity,
+                    format!("{what}: {problem}"),
+                    "not a Kubernetes quantity",
+                )
+                .help(help)
+            }
+            Self::RequestAboveLimit {
+                what,
+                request,
+                limit,
+                limit_at,
+                limit_defaulted,
+            } => {
+                let mut text = Text::error(
+                    Code::RequestAboveLimit,
+                    format!("{what} request {request} is above the {what} limit {limit}"),
+                    "request above limit",
+                )
+                .help(format!(
+                    "lower the {what} request to at most {limit}, or raise the limit"
+                ));
+                if let Some(at) = limit_at {
+                    text.secondary.push((at.clone(), "limit set here".to_owned()));
+                } else if *limit_defaulted {
+                    text = text.help(format!(
+                        "the {what} limit defaults to {limit}: lower the request or set a limit explicitly"
+                    ));
+                }
+                text
+            }
+            Self::ExtensionNotInContrib {
+                name,
+                major,
+                advice,
+            } => {
+                let help = match advice {
+                    ExtensionAdvice::ThirdParty(source) => format!(
+                        "`{name}` is not part of contrib: use {source}, and ignore this warning once the image has it"
+                    ),
+                    ExtensionAdvice::From(first) => format!(
+                        "`{name}` ships with PostgreSQL {first} and later: remove it, or declare a version that has it"
+                    ),
+                    ExtensionAdvice::Only(first, last) => {
+                        format!("`{name}` ships with PostgreSQL {first} to {last} only: remove it")
+                    }
+                    ExtensionAdvice::Near(near) => format!(
+                        "did you mean \"{near}\"? If the image adds `{name}` itself, ignore this warning"
+                    ),
+                    ExtensionAdvice::CheckName => format!(
+                        "check the name; if the image adds `{name}` itself, ignore this warning"
+                    ),
+                };
+                Text {
+                    severity: Severity::Warning,
+                    ..Text::error(
+                        Code::UnknownExtension,
+                        format!("extension {name:?} is not in the PostgreSQL {major} contrib set"),
+                        "CREATE EXTENSION may fail",
+                    )
+                    .help(help)
+                }
+            }
+            Self::NotExtension { problem, lowercase } => {
+                Text::error(Code::UnknownExtension, problem, "not an extension name").help(
+                    match lowercase {
+                        Some(lower) => {
+                            format!("did you mean \"{lower}\"? Extension names are lowercase")
+                        }
+                        None => {
+                            "extension names are lowercase letters, digits, '_' and '-'".to_owned()
+                        }
+                    },
+                )
+            }
+            Self::InvalidChoice {
+                written,
+                key,
+                choices,
+                near,
+            } => {
+                let quoted: Vec<String> = choices.iter().map(|n| format!("\"{n}\"")).collect();
+                let help = match near {
+                    Some(near) => format!(
+                        "did you mean \"{near}\"? `{key}` is one of {}",
+                        quoted.join(", ")
+                    ),
+                    None => format!("`{key}` is one of {}", quoted.join(", ")),
+                };
+                Text::error(
+                    Code::InvalidChoice,
+                    format!("{written:?} is not a valid `{key}`"),
+                    "unknown value",
+                )
+                .help(help)
+            }
+            Self::NotStatementDuration { written } => Text::error(
+                Code::InvalidDuration,
+                format!("{written:?} is not a duration"),
+                "expected a duration such as 500ms or 2s, or \"off\"",
+            )
+            .help("write log_min_duration = \"500ms\" (statements at least this slow are logged) or \"off\""),
+            Self::NotPeriod { written, problem } => {
+                let zero = problem.ends_with("must be longer than zero");
+                let message = if zero {
+                    problem.clone()
+                } else {
+                    format!("{written:?} is not a duration")
+                };
+                Text::error(
+                    Code::InvalidDuration,
+                    message,
+                    if zero { "not longer than zero" } else { "not a duration" },
+                )
+                .help("write a number and a unit: y (years), mo (months), w, d, h, e.g. \"10y\", \"3y\", \"90d\"")
+            }
+            Self::TlsDeprecated { number } => Text::error(
+                Code::TlsMinVersion,
+                format!("TLS {number} is deprecated and insecure"),
+                "below TLS 1.2",
+            )
+            .help("use min_version = \"1.2\" (or \"1.3\" when every client supports it)"),
+            Self::TlsSsl { written } => Text::error(
+                Code::TlsMinVersion,
+                format!("{written:?} is SSL, broken since 2014"),
+                "below TLS 1.2",
+            )
+            .help("use min_version = \"1.2\" or \"1.3\""),
+            Self::NotTlsVersion { written } => Text::error(
+                Code::TlsMinVersion,
+                format!("{written:?} is not a TLS version"),
+                "unknown TLS version",
+            )
+            .help("use min_version = \"1.2\" or \"1.3\""),
+            Self::WeakRsa { bits } => Text::error(
+                Code::KeyAlgorithm,
+                format!("RSA {bits} is too weak"),
+                "fewer than 2048 bits",
+            )
+            .help("RSA keys must have at least 2048 bits: use rsa-2048, rsa-3072 or rsa-4096 (or ecdsa-p256)"),
+            Self::KeyMisspelt { written, spelled } => Text::error(
+                Code::KeyAlgorithm,
+                format!("{written:?} is not spelled as bakeryc expects"),
+                "spelt differently",
+            )
+            .help(format!("write key = \"{spelled}\"")),
+            Self::NotKeyAlgorithm {
+                written,
+                names,
+                near,
+            } => Text::error(
+                Code::KeyAlgorithm,
+                format!("{written:?} is not a key algorithm"),
+                "unknown key algorithm",
+            )
+            .help(match near {
+                Some(near) => format!(
+                    "did you mean \"{near}\"? Key algorithms: {}",
+                    names.join(", ")
+                ),
+                None => format!("key algorithms: {}", names.join(", ")),
+            }),
+            Self::ReservedSetting { name } => Text::error(
+                Code::ReservedSetting,
+                format!("`{name}` is managed by bakeryc"),
+                "cannot be overridden",
+            )
+            .help("remove it: bakeryc sets it from [tls], [postgres.audit] and its own hardening"),
+            Self::UnknownSetting {
+                name,
+                major,
+                advice,
+            } => Text::error(
+                Code::UnknownSetting,
+                format!("PostgreSQL {major} has no setting `{name}`"),
+                "the server would refuse to start",
+            )
+            .help(match advice {
+                SettingAdvice::From(first) => format!(
+                    "`{name}` exists from PostgreSQL {first} on: remove it, or declare version = {first} with a matching image"
+                ),
+                SettingAdvice::RemovedAfter(last) => {
+                    format!("`{name}` was removed after PostgreSQL {last}: remove it")
+                }
+                SettingAdvice::Near(near) => format!("did you mean `{near}`?"),
+                SettingAdvice::Remove => format!(
+                    "remove it: it is not a PostgreSQL {major} setting (extension settings are written with a dot, e.g. pg_stat_statements.max)"
+                ),
+            }),
+            Self::SettingOnSeveralLines => Text::error(
+                Code::InvalidSettingValue,
+                "setting values must be on one line",
+                "contains a line break",
+            ),
+            Self::SettingNotFinite => Text::error(
+                Code::InvalidSettingValue,
+                "PostgreSQL settings cannot be inf or nan",
+                "not a finite number",
+            ),
+        }
+    }
+}
