@@ -6,7 +6,7 @@ mod kind;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-pub use kind::{ExtensionAdvice, Kind, SettingAdvice};
+pub use kind::{ExtensionAdvice, Kind, SettingAdvice, Written};
 
 /// How bad a problem is: errors stop the build, warnings do not (unless `--deny-warnings`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

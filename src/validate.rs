@@ -8,7 +8,7 @@ mod values;
 use std::collections::BTreeMap;
 
 use crate::config::{cache, platform, tls};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Kind, Written};
 use crate::model::{
     Audit, CA_CONFIG_MAP_SUFFIX, CaPolicy, Cache, ClientAuth, Database, DnsLabel, DomainName,
     Environment, LabelKey, LabelValue, LogStatement, MANAGED_LABELS, PgVersion, Placement,
@@ -61,16 +61,9 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let (name, namespace) = match &raw.platform {
         None => {
             if !check.mistyped(&[&raw.document], "platform") {
-                check.push(
-                    Diagnostic::error(
-                        Code::MissingKey,
-                        raw.document.start..raw.document.start,
-                        "missing the [platform] table",
-                    )
-                    .with_label("expected [platform] with `name` and `namespace`")
-                    .with_help(
-                        "add at the top of the file:\n[platform]\nname = \"bakery-ia\"\nnamespace = \"bakery-ia\"",
-                    ),
+                check.report(
+                    &(raw.document.start..raw.document.start),
+                    &Kind::MissingPlatform,
                 );
             }
             (None, None)
@@ -162,40 +155,25 @@ fn labels(
     for (key, value) in &written.value {
         if MANAGED_LABELS.contains(&key.value.as_str()) {
             ok = false;
-            check.push(
-                Diagnostic::error(
-                    Code::ReservedLabel,
-                    key.span.clone(),
-                    format!("`{}` is set by bakeryc on every object", key.value),
-                )
-                .with_label("managed by bakeryc")
-                .with_help(
-                    "remove it: selectors and NetworkPolicies rely on bakeryc's value; use a label of your own, e.g. example.com/team",
-                ),
-            );
+            let kind = Kind::ReservedLabel {
+                key: key.value.clone(),
+            };
+            check.report(&key.span, &kind);
             continue;
         }
         let key_ok = LabelKey::new(&key.value).map_err(|problem| {
-            check.push(
-                Diagnostic::error(
-                    Code::InvalidName,
-                    key.span.clone(),
-                    format!("{:?} is not a Kubernetes label key: it {problem}", key.value),
-                )
-                .with_label("not a label key")
-                .with_help("write a name of letters, digits, '-', '_' and '.' (at most 63), optionally after a DNS prefix and '/', e.g. example.com/team"),
-            );
+            let kind = Kind::NotLabelKey {
+                written: key.value.clone(),
+                problem,
+            };
+            check.report(&key.span, &kind);
         });
         let value_ok = LabelValue::new(&value.value).map_err(|problem| {
-            check.push(
-                Diagnostic::error(
-                    Code::InvalidName,
-                    value.span.clone(),
-                    format!("{:?} is not a Kubernetes label value: it {problem}", value.value),
-                )
-                .with_label("not a label value")
-                .with_help("write at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or \"\""),
-            );
+            let kind = Kind::NotLabelValue {
+                written: value.value.clone(),
+                problem,
+            };
+            check.report(&value.span, &kind);
         });
         match (key_ok, value_ok) {
             (Ok(key), Ok(value)) => {
@@ -233,15 +211,12 @@ fn fqdn_fits(
     };
     let fqdn = format!("{longest}.{}.svc.{}", namespace.value, domain.value);
     if fqdn.len() > 253 {
-        check.push(
-            Diagnostic::error(
-                Code::InvalidName,
-                domain.span.clone(),
-                format!("the Service name {longest}.{}.svc.<cluster_domain> would be {} characters; DNS allows 253", namespace.value, fqdn.len()),
-            )
-            .with_label("too long for the certificates' DNS names")
-            .with_help("use the cluster's real DNS domain, usually \"cluster.local\""),
-        );
+        let kind = Kind::FqdnTooLong {
+            service: longest,
+            namespace: namespace.value.clone(),
+            length: fqdn.len(),
+        };
+        check.report(&domain.span, &kind);
     }
 }
 
@@ -281,37 +256,15 @@ fn missing_everywhere(
     if missing.is_empty() {
         return Vec::new();
     }
-    let lines: Vec<String> = missing.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-    let keys: Vec<String> = missing.iter().map(|(k, _)| format!("`{k}`")).collect();
     if raw.postgres.is_none() {
-        check.push(
-            Diagnostic::error(
-                Code::MissingKey,
-                first.span.clone(),
-                format!(
-                    "missing the [postgres] table: no database sets {}",
-                    keys.join(", ")
-                ),
-            )
-            .with_label("no [postgres] defaults, and this database does not set them")
-            .with_help(format!(
-                "add the defaults every database shares:\n[postgres]\n{}",
-                lines.join("\n")
-            )),
-        );
+        let kind = Kind::MissingPostgres {
+            missing: missing.clone(),
+        };
+        check.report(&first.span, &kind);
     } else if raw.databases.len() > 1 {
         for (key, example) in &missing {
-            check.push(
-                Diagnostic::error(
-                    Code::MissingKey,
-                    postgres.span.clone(),
-                    format!("missing `postgres.{key}`: no database sets `{key}`"),
-                )
-                .with_label(format!("[postgres] has no `{key}`"))
-                .with_help(format!(
-                    "add `{key} = {example}` under [postgres] to give every database a default, or set it in each [[database]]"
-                )),
-            );
+            let kind = Kind::MissingEverywhere { key, example };
+            check.report(&postgres.span, &kind);
         }
     } else {
         return Vec::new();
@@ -325,14 +278,9 @@ fn databases(
     check: &mut Checker,
 ) -> Vec<DeclaredDatabase> {
     if raw.databases.is_empty() && !check.mistyped(&[&raw.document], "database") {
-        check.push(
-            Diagnostic::error(
-                Code::NoDatabases,
-                raw.document.start..raw.document.start,
-                "no database is declared",
-            )
-            .with_label("expected at least one [[database]]")
-            .with_help("add a database:\n[[database]]\nname = \"auth\""),
+        check.report(
+            &(raw.document.start..raw.document.start),
+            &Kind::NoDatabases,
         );
     }
     let reported = missing_everywhere(raw, postgres, check);
@@ -353,16 +301,11 @@ fn databases(
             continue;
         };
         if let Some(first) = seen.get(&name.value) {
-            check.push(
-                Diagnostic::error(
-                    Code::DuplicateName,
-                    name.span.clone(),
-                    format!("database `{}` is declared twice", name.value),
-                )
-                .with_label("declared again here")
-                .with_secondary(first.clone(), "first declared here")
-                .with_help("rename or remove one of the two [[database]] entries"),
-            );
+            let kind = Kind::DuplicateDatabase {
+                name: name.value.clone(),
+                first: first.clone(),
+            };
+            check.report(&name.span, &kind);
         } else {
             seen.insert(name.value.clone(), name.span.clone());
         }
@@ -487,11 +430,7 @@ impl<'a> Layered<'a> {
             log_statement,
             top.log_statement.as_ref().or(base.log_statement.as_ref()),
         ) {
-            check.push(
-                Diagnostic::warning(Code::LogStatementAll, written.span.clone(), "log_statement = \"all\" writes passwords to the server log")
-                    .with_label("every statement is logged, including ALTER ROLE ... PASSWORD")
-                    .with_help("use log_statement = \"ddl\" or \"mod\"; use log_min_duration to find slow statements"),
-            );
+            check.report(&written.span, &Kind::LogStatementAll);
         }
         let log_min_duration_ms = match top
             .log_min_duration
@@ -557,50 +496,25 @@ fn cache(
     for db in databases {
         let db = &db.name;
         let workload = WorkloadNames::for_database(&db.value).workload;
-        let defaulted = if section.name.is_some() {
-            ""
-        } else {
-            " (its name when [cache] sets none)"
-        };
-        let diagnostic = if name.value == workload {
-            Diagnostic::error(
-                Code::NameCollision,
-                db.span.clone(),
-                format!(
-                    "the cache `{}` would replace the objects of database `{}`",
-                    name.value, db.value
-                ),
-            )
-            .with_label(format!(
-                "deployed as `{workload}`, Service `{workload}-service`"
-            ))
-            .with_secondary(
-                name.span.clone(),
-                format!("the cache is also deployed as `{workload}`{defaulted}"),
-            )
-            .with_help(format!(
-                "rename the cache, e.g. name = \"{}-cache\" under [cache]",
-                db.value
-            ))
+        let (cache_at, defaulted) = (name.span.clone(), section.name.is_none());
+        let kind = if name.value == workload {
+            Kind::CacheReplacesDatabase {
+                cache: name.value.clone(),
+                database: db.value.clone(),
+                workload,
+                cache_at,
+                defaulted,
+            }
         } else if name.value == db.value {
-            Diagnostic::error(
-                Code::NameCollision,
-                db.span.clone(),
-                format!("database `{}` has the same name as the cache", db.value),
-            )
-            .with_label(format!("database `{0}`: Service `{0}-db-service`", db.value))
-            .with_secondary(
-                name.span.clone(),
-                format!("cache `{0}`: Service `{0}-service`{defaulted}", name.value),
-            )
-            .with_help(format!(
-                "rename the database or the cache: a client told to use \"{}\" cannot know which server is meant",
-                db.value
-            ))
+            Kind::DatabaseNamedLikeCache {
+                name: db.value.clone(),
+                cache_at,
+                defaulted,
+            }
         } else {
             continue;
         };
-        check.push(diagnostic);
+        check.report(&db.span, &kind);
     }
     let wanted = |key| Wanted {
         table: &section.span,
@@ -642,11 +556,7 @@ fn cache(
                 ClientAuth::from_name,
             );
             if mode == Some(ClientAuth::Required) {
-                check.push(
-                    Diagnostic::error(Code::ClientAuthContradiction, written.span.clone(), "client_auth = \"required\" locks every client out")
-                        .with_label("Redis would demand a client certificate")
-                        .with_help("bakeryc issues no client certificates, so no service could connect: use client_auth = \"none\" (password + server-verified TLS) or \"optional\""),
-                );
+                check.report(&written.span, &Kind::ClientAuthRequired);
             }
             mode
         }
@@ -681,56 +591,49 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     let renew_before = check.period(server.renew_before.as_ref(), tls::RENEW_BEFORE);
     if let (Some(ca_period), Some(server_period)) = (&ca_validity, &server_validity) {
         if let (true, Some(written)) = (ca_period.days() > 30.0 * 365.25, &ca.validity) {
-            check.push(
-                Diagnostic::warning(
-                    Code::LongValidity,
-                    written.span.clone(),
-                    format!("the CA is valid for {}, more than 30 years", ca_period.as_str()),
-                )
-                .with_label("longer than 30 years")
-                .with_help("a CA of 10 to 20 years is common; a leaked CA key stays useful for its whole validity"),
-            );
+            let kind = Kind::LongCaValidity {
+                period: ca_period.as_str().to_owned(),
+            };
+            check.report(&written.span, &kind);
         }
         if let (true, Some(written)) = (server_period.days() > 5.0 * 365.25, &server.validity) {
-            check.push(
-                Diagnostic::warning(
-                    Code::LongValidity,
-                    written.span.clone(),
-                    format!(
-                        "server certificates are valid for {}, more than 5 years",
-                        server_period.as_str()
-                    ),
-                )
-                .with_label("longer than 5 years")
-                .with_help("use 1y to 3y and let `bakeryc secrets status` tell you when to rotate"),
-            );
+            let kind = Kind::LongServerValidity {
+                period: server_period.as_str().to_owned(),
+            };
+            check.report(&written.span, &kind);
         }
         if server_period.days() >= ca_period.days() {
-            check.push(validity_order(
-                &ca,
-                &server,
-                ca_period,
-                server_period,
+            let (at, written) = compared(
+                server.validity.as_ref(),
+                ca.validity.as_ref(),
                 &section.span,
-            ));
+            );
+            let kind = Kind::ValidityOrder {
+                server: server_period.as_str().to_owned(),
+                ca: ca_period.as_str().to_owned(),
+                written,
+            };
+            check.report(&at, &kind);
         }
         if let Some(renew) = &renew_before {
             if renew.days() >= server_period.days() {
-                check.push(renew_order(&server, renew, server_period, &section.span));
+                let (at, written) = compared(
+                    server.renew_before.as_ref(),
+                    server.validity.as_ref(),
+                    &section.span,
+                );
+                let kind = Kind::RenewOrder {
+                    renew: renew.as_str().to_owned(),
+                    validity: server_period.as_str().to_owned(),
+                    written,
+                };
+                check.report(&at, &kind);
             }
         }
     }
     let common_name = match &ca.common_name {
         Some(name) if name.value.trim().is_empty() || name.value.len() > 64 => {
-            check.push(
-                Diagnostic::error(
-                    Code::CommonName,
-                    name.span.clone(),
-                    "the CA common name must be 1 to 64 characters",
-                )
-                .with_label("not a usable common name")
-                .with_help("use a short descriptive name such as \"Bakery IA Internal CA\""),
-            );
+            check.report(&name.span, &Kind::CommonName);
             None
         }
         Some(name) => Some(name.value.clone()),
@@ -758,94 +661,22 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     })
 }
 
-/// The server certificate would outlive its CA; reported at whichever validity was written.
-fn validity_order(
-    ca: &crate::parse::RawCa,
-    server: &crate::parse::RawServerCert,
-    ca_period: &crate::model::Period,
-    server_period: &crate::model::Period,
-    tls: &Span,
-) -> Diagnostic {
-    let message = format!(
-        "server certificates ({}) would outlive their CA ({})",
-        server_period.as_str(),
-        ca_period.as_str()
-    );
-    match (&server.validity, &ca.validity) {
-        (Some(server_written), ca_written) => {
-            let mut diagnostic = Diagnostic::error(Code::ValidityOrder, server_written.span.clone(), message)
-                .with_label("not shorter than the CA validity")
-                .with_help(format!(
-                    "make [tls.server] validity shorter than the CA's {}, e.g. validity = \"1y\"",
-                    ca_period.as_str()
-                ));
-            diagnostic = match ca_written {
-                Some(ca_written) => diagnostic.with_secondary(ca_written.span.clone(), "CA validity"),
-                None => diagnostic.with_help(format!(
-                    "the CA validity defaults to {}: make [tls.server] validity shorter, or set a longer [tls.ca] validity",
-                    ca_period.as_str()
-                )),
-            };
-            diagnostic
-        }
-        (None, Some(ca_written)) => Diagnostic::error(Code::ValidityOrder, ca_written.span.clone(), message)
-            .with_label(format!(
-                "not longer than the server validity ({}, the default)",
-                server_period.as_str()
-            ))
-            .with_help(format!(
-                "make the CA validity longer than {}, e.g. validity = \"10y\", or set a shorter [tls.server] validity",
-                server_period.as_str()
-            )),
-        (None, None) => Diagnostic::error(Code::ValidityOrder, tls.clone(), message)
-            .with_label("default validities")
-            .with_help("set [tls.ca] and [tls.server] validities explicitly"),
-    }
-}
-
-/// renew_before is not shorter than the server validity; reported where it was written.
-fn renew_order(
-    server: &crate::parse::RawServerCert,
-    renew: &crate::model::Period,
-    server_period: &crate::model::Period,
-    tls: &Span,
-) -> Diagnostic {
-    let message = format!(
-        "renew_before ({}) is not shorter than the server validity ({})",
-        renew.as_str(),
-        server_period.as_str()
-    );
-    let help = format!(
-        "make renew_before shorter than {}, e.g. a quarter of it, so that certificates are renewed well before they expire",
-        server_period.as_str()
-    );
-    match (&server.renew_before, &server.validity) {
-        (Some(written), validity) => {
-            let diagnostic = Diagnostic::error(Code::RenewBefore, written.span.clone(), message)
-                .with_label("every certificate would be due at issue")
-                .with_help(help);
-            match validity {
-                Some(validity) => diagnostic.with_secondary(validity.span.clone(), "server validity"),
-                None => diagnostic.with_help(format!(
-                    "the server validity defaults to {}: make renew_before shorter, e.g. renew_before = \"30d\"",
-                    server_period.as_str()
-                )),
-            }
-        }
-        (None, Some(validity)) => {
-            Diagnostic::error(Code::RenewBefore, validity.span.clone(), message)
-                .with_label(format!(
-                    "not longer than renew_before ({}, the default)",
-                    renew.as_str()
-                ))
-                .with_help(format!(
-                    "make the server validity longer than {}, or set a shorter renew_before",
-                    renew.as_str()
-                ))
-        }
-        (None, None) => Diagnostic::error(Code::RenewBefore, tls.clone(), message)
-            .with_label("default periods")
-            .with_help(help),
+/// Two periods where the first must be shorter than the second: the diagnostic is at the first
+/// one written (the shorter, else the longer, else the table), and says which were written.
+fn compared(
+    shorter: Option<&Sp<String>>,
+    longer: Option<&Sp<String>>,
+    table: &Span,
+) -> (Span, Written) {
+    match (shorter, longer) {
+        (Some(shorter), longer) => (
+            shorter.span.clone(),
+            Written::Shorter {
+                longer_at: longer.map(|l| l.span.clone()),
+            },
+        ),
+        (None, Some(longer)) => (longer.span.clone(), Written::Longer),
+        (None, None) => (table.clone(), Written::Neither),
     }
 }
 
@@ -870,25 +701,13 @@ fn environments(
                     databases.iter().map(|db| db.name.value.as_str()).collect();
                 let mut seen = std::collections::BTreeSet::new();
                 known.retain(|name| seen.insert(*name));
-                let help = match crate::parse::suggest(&db_name.value, &known) {
-                    Some(near) => format!(
-                        "did you mean `{near}`? Declared databases: {}",
-                        known.join(", ")
-                    ),
-                    None => format!("declared databases: {}", known.join(", ")),
+                let kind = Kind::UnknownDatabase {
+                    environment: env.name.value.clone(),
+                    database: db_name.value.clone(),
+                    near: crate::parse::suggest(&db_name.value, &known).map(str::to_owned),
+                    declared: known.into_iter().map(str::to_owned).collect(),
                 };
-                check.push(
-                    Diagnostic::error(
-                        Code::UnknownDatabase,
-                        db_name.span.clone(),
-                        format!(
-                            "environment `{}` overrides database `{}`, which is not declared",
-                            env.name.value, db_name.value
-                        ),
-                    )
-                    .with_label("no [[database]] has this name")
-                    .with_help(help),
-                );
+                check.report(&db_name.span, &kind);
             }
         }
         let mut placements = BTreeMap::new();
@@ -918,18 +737,10 @@ fn environments(
                 check.env_placement(&[env.cache.as_ref()], &cache.placement, None)
             }
             (None, Some(written)) => {
-                check.push(
-                    Diagnostic::error(
-                        Code::UnknownCache,
-                        written.span.clone(),
-                        format!(
-                            "environment `{}` overrides a cache, but no [cache] is declared",
-                            env.name.value
-                        ),
-                    )
-                    .with_label("there is no [cache]")
-                    .with_help("remove this table or declare a [cache]"),
-                );
+                let kind = Kind::UnknownCache {
+                    environment: env.name.value.clone(),
+                };
+                check.report(&written.span, &kind);
                 None
             }
             _ => None,

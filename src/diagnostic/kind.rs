@@ -143,6 +143,92 @@ pub enum Kind {
     },
     SettingOnSeveralLines,
     SettingNotFinite,
+    MissingPlatform,
+    NoDatabases,
+    /// No [postgres] table, and the first database lacks these required keys (key, example).
+    MissingPostgres {
+        missing: Vec<(&'static str, &'static str)>,
+    },
+    /// No database sets a required key, and neither does [postgres].
+    MissingEverywhere {
+        key: &'static str,
+        example: &'static str,
+    },
+    DuplicateDatabase {
+        name: String,
+        first: Range<usize>,
+    },
+    FqdnTooLong {
+        service: String,
+        namespace: String,
+        length: usize,
+    },
+    ReservedLabel {
+        key: String,
+    },
+    NotLabelKey {
+        written: String,
+        problem: String,
+    },
+    NotLabelValue {
+        written: String,
+        problem: String,
+    },
+    /// The cache is named like a database's workload (`orders-db`).
+    CacheReplacesDatabase {
+        cache: String,
+        database: String,
+        workload: String,
+        cache_at: Range<usize>,
+        /// The cache's name is the default, not written.
+        defaulted: bool,
+    },
+    DatabaseNamedLikeCache {
+        name: String,
+        cache_at: Range<usize>,
+        defaulted: bool,
+    },
+    LogStatementAll,
+    ClientAuthRequired,
+    LongCaValidity {
+        period: String,
+    },
+    LongServerValidity {
+        period: String,
+    },
+    CommonName,
+    /// The server certificate would outlive its CA.
+    ValidityOrder {
+        server: String,
+        ca: String,
+        written: Written,
+    },
+    /// renew_before is not shorter than the server validity.
+    RenewOrder {
+        renew: String,
+        validity: String,
+        written: Written,
+    },
+    UnknownDatabase {
+        environment: String,
+        database: String,
+        declared: Vec<String>,
+        near: Option<String>,
+    },
+    UnknownCache {
+        environment: String,
+    },
+}
+
+/// Which of two compared periods bakery.toml wrote; the diagnostic is at the first one written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Written {
+    /// The shorter one (reported at), and where the longer one is when written too.
+    Shorter { longer_at: Option<Range<usize>> },
+    /// Only the longer one; the shorter is the default.
+    Longer,
+    /// Neither: both are defaults.
+    Neither,
 }
 
 /// What to do about an extension outside the declared version's contrib set.
@@ -591,6 +677,283 @@ impl Kind {
                 "PostgreSQL settings cannot be inf or nan",
                 "not a finite number",
             ),
+            Self::MissingPlatform => Text::error(
+                Code::MissingKey,
+                "missing the [platform] table",
+                "expected [platform] with `name` and `namespace`",
+            )
+            .help("add at the top of the file:\n[platform]\nname = \"bakery-ia\"\nnamespace = \"bakery-ia\""),
+            Self::NoDatabases => Text::error(
+                Code::NoDatabases,
+                "no database is declared",
+                "expected at least one [[database]]",
+            )
+            .help("add a database:\n[[database]]\nname = \"auth\""),
+            Self::MissingPostgres { missing } => {
+                let lines: Vec<String> = missing.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                let keys: Vec<String> = missing.iter().map(|(k, _)| format!("`{k}`")).collect();
+                Text::error(
+                    Code::MissingKey,
+                    format!(
+                        "missing the [postgres] table: no database sets {}",
+                        keys.join(", ")
+                    ),
+                    "no [postgres] defaults, and this database does not set them",
+                )
+                .help(format!(
+                    "add the defaults every database shares:\n[postgres]\n{}",
+                    lines.join("\n")
+                ))
+            }
+            Self::MissingEverywhere { key, example } => Text::error(
+                Code::MissingKey,
+                format!("missing `postgres.{key}`: no database sets `{key}`"),
+                format!("[postgres] has no `{key}`"),
+            )
+            .help(format!(
+                "add `{key} = {example}` under [postgres] to give every database a default, or set it in each [[database]]"
+            )),
+            Self::DuplicateDatabase { name, first } => Text {
+                secondary: vec![(first.clone(), "first declared here".to_owned())],
+                ..Text::error(
+                    Code::DuplicateName,
+                    format!("database `{name}` is declared twice"),
+                    "declared again here",
+                )
+                .help("rename or remove one of the two [[database]] entries")
+            },
+            Self::FqdnTooLong {
+                service,
+                namespace,
+                length,
+            } => Text::error(
+                Code::InvalidName,
+                format!("the Service name {service}.{namespace}.svc.<cluster_domain> would be {length} characters; DNS allows 253"),
+                "too long for the certificates' DNS names",
+            )
+            .help("use the cluster's real DNS domain, usually \"cluster.local\""),
+            Self::ReservedLabel { key } => Text::error(
+                Code::ReservedLabel,
+                format!("`{key}` is set by bakeryc on every object"),
+                "managed by bakeryc",
+            )
+            .help("remove it: selectors and NetworkPolicies rely on bakeryc's value; use a label of your own, e.g. example.com/team"),
+            Self::NotLabelKey { written, problem } => Text::error(
+                Code::InvalidName,
+                format!("{written:?} is not a Kubernetes label key: it {problem}"),
+                "not a label key",
+            )
+            .help("write a name of letters, digits, '-', '_' and '.' (at most 63), optionally after a DNS prefix and '/', e.g. example.com/team"),
+            Self::NotLabelValue { written, problem } => Text::error(
+                Code::InvalidName,
+                format!("{written:?} is not a Kubernetes label value: it {problem}"),
+                "not a label value",
+            )
+            .help("write at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or \"\""),
+            Self::CacheReplacesDatabase {
+                cache,
+                database,
+                workload,
+                cache_at,
+                defaulted,
+            } => Text {
+                secondary: vec![(
+                    cache_at.clone(),
+                    format!(
+                        "the cache is also deployed as `{workload}`{}",
+                        defaulted_name(*defaulted)
+                    ),
+                )],
+                ..Text::error(
+                    Code::NameCollision,
+                    format!("the cache `{cache}` would replace the objects of database `{database}`"),
+                    format!("deployed as `{workload}`, Service `{workload}-service`"),
+                )
+                .help(format!(
+                    "rename the cache, e.g. name = \"{database}-cache\" under [cache]"
+                ))
+            },
+            Self::DatabaseNamedLikeCache {
+                name,
+                cache_at,
+                defaulted,
+            } => Text {
+                secondary: vec![(
+                    cache_at.clone(),
+                    format!(
+                        "cache `{name}`: Service `{name}-service`{}",
+                        defaulted_name(*defaulted)
+                    ),
+                )],
+                ..Text::error(
+                    Code::NameCollision,
+                    format!("database `{name}` has the same name as the cache"),
+                    format!("database `{name}`: Service `{name}-db-service`"),
+                )
+                .help(format!(
+                    "rename the database or the cache: a client told to use \"{name}\" cannot know which server is meant"
+                ))
+            },
+            Self::LogStatementAll => Text {
+                severity: Severity::Warning,
+                ..Text::error(
+                    Code::LogStatementAll,
+                    "log_statement = \"all\" writes passwords to the server log",
+                    "every statement is logged, including ALTER ROLE ... PASSWORD",
+                )
+                .help("use log_statement = \"ddl\" or \"mod\"; use log_min_duration to find slow statements")
+            },
+            Self::ClientAuthRequired => Text::error(
+                Code::ClientAuthContradiction,
+                "client_auth = \"required\" locks every client out",
+                "Redis would demand a client certificate",
+            )
+            .help("bakeryc issues no client certificates, so no service could connect: use client_auth = \"none\" (password + server-verified TLS) or \"optional\""),
+            Self::LongCaValidity { period } => Text {
+                severity: Severity::Warning,
+                ..Text::error(
+                    Code::LongValidity,
+                    format!("the CA is valid for {period}, more than 30 years"),
+                    "longer than 30 years",
+                )
+                .help("a CA of 10 to 20 years is common; a leaked CA key stays useful for its whole validity")
+            },
+            Self::LongServerValidity { period } => Text {
+                severity: Severity::Warning,
+                ..Text::error(
+                    Code::LongValidity,
+                    format!("server certificates are valid for {period}, more than 5 years"),
+                    "longer than 5 years",
+                )
+                .help("use 1y to 3y and let `bakeryc secrets status` tell you when to rotate")
+            },
+            Self::CommonName => Text::error(
+                Code::CommonName,
+                "the CA common name must be 1 to 64 characters",
+                "not a usable common name",
+            )
+            .help("use a short descriptive name such as \"Bakery IA Internal CA\""),
+            Self::ValidityOrder {
+                server,
+                ca,
+                written,
+            } => {
+                let message =
+                    format!("server certificates ({server}) would outlive their CA ({ca})");
+                match written {
+                    Written::Shorter { longer_at } => {
+                        let mut text = Text::error(
+                            Code::ValidityOrder,
+                            message,
+                            "not shorter than the CA validity",
+                        )
+                        .help(format!(
+                            "make [tls.server] validity shorter than the CA's {ca}, e.g. validity = \"1y\""
+                        ));
+                        match longer_at {
+                            Some(at) => text.secondary.push((at.clone(), "CA validity".to_owned())),
+                            None => {
+                                text = text.help(format!(
+                                    "the CA validity defaults to {ca}: make [tls.server] validity shorter, or set a longer [tls.ca] validity"
+                                ));
+                            }
+                        }
+                        text
+                    }
+                    Written::Longer => Text::error(
+                        Code::ValidityOrder,
+                        message,
+                        format!("not longer than the server validity ({server}, the default)"),
+                    )
+                    .help(format!(
+                        "make the CA validity longer than {server}, e.g. validity = \"10y\", or set a shorter [tls.server] validity"
+                    )),
+                    Written::Neither => {
+                        Text::error(Code::ValidityOrder, message, "default validities")
+                            .help("set [tls.ca] and [tls.server] validities explicitly")
+                    }
+                }
+            }
+            Self::RenewOrder {
+                renew,
+                validity,
+                written,
+            } => {
+                let message = format!(
+                    "renew_before ({renew}) is not shorter than the server validity ({validity})"
+                );
+                let help = format!(
+                    "make renew_before shorter than {validity}, e.g. a quarter of it, so that certificates are renewed well before they expire"
+                );
+                match written {
+                    Written::Shorter { longer_at } => {
+                        let mut text = Text::error(
+                            Code::RenewBefore,
+                            message,
+                            "every certificate would be due at issue",
+                        )
+                        .help(help);
+                        match longer_at {
+                            Some(at) => {
+                                text.secondary.push((at.clone(), "server validity".to_owned()));
+                            }
+                            None => {
+                                text = text.help(format!(
+                                    "the server validity defaults to {validity}: make renew_before shorter, e.g. renew_before = \"30d\""
+                                ));
+                            }
+                        }
+                        text
+                    }
+                    Written::Longer => Text::error(
+                        Code::RenewBefore,
+                        message,
+                        format!("not longer than renew_before ({renew}, the default)"),
+                    )
+                    .help(format!(
+                        "make the server validity longer than {renew}, or set a shorter renew_before"
+                    )),
+                    Written::Neither => {
+                        Text::error(Code::RenewBefore, message, "default periods").help(help)
+                    }
+                }
+            }
+            Self::UnknownDatabase {
+                environment,
+                database,
+                declared,
+                near,
+            } => Text::error(
+                Code::UnknownDatabase,
+                format!(
+                    "environment `{environment}` overrides database `{database}`, which is not declared"
+                ),
+                "no [[database]] has this name",
+            )
+            .help(match near {
+                Some(near) => format!(
+                    "did you mean `{near}`? Declared databases: {}",
+                    declared.join(", ")
+                ),
+                None => format!("declared databases: {}", declared.join(", ")),
+            }),
+            Self::UnknownCache { environment } => Text::error(
+                Code::UnknownCache,
+                format!(
+                    "environment `{environment}` overrides a cache, but no [cache] is declared"
+                ),
+                "there is no [cache]",
+            )
+            .help("remove this table or declare a [cache]"),
         }
+    }
+}
+
+/// Said after the cache's name when [cache] sets none.
+fn defaulted_name(defaulted: bool) -> &'static str {
+    if defaulted {
+        " (its name when [cache] sets none)"
+    } else {
+        ""
     }
 }
