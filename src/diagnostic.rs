@@ -6,7 +6,7 @@ mod kind;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-pub use kind::{ExtensionAdvice, Kind, SettingAdvice, Written};
+pub use kind::{ExtensionAdvice, KeyHint, Kind, SettingAdvice, SyntaxMistake, TypeFix, Written};
 
 /// How bad a problem is: errors stop the build, warnings do not (unless `--deny-warnings`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,15 +43,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error at `span`; add context with [`Self::with_label`] and [`Self::with_help`].
-    pub fn error(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
-        Self::new(code, Severity::Error, span, message)
-    }
-
-    pub fn warning(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
-        Self::new(code, Severity::Warning, span, message)
-    }
-
+    /// A diagnostic with the code's generic help; [`Diagnostic::of`] adds the kind's words.
     fn new(code: Code, severity: Severity, span: Range<usize>, message: impl Into<String>) -> Self {
         let message = message.into();
         Self {
@@ -69,14 +61,14 @@ impl Diagnostic {
 
     /// The text under the primary span.
     #[must_use]
-    pub fn with_label(mut self, message: impl Into<String>) -> Self {
+    fn with_label(mut self, message: impl Into<String>) -> Self {
         self.primary.message = message.into();
         self
     }
 
     /// Another place involved in the problem, such as the first definition of a duplicate.
     #[must_use]
-    pub fn with_secondary(mut self, span: Range<usize>, message: impl Into<String>) -> Self {
+    fn with_secondary(mut self, span: Range<usize>, message: impl Into<String>) -> Self {
         self.secondary.push(Label {
             span,
             message: message.into(),
@@ -86,7 +78,7 @@ impl Diagnostic {
 
     /// The concrete fix; replaces the code's generic help.
     #[must_use]
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = help.into();
         self
     }
@@ -416,16 +408,19 @@ mod tests {
     #[test]
     fn long_words_are_shortened() {
         let long = "a".repeat(500);
-        let d = Diagnostic::error(Code::InvalidName, 0..1, format!("\"{long}\" is bad"))
-            .with_label("short")
-            .with_long_words_shortened();
+        let kind = Kind::NotDomain {
+            written: long,
+            problem: "bad".to_owned(),
+        };
+        let d = Diagnostic::of(0..1, &kind).with_long_words_shortened();
         assert!(d.message.len() < 100, "{}", d.message);
         assert!(
-            d.message.ends_with("(502 characters) is bad"),
+            d.message
+                .ends_with("(502 characters) is not a DNS domain: bad"),
             "{}",
             d.message
         );
-        assert_eq!(d.primary.message, "short");
+        assert_eq!(d.primary.message, "not a DNS domain");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use toml::de::DeTable;
 
 use crate::config::{self, Fields, Report};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Kind, SyntaxMistake};
 
 pub use crate::config::cache::RawCache;
 pub use crate::config::database::RawDatabase;
@@ -164,10 +164,10 @@ fn unclosed_bracket(source: &str, before: usize, open: char, close: char) -> Opt
     }
 }
 
-/// A TOML syntax error with a fix for the usual causes.
+/// A TOML syntax error, with the usual cause recognised from the parser's message.
 fn syntax_error(source: &str, span: Span, message: &str) -> Diagnostic {
     let message = message.trim();
-    let written = source.get(span.clone()).unwrap_or_default();
+    let written = source.get(span.clone()).unwrap_or_default().to_owned();
     let line = source[line_start(source, span.start)..]
         .lines()
         .next()
@@ -176,106 +176,51 @@ fn syntax_error(source: &str, span: Span, message: &str) -> Diagnostic {
         .split_once('=')
         .map(|(key, _)| key.trim())
         .filter(|key| !key.is_empty() && !key.starts_with('['));
-    let (label, help) = if message.contains("duplicate key") {
-        (
-            "defined again here".to_owned(),
-            format!(
-                "`{written}` may be defined only once: merge the two definitions into one (a table header such as [platform] appears once, with all its keys below it)"
-            ),
-        )
-    } else if message.contains("string values must be quoted") {
-        (
-            "not quoted".to_owned(),
-            match key {
-                Some(key) => format!("put the text in double quotes: {key} = \"{written}\""),
-                None => format!("put the text in double quotes: \"{written}\""),
-            },
-        )
-    } else if message.contains("invalid basic string") || message.contains("invalid literal string")
-    {
-        (
-            "the string is not closed on this line".to_owned(),
-            "close the string with the quote it was opened with, on the same line".to_owned(),
-        )
-    } else if message.contains("unclosed array table") || message.contains("array-table close") {
-        (
-            "header not closed".to_owned(),
-            "close the header: [[database]]".to_owned(),
-        )
-    } else if message.contains("unclosed table") || message.contains("std-table close") {
-        (
-            "header not closed".to_owned(),
-            "close the header with `]`, e.g. [postgres]".to_owned(),
-        )
-    } else if message.contains("unclosed inline table") {
-        (
-            "this `{` is never closed".to_owned(),
-            "close the inline table with `}` on the same line, e.g. resources = { limits = { cpu = \"1\" } }"
-                .to_owned(),
-        )
-    } else if message.contains("unclosed array") {
-        (
-            "this `[` is never closed".to_owned(),
-            "close the array with `]`, e.g. extensions = [\"pgcrypto\", \"citext\"]".to_owned(),
-        )
-    } else if message.contains("missing comma") {
-        (
-            "comma expected".to_owned(),
-            "separate the elements with commas".to_owned(),
-        )
-    } else if message.contains("extra comma") {
-        (
-            "extra comma".to_owned(),
-            "remove the extra comma".to_owned(),
-        )
-    } else if message.contains("extra `=`") || message.contains("extra assignment") {
-        (
-            "extra `=`".to_owned(),
-            "write `key = value` with a single `=`".to_owned(),
-        )
-    } else if message.contains("missing value") || message.contains("key with no value") {
-        (
-            "value expected".to_owned(),
-            "write a value after `=`, e.g. storage = \"2Gi\"".to_owned(),
-        )
-    } else if message.contains("missing assignment") || message.contains("expected `=`") {
-        (
-            "`=` expected".to_owned(),
-            "write `key = value`, e.g. storage = \"2Gi\"".to_owned(),
-        )
-    } else if message.contains("recurs") {
-        (
-            "nested too deeply".to_owned(),
-            "bakery.toml never needs values nested this deeply: remove the extra brackets"
-                .to_owned(),
-        )
-    } else if message.contains("expected newline") {
-        (
-            "unexpected text".to_owned(),
-            "put each `key = value` on its own line, with nothing after the value but a `# comment`"
-                .to_owned(),
-        )
-    } else if message.contains("invalid key") {
-        (
-            "not a key".to_owned(),
-            "keys are bare words of letters, digits, `_` and `-`, or quoted strings".to_owned(),
-        )
-    } else {
-        ("here".to_owned(), Code::TomlSyntax.help().to_owned())
-    };
-    let mut diagnostic = Diagnostic::error(
-        Code::TomlSyntax,
-        span.clone(),
-        format!("invalid TOML: {message}"),
-    )
-    .with_label(label)
-    .with_help(help);
-    if message.contains("duplicate key") {
-        if let Some(first) = first_definition(source, &span) {
-            diagnostic = diagnostic.with_secondary(first, "first defined here");
+    let has = |part: &str| message.contains(part);
+    let mistake = if has("duplicate key") {
+        SyntaxMistake::DuplicateKey {
+            first: first_definition(source, &span),
+            written,
         }
-    }
-    diagnostic
+    } else if has("string values must be quoted") {
+        SyntaxMistake::Unquoted {
+            key: key.map(str::to_owned),
+            written,
+        }
+    } else if has("invalid basic string") || has("invalid literal string") {
+        SyntaxMistake::UnclosedString
+    } else if has("unclosed array table") || has("array-table close") {
+        SyntaxMistake::UnclosedArrayTable
+    } else if has("unclosed table") || has("std-table close") {
+        SyntaxMistake::UnclosedTable
+    } else if has("unclosed inline table") {
+        SyntaxMistake::UnclosedInlineTable
+    } else if has("unclosed array") {
+        SyntaxMistake::UnclosedArray
+    } else if has("missing comma") {
+        SyntaxMistake::MissingComma
+    } else if has("extra comma") {
+        SyntaxMistake::ExtraComma
+    } else if has("extra `=`") || has("extra assignment") {
+        SyntaxMistake::ExtraEquals
+    } else if has("missing value") || has("key with no value") {
+        SyntaxMistake::MissingValue
+    } else if has("missing assignment") || has("expected `=`") {
+        SyntaxMistake::MissingEquals
+    } else if has("recurs") {
+        SyntaxMistake::TooDeep
+    } else if has("expected newline") {
+        SyntaxMistake::ExpectedNewline
+    } else if has("invalid key") {
+        SyntaxMistake::InvalidKey
+    } else {
+        SyntaxMistake::Other
+    };
+    let kind = Kind::Syntax {
+        message: message.to_owned(),
+        mistake,
+    };
+    Diagnostic::of(span, &kind)
 }
 
 /// For a duplicate key or table header at `span`, where the same name was defined before.

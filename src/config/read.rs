@@ -9,7 +9,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{Key, Kind, RawMap, Sp, Span, Table, catalogue, tables};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{self, Diagnostic, KeyHint, TypeFix};
 
 use super::postgres::{RawSetting, SettingValue};
 
@@ -94,22 +94,32 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
         self.report.diagnostics.push(diagnostic);
     }
 
-    fn wrong_type(&mut self, key: &str, value: &Spanned<DeValue<'_>>, expected: &str) {
+    fn wrong_type(&mut self, key: &str, value: &Spanned<DeValue<'_>>, expected: &'static str) {
         let path = self.key_path(key);
         self.report
             .mistyped
             .insert((self.span.start, self.span.end, key.to_owned()));
         let found = value.get_ref();
-        let help = type_help(self.definition.key(key), &path, key, found, expected);
-        self.push(
-            Diagnostic::error(
-                Code::WrongType,
-                value.span(),
-                format!("`{path}` must be {expected}, found {}", found.type_str()),
-            )
-            .with_label(format!("expected {expected}"))
-            .with_help(help),
-        );
+        let kind = diagnostic::Kind::WrongType {
+            fix: type_fix(self.definition.key(key), &path, key, found, expected),
+            path,
+            expected,
+            found: found.type_str(),
+        };
+        self.push(Diagnostic::of(value.span(), &kind));
+    }
+
+    /// A key whose value must be a table: the value and the table, or a wrong-type report.
+    fn table_value(
+        &mut self,
+        key: &'static str,
+    ) -> Option<(&'t Spanned<DeValue<'i>>, &'t DeTable<'i>)> {
+        let value = self.lookup(key)?;
+        let Some(table) = value.get_ref().as_table() else {
+            self.wrong_type(key, value, "a table");
+            return None;
+        };
+        Some((value, table))
     }
 
     pub fn string(&mut self, key: &'static str) -> Option<Sp<String>> {
@@ -173,11 +183,7 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
 
     /// A table whose keys are user-chosen names with string values (labels).
     pub fn string_map(&mut self, key: &'static str) -> Option<RawMap> {
-        let value = self.lookup(key)?;
-        let Some(table) = value.get_ref().as_table() else {
-            self.wrong_type(key, value, "a table");
-            return None;
-        };
+        let (value, table) = self.table_value(key)?;
         let mut entries = Vec::new();
         for (name, item) in table {
             match item.get_ref().as_str() {
@@ -194,11 +200,7 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
 
     /// A table whose keys are user-chosen (postgresql.conf settings) with scalar values.
     pub fn free_table(&mut self, key: &'static str) -> Option<Sp<Vec<RawSetting>>> {
-        let value = self.lookup(key)?;
-        let Some(table) = value.get_ref().as_table() else {
-            self.wrong_type(key, value, "a table");
-            return None;
-        };
+        let (value, table) = self.table_value(key)?;
         let mut entries = Vec::new();
         for (name, item) in table {
             let setting = match item.get_ref() {
@@ -211,24 +213,13 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
                     if let Some(number) = integer_value(other) {
                         SettingValue::Integer(number)
                     } else {
-                        let path = self.key_path(key);
-                        let message = format!(
-                            "`{path}.{}` must be a string, number or boolean, found {}",
-                            name.get_ref(),
-                            other.type_str()
-                        );
-                        self.push(
-                            Diagnostic::error(Code::WrongType, item.span(), message)
-                                .with_label("not a single value")
-                                .with_help(if other.is_array() {
-                                    format!(
-                                        "write a list as one comma-separated string, as postgresql.conf does: {} = \"a,b\"",
-                                        name.get_ref()
-                                    )
-                                } else {
-                                    "write the value as one string, number or boolean".to_owned()
-                                }),
-                        );
+                        let kind = diagnostic::Kind::SettingNotScalar {
+                            path: self.key_path(key),
+                            name: name.get_ref().to_string(),
+                            found: other.type_str(),
+                            array: other.is_array(),
+                        };
+                        self.push(Diagnostic::of(item.span(), &kind));
                         continue;
                     }
                 }
@@ -247,11 +238,7 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
         key: &'static str,
         read: impl FnOnce(&mut Fields<'_, '_, '_>) -> T,
     ) -> Option<T> {
-        let value = self.lookup(key)?;
-        let Some(table) = value.get_ref().as_table() else {
-            self.wrong_type(key, value, "a table");
-            return None;
-        };
+        let (value, table) = self.table_value(key)?;
         let path = self.key_path(key);
         let (definition, named) = self.inner(key);
         let mut fields = Fields::new(table, definition, value.span(), &path, self.report);
@@ -274,25 +261,13 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
             self.report
                 .mistyped
                 .insert((self.span.start, self.span.end, key.to_owned()));
-            let single = value.get_ref().is_table();
-            self.push(
-                Diagnostic::error(
-                    Code::WrongType,
-                    value.span(),
-                    format!(
-                        "`{path}` must be an array of tables, found {}",
-                        value.get_ref().type_str()
-                    ),
-                )
-                .with_label(if single {
-                    "one pair of brackets declares a single table"
-                } else {
-                    "expected [[database]] tables"
-                })
-                .with_help(format!(
-                    "declare each entry with double brackets: [[{key}]] followed by its keys"
-                )),
-            );
+            let kind = diagnostic::Kind::NotArrayOfTables {
+                path,
+                key: key.to_owned(),
+                found: value.get_ref().type_str(),
+                single: value.get_ref().is_table(),
+            };
+            self.push(Diagnostic::of(value.span(), &kind));
             return Vec::new();
         };
         let (definition, _) = self.inner(key);
@@ -324,21 +299,12 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
             let key_name = name.get_ref().to_string();
             let path = self.key_path(&key_name);
             let Some(table) = value.get_ref().as_table() else {
-                self.push(
-                    Diagnostic::error(
-                        Code::WrongType,
-                        value.span(),
-                        format!(
-                            "`{path}` must be a table, found {}",
-                            value.get_ref().type_str()
-                        ),
-                    )
-                    .with_label("expected a table")
-                    .with_help(format!(
-                        "`{}` holds one table per name: write [{path}] and put its keys below it",
-                        self.path
-                    )),
-                );
+                let kind = diagnostic::Kind::NotNamedTable {
+                    path,
+                    parent: self.path.clone(),
+                    found: value.get_ref().type_str(),
+                };
+                self.push(Diagnostic::of(value.span(), &kind));
                 continue;
             };
             let mut fields = Fields::new(table, self.definition, value.span(), &path, self.report);
@@ -369,7 +335,7 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
             .filter(|(key, _)| self.definition.key(key.get_ref()).is_none())
             .collect();
         unknown.sort_by_key(|(key, _)| key.span().start);
-        let mut known: Vec<&str> = self.definition.all_keys().map(|k| k.name).collect();
+        let mut known: Vec<&'static str> = self.definition.all_keys().map(|k| k.name).collect();
         known.sort_unstable();
         let table = if self.path.is_empty() {
             "the top level".to_owned()
@@ -378,75 +344,36 @@ impl<'t, 'i, 'd> Fields<'t, 'i, 'd> {
         } else {
             format!("[{}]", self.path)
         };
-        let known_in = if self.path.is_empty() {
-            "known keys at the top level".to_owned()
-        } else {
-            format!("known keys in {table}")
-        };
         for (key, _) in unknown {
             let name = key.get_ref();
-            let path = self.key_path(name);
-            let (known_here, known_sentence) = if known.is_empty() {
-                (String::new(), String::new())
-            } else {
-                (
-                    format!("; {known_in}: {}", known.join(", ")),
-                    format!(
-                        " {}{}: {}",
-                        known_in[..1].to_uppercase(),
-                        &known_in[1..],
-                        known.join(", ")
-                    ),
-                )
-            };
-            let near_here = suggest(name, &known);
-            let belongs = home(name);
             let postgres_table = self.path == "postgres" || self.path == "database";
             let secret =
                 ["password", "passwd", "secret", "tls_key", "private_key"].contains(&name.as_ref());
-            let (label, help) = if secret {
-                (
-                    "bakery.toml holds no secrets".to_owned(),
-                    "remove it: bakeryc issues every password and key itself (`bakeryc secrets generate --env <env>`), so none is ever committed with bakery.toml".to_owned(),
-                )
-            } else if let Some(near) = near_here {
-                (
-                    format!("did you mean `{near}`?"),
-                    format!("did you mean `{near}`?{known_sentence}"),
-                )
-            } else if let Some(home) = belongs {
-                (
-                    format!("`{name}` does not belong in {table}"),
-                    format!("move `{name}` to {home}{known_here}"),
-                )
+            let hint = if secret {
+                KeyHint::Secret
+            } else if let Some(near) = suggest(name, &known) {
+                KeyHint::Near(near)
+            } else if let Some(home) = home(name) {
+                KeyHint::Home(home)
             } else if postgres_table && catalogue::is_postgres_setting(name) {
-                (
-                    "a PostgreSQL setting, not a bakery.toml key".to_owned(),
-                    format!(
-                        "PostgreSQL settings go in their own table: [postgres.settings] (or [database.settings] for one database), e.g. {name} = ..."
-                    ),
-                )
+                KeyHint::PostgresSetting
             } else if let Some((near, home)) =
                 suggest(name, &every_key()).and_then(|near| Some((near, home(near)?)))
             {
-                (
-                    format!("not a key of {table}"),
-                    format!("did you mean `{near}`? It belongs in {home}.{known_sentence}"),
-                )
+                KeyHint::NearElsewhere { near, home }
             } else {
-                (
-                    "not a bakery.toml key".to_owned(),
-                    format!("remove the key{known_here}"),
-                )
+                KeyHint::None
             };
-            let diagnostic = Diagnostic::error(
-                Code::UnknownKey,
-                key.span(),
-                format!("unknown key `{path}`"),
-            )
-            .with_label(label)
-            .with_help(help);
-            self.report.diagnostics.push(diagnostic);
+            let kind = diagnostic::Kind::UnknownKey {
+                path: self.key_path(name),
+                name: name.to_string(),
+                table: table.clone(),
+                known: known.clone(),
+                hint,
+            };
+            self.report
+                .diagnostics
+                .push(Diagnostic::of(key.span(), &kind));
         }
     }
 }
@@ -478,37 +405,34 @@ fn home(name: &str) -> Option<String> {
 }
 
 /// The fix for a value of the wrong type: quote it, unquote it, or an example of the key.
-fn type_help(
+fn type_fix(
     definition: Option<&Key>,
     path: &str,
     key: &str,
     found: &DeValue<'_>,
     expected: &str,
-) -> String {
+) -> TypeFix {
     let written = match found {
         DeValue::Integer(number) => Some(number.as_str().to_owned()),
         DeValue::Float(number) => Some(number.as_str().to_owned()),
         DeValue::Boolean(flag) => Some(flag.to_string()),
         _ => None,
     };
+    let key = key.to_owned();
     if expected == "a string" {
         let number = !matches!(found, DeValue::Boolean(_));
-        match (key, written) {
-            ("storage", Some(written)) if number => {
-                return format!(
-                    "write the size with its unit, in quotes: storage = \"{written}Gi\""
-                );
-            }
+        match (key.as_str(), written) {
+            ("storage", Some(written)) if number => return TypeFix::SizeWithUnit { written },
             // Names and TLS versions are the same text in quotes; other keys take words.
             (_, Some(written)) if definition.is_some_and(Key::quotes_numbers) => {
-                return format!("put the value in quotes: {key} = \"{written}\"");
+                return TypeFix::Quote { key, written };
             }
             _ => {}
         }
     }
-    if let (DeValue::Float(number), "version") = (found, key) {
-        let major = number.as_str().split('.').next().unwrap_or("17");
-        return format!("write the major version only: version = {major}");
+    if let (DeValue::Float(number), "version") = (found, key.as_str()) {
+        let major = number.as_str().split('.').next().unwrap_or("17").to_owned();
+        return TypeFix::MajorOnly { major };
     }
     if let Some(text) = found.as_str() {
         let unquoted = text.trim();
@@ -518,15 +442,18 @@ fn type_help(
             _ => false,
         };
         if fits {
-            return format!("remove the quotes: {key} = {unquoted}");
+            let unquoted = unquoted.to_owned();
+            return TypeFix::Unquote { key, unquoted };
         }
     }
     let example = definition.map_or("", |k| k.example);
     match (expected, example) {
-        ("a table", "") => format!("write [{path}] as a table header and put its keys below it"),
-        ("a table", example) => format!("write {key} = {example}"),
-        (_, "") => Code::WrongType.help().to_owned(),
-        (_, example) => format!("write it like this: {key} = {example}"),
+        ("a table", "") => TypeFix::TableHeader {
+            path: path.to_owned(),
+        },
+        ("a table", example) => TypeFix::TableExample { key, example },
+        (_, "") => TypeFix::Generic,
+        (_, example) => TypeFix::Example { key, example },
     }
 }
 

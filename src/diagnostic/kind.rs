@@ -218,6 +218,129 @@ pub enum Kind {
     UnknownCache {
         environment: String,
     },
+    /// A value of the wrong TOML type.
+    WrongType {
+        path: String,
+        expected: &'static str,
+        found: &'static str,
+        fix: TypeFix,
+    },
+    NotArrayOfTables {
+        path: String,
+        key: String,
+        found: &'static str,
+        /// `[database]` was written: one table instead of an array of them.
+        single: bool,
+    },
+    /// A value of a table of named tables (`[environments.NAME]`) that is not a table.
+    NotNamedTable {
+        path: String,
+        parent: String,
+        found: &'static str,
+    },
+    /// A `[postgres.settings]` value that is an array or a table.
+    SettingNotScalar {
+        path: String,
+        name: String,
+        found: &'static str,
+        array: bool,
+    },
+    UnknownKey {
+        path: String,
+        name: String,
+        /// `[platform]`, `[[database]]`, or `the top level`.
+        table: String,
+        known: Vec<&'static str>,
+        hint: KeyHint,
+    },
+    /// TOML that does not parse; `message` is the parser's.
+    Syntax {
+        message: String,
+        mistake: SyntaxMistake,
+    },
+}
+
+/// The fix for a value of the wrong type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeFix {
+    /// `storage = 2`: a number meant as gibibytes.
+    SizeWithUnit {
+        written: String,
+    },
+    /// A name or version written as a number: the same text in quotes.
+    Quote {
+        key: String,
+        written: String,
+    },
+    /// `version = 17.2`: the major version only.
+    MajorOnly {
+        major: String,
+    },
+    /// `version = "17"`: the value without its quotes.
+    Unquote {
+        key: String,
+        unquoted: String,
+    },
+    /// A table key written as a value: an example inline table.
+    TableExample {
+        key: String,
+        example: &'static str,
+    },
+    /// A table written as a value: its header.
+    TableHeader {
+        path: String,
+    },
+    Example {
+        key: String,
+        example: &'static str,
+    },
+    Generic,
+}
+
+/// What an unknown key most likely is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyHint {
+    /// A password or key: bakery.toml holds none.
+    Secret,
+    /// A misspelling of a key of this table.
+    Near(&'static str),
+    /// A key of another table.
+    Home(String),
+    /// A postgresql.conf setting written in [postgres] or [[database]].
+    PostgresSetting,
+    /// A misspelling of a key of another table.
+    NearElsewhere {
+        near: &'static str,
+        home: String,
+    },
+    None,
+}
+
+/// The usual causes of a TOML syntax error, recognised from the parser's message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SyntaxMistake {
+    DuplicateKey {
+        written: String,
+        first: Option<Range<usize>>,
+    },
+    Unquoted {
+        key: Option<String>,
+        written: String,
+    },
+    UnclosedString,
+    UnclosedArrayTable,
+    UnclosedTable,
+    UnclosedInlineTable,
+    UnclosedArray,
+    MissingComma,
+    ExtraComma,
+    ExtraEquals,
+    MissingValue,
+    MissingEquals,
+    TooDeep,
+    ExpectedNewline,
+    InvalidKey,
+    Other,
 }
 
 /// Which of two compared periods bakery.toml wrote; the diagnostic is at the first one written.
@@ -560,13 +683,10 @@ impl Kind {
                 near,
             } => {
                 let quoted: Vec<String> = choices.iter().map(|n| format!("\"{n}\"")).collect();
-                let help = match near {
-                    Some(near) => format!(
-                        "did you mean \"{near}\"? `{key}` is one of {}",
-                        quoted.join(", ")
-                    ),
-                    None => format!("`{key}` is one of {}", quoted.join(", ")),
-                };
+                let help = did_you_mean(
+                    near.map(|n| format!("\"{n}\"")),
+                    &format!("`{key}` is one of {}", quoted.join(", ")),
+                );
                 Text::error(
                     Code::InvalidChoice,
                     format!("{written:?} is not a valid `{key}`"),
@@ -633,13 +753,10 @@ impl Kind {
                 format!("{written:?} is not a key algorithm"),
                 "unknown key algorithm",
             )
-            .help(match near {
-                Some(near) => format!(
-                    "did you mean \"{near}\"? Key algorithms: {}",
-                    names.join(", ")
-                ),
-                None => format!("key algorithms: {}", names.join(", ")),
-            }),
+            .help(did_you_mean(
+                near.map(|n| format!("\"{n}\"")),
+                &format!("key algorithms: {}", names.join(", ")),
+            )),
             Self::ReservedSetting { name } => Text::error(
                 Code::ReservedSetting,
                 format!("`{name}` is managed by bakeryc"),
@@ -837,86 +954,60 @@ impl Kind {
                 server,
                 ca,
                 written,
-            } => {
-                let message =
-                    format!("server certificates ({server}) would outlive their CA ({ca})");
-                match written {
-                    Written::Shorter { longer_at } => {
-                        let mut text = Text::error(
-                            Code::ValidityOrder,
-                            message,
-                            "not shorter than the CA validity",
-                        )
-                        .help(format!(
-                            "make [tls.server] validity shorter than the CA's {ca}, e.g. validity = \"1y\""
-                        ));
-                        match longer_at {
-                            Some(at) => text.secondary.push((at.clone(), "CA validity".to_owned())),
-                            None => {
-                                text = text.help(format!(
-                                    "the CA validity defaults to {ca}: make [tls.server] validity shorter, or set a longer [tls.ca] validity"
-                                ));
-                            }
-                        }
-                        text
-                    }
-                    Written::Longer => Text::error(
-                        Code::ValidityOrder,
-                        message,
+            } => order(
+                Code::ValidityOrder,
+                format!("server certificates ({server}) would outlive their CA ({ca})"),
+                written,
+                OrderWords {
+                    shorter: (
+                        "not shorter than the CA validity".to_owned(),
+                        format!("make [tls.server] validity shorter than the CA's {ca}, e.g. validity = \"1y\""),
+                    ),
+                    longer: "CA validity",
+                    longer_default: format!(
+                        "the CA validity defaults to {ca}: make [tls.server] validity shorter, or set a longer [tls.ca] validity"
+                    ),
+                    only_longer: (
                         format!("not longer than the server validity ({server}, the default)"),
-                    )
-                    .help(format!(
-                        "make the CA validity longer than {server}, e.g. validity = \"10y\", or set a shorter [tls.server] validity"
-                    )),
-                    Written::Neither => {
-                        Text::error(Code::ValidityOrder, message, "default validities")
-                            .help("set [tls.ca] and [tls.server] validities explicitly")
-                    }
-                }
-            }
+                        format!(
+                            "make the CA validity longer than {server}, e.g. validity = \"10y\", or set a shorter [tls.server] validity"
+                        ),
+                    ),
+                    neither: (
+                        "default validities".to_owned(),
+                        "set [tls.ca] and [tls.server] validities explicitly".to_owned(),
+                    ),
+                },
+            ),
             Self::RenewOrder {
                 renew,
                 validity,
                 written,
             } => {
-                let message = format!(
-                    "renew_before ({renew}) is not shorter than the server validity ({validity})"
-                );
                 let help = format!(
                     "make renew_before shorter than {validity}, e.g. a quarter of it, so that certificates are renewed well before they expire"
                 );
-                match written {
-                    Written::Shorter { longer_at } => {
-                        let mut text = Text::error(
-                            Code::RenewBefore,
-                            message,
-                            "every certificate would be due at issue",
-                        )
-                        .help(help);
-                        match longer_at {
-                            Some(at) => {
-                                text.secondary.push((at.clone(), "server validity".to_owned()));
-                            }
-                            None => {
-                                text = text.help(format!(
-                                    "the server validity defaults to {validity}: make renew_before shorter, e.g. renew_before = \"30d\""
-                                ));
-                            }
-                        }
-                        text
-                    }
-                    Written::Longer => Text::error(
-                        Code::RenewBefore,
-                        message,
-                        format!("not longer than renew_before ({renew}, the default)"),
-                    )
-                    .help(format!(
-                        "make the server validity longer than {renew}, or set a shorter renew_before"
-                    )),
-                    Written::Neither => {
-                        Text::error(Code::RenewBefore, message, "default periods").help(help)
-                    }
-                }
+                order(
+                    Code::RenewBefore,
+                    format!(
+                        "renew_before ({renew}) is not shorter than the server validity ({validity})"
+                    ),
+                    written,
+                    OrderWords {
+                        shorter: ("every certificate would be due at issue".to_owned(), help.clone()),
+                        longer: "server validity",
+                        longer_default: format!(
+                            "the server validity defaults to {validity}: make renew_before shorter, e.g. renew_before = \"30d\""
+                        ),
+                        only_longer: (
+                            format!("not longer than renew_before ({renew}, the default)"),
+                            format!(
+                                "make the server validity longer than {renew}, or set a shorter renew_before"
+                            ),
+                        ),
+                        neither: ("default periods".to_owned(), help),
+                    },
+                )
             }
             Self::UnknownDatabase {
                 environment,
@@ -930,13 +1021,10 @@ impl Kind {
                 ),
                 "no [[database]] has this name",
             )
-            .help(match near {
-                Some(near) => format!(
-                    "did you mean `{near}`? Declared databases: {}",
-                    declared.join(", ")
-                ),
-                None => format!("declared databases: {}", declared.join(", ")),
-            }),
+            .help(did_you_mean(
+                near.as_ref().map(|n| format!("`{n}`")),
+                &format!("declared databases: {}", declared.join(", ")),
+            )),
             Self::UnknownCache { environment } => Text::error(
                 Code::UnknownCache,
                 format!(
@@ -945,6 +1033,92 @@ impl Kind {
                 "there is no [cache]",
             )
             .help("remove this table or declare a [cache]"),
+            Self::WrongType {
+                path,
+                expected,
+                found,
+                fix,
+            } => Text::error(
+                Code::WrongType,
+                format!("`{path}` must be {expected}, found {found}"),
+                format!("expected {expected}"),
+            )
+            .help(match fix {
+                TypeFix::SizeWithUnit { written } => {
+                    format!("write the size with its unit, in quotes: storage = \"{written}Gi\"")
+                }
+                TypeFix::Quote { key, written } => {
+                    format!("put the value in quotes: {key} = \"{written}\"")
+                }
+                TypeFix::MajorOnly { major } => {
+                    format!("write the major version only: version = {major}")
+                }
+                TypeFix::Unquote { key, unquoted } => {
+                    format!("remove the quotes: {key} = {unquoted}")
+                }
+                TypeFix::TableExample { key, example } => format!("write {key} = {example}"),
+                TypeFix::TableHeader { path } => {
+                    format!("write [{path}] as a table header and put its keys below it")
+                }
+                TypeFix::Example { key, example } => {
+                    format!("write it like this: {key} = {example}")
+                }
+                TypeFix::Generic => Code::WrongType.help().to_owned(),
+            }),
+            Self::NotArrayOfTables {
+                path,
+                key,
+                found,
+                single,
+            } => Text::error(
+                Code::WrongType,
+                format!("`{path}` must be an array of tables, found {found}"),
+                if *single {
+                    "one pair of brackets declares a single table"
+                } else {
+                    "expected [[database]] tables"
+                },
+            )
+            .help(format!(
+                "declare each entry with double brackets: [[{key}]] followed by its keys"
+            )),
+            Self::NotNamedTable {
+                path,
+                parent,
+                found,
+            } => Text::error(
+                Code::WrongType,
+                format!("`{path}` must be a table, found {found}"),
+                "expected a table",
+            )
+            .help(format!(
+                "`{parent}` holds one table per name: write [{path}] and put its keys below it"
+            )),
+            Self::SettingNotScalar {
+                path,
+                name,
+                found,
+                array,
+            } => Text::error(
+                Code::WrongType,
+                format!("`{path}.{name}` must be a string, number or boolean, found {found}"),
+                "not a single value",
+            )
+            .help(if *array {
+                format!(
+                    "write a list as one comma-separated string, as postgresql.conf does: {name} = \"a,b\""
+                )
+            } else {
+                "write the value as one string, number or boolean".to_owned()
+            }),
+            Self::UnknownKey {
+                path,
+                name,
+                table,
+                known,
+                hint,
+            } => unknown_key(path, name, table, known, hint),
+            Self::Syntax { message, mistake } => syntax(message, mistake),
         }
     }
 }
@@ -955,5 +1129,184 @@ fn defaulted_name(defaulted: bool) -> &'static str {
         " (its name when [cache] sets none)"
     } else {
         ""
+    }
+}
+
+fn unknown_key(path: &str, name: &str, table: &str, known: &[&str], hint: &KeyHint) -> Text {
+    let known_in = if table == "the top level" {
+        "known keys at the top level".to_owned()
+    } else {
+        format!("known keys in {table}")
+    };
+    let (known_here, known_sentence) = if known.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("; {known_in}: {}", known.join(", ")),
+            format!(
+                " {}{}: {}",
+                known_in[..1].to_uppercase(),
+                &known_in[1..],
+                known.join(", ")
+            ),
+        )
+    };
+    let (label, help) = match hint {
+        KeyHint::Secret => (
+            "bakery.toml holds no secrets".to_owned(),
+            "remove it: bakeryc issues every password and key itself (`bakeryc secrets generate --env <env>`), so none is ever committed with bakery.toml".to_owned(),
+        ),
+        KeyHint::Near(near) => (
+            format!("did you mean `{near}`?"),
+            format!("did you mean `{near}`?{known_sentence}"),
+        ),
+        KeyHint::Home(home) => (
+            format!("`{name}` does not belong in {table}"),
+            format!("move `{name}` to {home}{known_here}"),
+        ),
+        KeyHint::PostgresSetting => (
+            "a PostgreSQL setting, not a bakery.toml key".to_owned(),
+            format!(
+                "PostgreSQL settings go in their own table: [postgres.settings] (or [database.settings] for one database), e.g. {name} = ..."
+            ),
+        ),
+        KeyHint::NearElsewhere { near, home } => (
+            format!("not a key of {table}"),
+            format!("did you mean `{near}`? It belongs in {home}.{known_sentence}"),
+        ),
+        KeyHint::None => (
+            "not a bakery.toml key".to_owned(),
+            format!("remove the key{known_here}"),
+        ),
+    };
+    Text::error(Code::UnknownKey, format!("unknown key `{path}`"), label).help(help)
+}
+
+fn syntax(message: &str, mistake: &SyntaxMistake) -> Text {
+    let (label, help) = match mistake {
+        SyntaxMistake::DuplicateKey { written, .. } => (
+            "defined again here".to_owned(),
+            format!(
+                "`{written}` may be defined only once: merge the two definitions into one (a table header such as [platform] appears once, with all its keys below it)"
+            ),
+        ),
+        SyntaxMistake::Unquoted { key, written } => (
+            "not quoted".to_owned(),
+            match key {
+                Some(key) => format!("put the text in double quotes: {key} = \"{written}\""),
+                None => format!("put the text in double quotes: \"{written}\""),
+            },
+        ),
+        SyntaxMistake::UnclosedString => (
+            "the string is not closed on this line".to_owned(),
+            "close the string with the quote it was opened with, on the same line".to_owned(),
+        ),
+        SyntaxMistake::UnclosedArrayTable => (
+            "header not closed".to_owned(),
+            "close the header: [[database]]".to_owned(),
+        ),
+        SyntaxMistake::UnclosedTable => (
+            "header not closed".to_owned(),
+            "close the header with `]`, e.g. [postgres]".to_owned(),
+        ),
+        SyntaxMistake::UnclosedInlineTable => (
+            "this `{` is never closed".to_owned(),
+            "close the inline table with `}` on the same line, e.g. resources = { limits = { cpu = \"1\" } }"
+                .to_owned(),
+        ),
+        SyntaxMistake::UnclosedArray => (
+            "this `[` is never closed".to_owned(),
+            "close the array with `]`, e.g. extensions = [\"pgcrypto\", \"citext\"]".to_owned(),
+        ),
+        SyntaxMistake::MissingComma => (
+            "comma expected".to_owned(),
+            "separate the elements with commas".to_owned(),
+        ),
+        SyntaxMistake::ExtraComma => ("extra comma".to_owned(), "remove the extra comma".to_owned()),
+        SyntaxMistake::ExtraEquals => (
+            "extra `=`".to_owned(),
+            "write `key = value` with a single `=`".to_owned(),
+        ),
+        SyntaxMistake::MissingValue => (
+            "value expected".to_owned(),
+            "write a value after `=`, e.g. storage = \"2Gi\"".to_owned(),
+        ),
+        SyntaxMistake::MissingEquals => (
+            "`=` expected".to_owned(),
+            "write `key = value`, e.g. storage = \"2Gi\"".to_owned(),
+        ),
+        SyntaxMistake::TooDeep => (
+            "nested too deeply".to_owned(),
+            "bakery.toml never needs values nested this deeply: remove the extra brackets"
+                .to_owned(),
+        ),
+        SyntaxMistake::ExpectedNewline => (
+            "unexpected text".to_owned(),
+            "put each `key = value` on its own line, with nothing after the value but a `# comment`"
+                .to_owned(),
+        ),
+        SyntaxMistake::InvalidKey => (
+            "not a key".to_owned(),
+            "keys are bare words of letters, digits, `_` and `-`, or quoted strings".to_owned(),
+        ),
+        SyntaxMistake::Other => ("here".to_owned(), Code::TomlSyntax.help().to_owned()),
+    };
+    let mut text =
+        Text::error(Code::TomlSyntax, format!("invalid TOML: {message}"), label).help(help);
+    if let SyntaxMistake::DuplicateKey {
+        first: Some(first), ..
+    } = mistake
+    {
+        text.secondary
+            .push((first.clone(), "first defined here".to_owned()));
+    }
+    text
+}
+
+/// `rest`, after "did you mean NEAR?" when there is a near one (then capitalised).
+fn did_you_mean(near: Option<String>, rest: &str) -> String {
+    match near {
+        Some(near) => {
+            let mut chars = rest.chars();
+            let first = chars
+                .next()
+                .map(|c| c.to_uppercase().to_string())
+                .unwrap_or_default();
+            format!("did you mean {near}? {first}{}", chars.as_str())
+        }
+        None => rest.to_owned(),
+    }
+}
+
+/// The words of a period-order problem, for each way of writing the two periods: (label, help).
+struct OrderWords {
+    shorter: (String, String),
+    /// The secondary label at the longer period, when both are written.
+    longer: &'static str,
+    /// The help when only the shorter is written.
+    longer_default: String,
+    only_longer: (String, String),
+    neither: (String, String),
+}
+
+fn order(code: Code, message: String, written: &Written, words: OrderWords) -> Text {
+    match written {
+        Written::Shorter { longer_at } => {
+            let (label, help) = words.shorter;
+            let mut text = Text::error(code, message, label).help(help);
+            match longer_at {
+                Some(at) => text.secondary.push((at.clone(), words.longer.to_owned())),
+                None => text = text.help(words.longer_default),
+            }
+            text
+        }
+        Written::Longer => {
+            let (label, help) = words.only_longer;
+            Text::error(code, message, label).help(help)
+        }
+        Written::Neither => {
+            let (label, help) = words.neither;
+            Text::error(code, message, label).help(help)
+        }
     }
 }
