@@ -1,11 +1,13 @@
 //! THE CONTRACT of bakery.toml: one module per section owns its keys (name, type, default,
-//! one-line doc, allowed values) as data, and its raw (spanned) form with the reader that fills
-//! it. Everything else is derived from these definitions: the known keys and "did you mean"
+//! one-line doc, allowed values) as data, its raw (spanned) form with the reader that fills it,
+//! and its checks (`validate(raw, &mut Checker)`, pushing every problem into one collecting
+//! context). Everything else is derived from the definitions: the known keys and "did you mean"
 //! hints of the reader, the README reference table and the JSON Schema. No list of keys is
-//! written anywhere else. It does not judge values (that is `validate`) and never touches disk.
+//! written anywhere else. It depends on no later stage (parse, validate) and never touches disk.
 
 pub mod cache;
 pub mod catalogue;
+pub mod check;
 pub mod database;
 pub mod environments;
 pub mod platform;
@@ -17,6 +19,7 @@ pub mod tls;
 
 use std::ops::Range;
 
+pub use check::{Checker, Wanted};
 pub use read::{Fields, Report, suggest};
 pub use schema::{markdown_table, schema, schema_text};
 
@@ -76,6 +79,11 @@ impl Table {
 
     pub fn key(&self, name: &str) -> Option<&'static Key> {
         self.all_keys().find(|key| key.name == name)
+    }
+
+    /// A key's example value, for help texts (`...` for a key the table lacks).
+    pub fn example(&self, name: &str) -> &'static str {
+        self.key(name).map_or("...", |key| key.example)
     }
 }
 

@@ -6,7 +6,9 @@ mod kind;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-pub use kind::{ExtensionAdvice, KeyHint, Kind, SettingAdvice, SyntaxMistake, TypeFix, Written};
+pub use kind::{
+    ExtensionAdvice, KeyHint, Kind, Missing, SettingAdvice, SyntaxMistake, TypeFix, Written,
+};
 
 /// How bad a problem is: errors stop the build, warnings do not (unless `--deny-warnings`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,6 +1,11 @@
-//! `[cache]`: the Redis cache (optional). Its keys, their docs and defaults, and the raw form.
+//! `[cache]`: the Redis cache (optional). Its keys, their docs and defaults, the raw form, and
+//! its checks (including names that would collide with a database's objects).
 
+use super::database::DeclaredDatabase;
+use super::{Checker, RawConfig};
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table, postgres, resources};
+use crate::diagnostic;
+use crate::model::{Cache, ClientAuth, Placement, WorkloadNames};
 
 /// The cache's name when `[cache]` sets none.
 pub const NAME: &str = "redis";
@@ -12,6 +17,7 @@ pub const CLIENT_AUTH_USABLE: &[&str] = &["none", "optional"];
 
 pub const STORAGE: Key = Key {
     doc: "Kubernetes quantity of the data volume (`1Gi`)",
+    example: "\"1Gi\"",
     required: Required::Yes,
     ..postgres::STORAGE
 };
@@ -76,4 +82,91 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawCache {
         client_auth: t.string("client_auth"),
         resources: t.table("resources", resources::read),
     }
+}
+
+/// The cache with the span of its `name`, for later cross-references.
+pub type Declared<T> = (Option<T>, Sp<String>);
+
+pub fn validate(
+    raw: &RawConfig,
+    databases: &[DeclaredDatabase],
+    check: &mut Checker,
+) -> Option<Declared<Cache>> {
+    let section = raw.cache.as_ref()?;
+    let name = section
+        .name
+        .clone()
+        .unwrap_or_else(|| Sp::new(NAME.to_owned(), section.span.clone()));
+    let label = check.label(
+        &name,
+        WorkloadNames::for_cache(&name.value).longest_suffix(),
+    );
+    for db in databases {
+        let db = &db.name;
+        let workload = WorkloadNames::for_database(&db.value).workload;
+        let (cache_at, defaulted) = (name.span.clone(), section.name.is_none());
+        let kind = if name.value == workload {
+            diagnostic::Kind::CacheReplacesDatabase {
+                cache: name.value.clone(),
+                database: db.value.clone(),
+                workload,
+                cache_at,
+                defaulted,
+            }
+        } else if name.value == db.value {
+            diagnostic::Kind::DatabaseNamedLikeCache {
+                name: db.value.clone(),
+                cache_at,
+                defaulted,
+            }
+        } else {
+            continue;
+        };
+        check.report(&db.span, &kind);
+    }
+    let image = check
+        .required_in(section.image.as_ref(), &section.span, &TABLE, "image", "")
+        .and_then(|image| check.image(image));
+    let storage = check
+        .required_in(
+            section.storage.as_ref(),
+            &section.span,
+            &TABLE,
+            "storage",
+            "",
+        )
+        .and_then(|s| check.storage(s));
+    let storage_class = section
+        .storage_class
+        .as_ref()
+        .and_then(|s| check.storage_class(s));
+    let resources = check.resources(&[section.resources.as_ref()], &RESOURCES);
+    let client_auth = match &section.client_auth {
+        None => ClientAuth::from_name(CLIENT_AUTH),
+        Some(written) => {
+            let mode = check.choice(
+                written,
+                "client_auth",
+                ClientAuth::NAMES,
+                ClientAuth::from_name,
+            );
+            if mode == Some(ClientAuth::Required) {
+                check.report(&written.span, &diagnostic::Kind::ClientAuthRequired);
+            }
+            mode
+        }
+    };
+    let cache = (|| {
+        Some(Cache {
+            name: label?,
+            placement: Placement {
+                image: image?,
+                storage: storage?,
+                storage_class,
+                resources: resources?,
+            },
+            client_auth: client_auth?,
+        })
+    })();
+    Some((cache, name))
 }

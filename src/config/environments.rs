@@ -1,8 +1,15 @@
 //! `[environments.E]`, `[environments.E.database.NAME]`, `[environments.E.cache]`: what an
 //! environment (one overlay) may change, where and how big a workload runs, never what it is.
-//! Its keys and raw form.
+//! Its keys and raw form, and its checks (overrides of undeclared databases or cache included).
 
+use std::collections::BTreeMap;
+
+use super::cache::Declared;
+use super::database::DeclaredDatabase;
+use super::{Checker, RawConfig};
 use super::{Default, Fields, Key, Kind, Required, Sp, Span, Table, cache, postgres, resources};
+use crate::diagnostic;
+use crate::model::{Cache, Environment};
 
 /// A workload key as an environment overrides it: optional, defaulting to the workload's value.
 const fn placement(key: Key) -> Key {
@@ -108,4 +115,81 @@ fn placement_keys(t: &mut Fields<'_, '_, '_>) -> RawPlacement {
         storage_class: t.string("storage_class"),
         resources: t.table("resources", resources::read),
     }
+}
+
+pub fn validate(
+    raw: &RawConfig,
+    databases: &[DeclaredDatabase],
+    cache: Option<&Declared<Cache>>,
+    check: &mut Checker,
+) -> Option<Vec<Environment>> {
+    let mut result = Vec::new();
+    let mut ok = true;
+    for env in &raw.environments {
+        let name = check.label(&env.name, "");
+        check.placement_section(&env.defaults);
+        let mut overrides: BTreeMap<&str, &RawPlacement> = BTreeMap::new();
+        for (db_name, placement) in &env.databases {
+            check.placement_section(placement);
+            if databases.iter().any(|db| db.name.value == db_name.value) {
+                overrides.insert(&db_name.value, placement);
+            } else {
+                let mut known: Vec<&str> =
+                    databases.iter().map(|db| db.name.value.as_str()).collect();
+                let mut seen = std::collections::BTreeSet::new();
+                known.retain(|name| seen.insert(*name));
+                let kind = diagnostic::Kind::UnknownDatabase {
+                    environment: env.name.value.clone(),
+                    database: db_name.value.clone(),
+                    near: super::suggest(&db_name.value, &known).map(str::to_owned),
+                    declared: known.into_iter().map(str::to_owned).collect(),
+                };
+                check.report(&db_name.span, &kind);
+            }
+        }
+        let mut placements = BTreeMap::new();
+        for declared in databases {
+            let (Some(db), Some(version)) = (&declared.database, &declared.version) else {
+                ok = false;
+                continue;
+            };
+            let layers = [
+                overrides.get(declared.name.value.as_str()).copied(),
+                Some(&env.defaults),
+            ];
+            let placement =
+                check.env_placement(&layers, &db.placement, Some((db.version, version)));
+            match placement {
+                Some(placement) => {
+                    placements.insert(db.name.clone(), placement);
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(written) = &env.cache {
+            check.placement_section(written);
+        }
+        let cache_placement = match (cache, &env.cache) {
+            (Some((Some(cache), _)), _) => {
+                check.env_placement(&[env.cache.as_ref()], &cache.placement, None)
+            }
+            (None, Some(written)) => {
+                let kind = diagnostic::Kind::UnknownCache {
+                    environment: env.name.value.clone(),
+                };
+                check.report(&written.span, &kind);
+                None
+            }
+            _ => None,
+        };
+        match name {
+            Some(name) => result.push(Environment {
+                name,
+                databases: placements,
+                cache: cache_placement,
+            }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(result)
 }

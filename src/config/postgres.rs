@@ -1,6 +1,7 @@
 //! `[postgres]`: what every database shares unless its `[[database]]` says otherwise (version,
 //! image, storage, extensions, resources, `[postgres.audit]`, `[postgres.settings]`). Its keys,
-//! their docs and defaults, and the raw form.
+//! their docs and defaults, and the raw form. Its checks are `database`'s, which layers every
+//! database over it.
 
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table, resources};
 use crate::model::{LogStatement, PgVersion};

@@ -1,8 +1,11 @@
 //! `[tls]`, `[tls.ca]`, `[tls.server]`: the certificate policy `bakeryc secrets` issues by. Its
-//! keys, their docs and defaults, and the raw form.
+//! keys, their docs and defaults, the raw form, and its checks (weak keys, old TLS versions,
+//! periods in the wrong order).
 
+use super::{Checker, RawConfig};
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table};
-use crate::model::{KeyAlgorithm, TlsVersion};
+use crate::diagnostic::{self, Written};
+use crate::model::{CaPolicy, KeyAlgorithm, ServerCertPolicy, TlsPolicy, TlsVersion};
 
 pub const MIN_VERSION: &str = "1.2";
 /// [`MIN_VERSION`] as the model has it (a test keeps the two equal).
@@ -152,6 +155,110 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawTls {
             key: s.string("key"),
             renew_before: s.string("renew_before"),
         }),
+    }
+}
+
+pub fn validate(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
+    let section = raw.tls.clone().unwrap_or_default();
+    let min_version = match &section.min_version {
+        None => Some(MIN_VERSION_DEFAULT),
+        Some(written) => check.tls_version(written),
+    };
+    let ca = section.ca.clone().unwrap_or_default();
+    let server = section.server.clone().unwrap_or_default();
+    let ca_validity = check.period(ca.validity.as_ref(), CA_VALIDITY);
+    let ca_key = check.key(ca.key.as_ref(), KEY);
+    let server_validity = check.period(server.validity.as_ref(), SERVER_VALIDITY);
+    let server_key = check.key(server.key.as_ref(), KEY);
+    let renew_before = check.period(server.renew_before.as_ref(), RENEW_BEFORE);
+    if let (Some(ca_period), Some(server_period)) = (&ca_validity, &server_validity) {
+        if let (true, Some(written)) = (ca_period.days() > 30.0 * 365.25, &ca.validity) {
+            let kind = diagnostic::Kind::LongCaValidity {
+                period: ca_period.as_str().to_owned(),
+            };
+            check.report(&written.span, &kind);
+        }
+        if let (true, Some(written)) = (server_period.days() > 5.0 * 365.25, &server.validity) {
+            let kind = diagnostic::Kind::LongServerValidity {
+                period: server_period.as_str().to_owned(),
+            };
+            check.report(&written.span, &kind);
+        }
+        if server_period.days() >= ca_period.days() {
+            let (at, written) = compared(
+                server.validity.as_ref(),
+                ca.validity.as_ref(),
+                &section.span,
+            );
+            let kind = diagnostic::Kind::ValidityOrder {
+                server: server_period.as_str().to_owned(),
+                ca: ca_period.as_str().to_owned(),
+                written,
+            };
+            check.report(&at, &kind);
+        }
+        if let Some(renew) = &renew_before {
+            if renew.days() >= server_period.days() {
+                let (at, written) = compared(
+                    server.renew_before.as_ref(),
+                    server.validity.as_ref(),
+                    &section.span,
+                );
+                let kind = diagnostic::Kind::RenewOrder {
+                    renew: renew.as_str().to_owned(),
+                    validity: server_period.as_str().to_owned(),
+                    written,
+                };
+                check.report(&at, &kind);
+            }
+        }
+    }
+    let common_name = match &ca.common_name {
+        Some(name) if name.value.trim().is_empty() || name.value.len() > 64 => {
+            check.report(&name.span, &diagnostic::Kind::CommonName);
+            None
+        }
+        Some(name) => Some(name.value.clone()),
+        None => {
+            let platform = raw
+                .platform
+                .as_ref()
+                .and_then(|p| p.name.as_ref())
+                .map_or("bakery", |n| n.value.as_str());
+            Some(format!("{platform} internal CA"))
+        }
+    };
+    Some(TlsPolicy {
+        min_version: min_version?,
+        ca: CaPolicy {
+            common_name: common_name?,
+            validity: ca_validity?,
+            key: ca_key?,
+        },
+        server: ServerCertPolicy {
+            validity: server_validity?,
+            key: server_key?,
+            renew_before: renew_before?,
+        },
+    })
+}
+
+/// Two periods where the first must be shorter than the second: the diagnostic is at the first
+/// one written (the shorter, else the longer, else the table), and says which were written.
+fn compared(
+    shorter: Option<&Sp<String>>,
+    longer: Option<&Sp<String>>,
+    table: &Span,
+) -> (Span, Written) {
+    match (shorter, longer) {
+        (Some(shorter), longer) => (
+            shorter.span.clone(),
+            Written::Shorter {
+                longer_at: longer.map(|l| l.span.clone()),
+            },
+        ),
+        (None, Some(longer)) => (longer.span.clone(), Written::Longer),
+        (None, None) => (table.clone(), Written::Neither),
     }
 }
 

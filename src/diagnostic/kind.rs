@@ -5,16 +5,17 @@
 use std::ops::Range;
 
 use super::{Code, Diagnostic, Severity};
+use crate::model::KeyAlgorithm;
 
 /// What a check found wrong with a value, and the facts the text needs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kind {
-    /// A required key is absent from the table that should hold it.
+    /// A required key is absent from the table that should hold it (`table` as the label says
+    /// it: `[platform]`, `this [[database]]`).
     MissingKey {
-        message: String,
         table: String,
         key: String,
-        help: String,
+        missing: Missing,
     },
     NotDnsLabel {
         written: String,
@@ -130,7 +131,6 @@ pub enum Kind {
     },
     NotKeyAlgorithm {
         written: String,
-        names: &'static [&'static str],
         near: Option<&'static str>,
     },
     ReservedSetting {
@@ -354,6 +354,23 @@ pub enum Written {
     Neither,
 }
 
+/// Which required key is missing, and what to write.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Missing {
+    /// A key of a section (`platform.name`), with an example value and why it is needed.
+    InSection {
+        path: &'static str,
+        example: &'static str,
+        why: &'static str,
+    },
+    DatabaseName,
+    /// A key every database needs, from its `[[database]]` or `[postgres]`.
+    ForDatabase {
+        what: String,
+        example: &'static str,
+    },
+}
+
 /// What to do about an extension outside the declared version's contrib set.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExtensionAdvice {
@@ -428,16 +445,28 @@ impl Kind {
     fn text(&self) -> Text {
         match self {
             Self::MissingKey {
-                message,
                 table,
                 key,
-                help,
-            } => Text::error(
-                Code::MissingKey,
-                message,
-                format!("{table} has no `{key}`"),
-            )
-            .help(help),
+                missing,
+            } => {
+                let (message, help) = match missing {
+                    Missing::InSection { path, example, why } => (
+                        format!("missing `{path}.{key}`"),
+                        format!("add `{key} = {example}` under [{path}]{why}"),
+                    ),
+                    Missing::DatabaseName => (
+                        "missing `database.name`".to_owned(),
+                        "add `name = \"...\"` to this [[database]]: it names the workload, Service, database and role".to_owned(),
+                    ),
+                    Missing::ForDatabase { what, example } => (
+                        format!("missing `{key}` for {what}"),
+                        format!(
+                            "add `{key} = {example}` to this [[database]], or under [postgres] for every database"
+                        ),
+                    ),
+                };
+                Text::error(Code::MissingKey, message, format!("{table} has no `{key}`")).help(help)
+            }
             Self::NotDnsLabel {
                 written,
                 problem,
@@ -744,18 +773,14 @@ impl Kind {
                 "spelt differently",
             )
             .help(format!("write key = \"{spelled}\"")),
-            Self::NotKeyAlgorithm {
-                written,
-                names,
-                near,
-            } => Text::error(
+            Self::NotKeyAlgorithm { written, near } => Text::error(
                 Code::KeyAlgorithm,
                 format!("{written:?} is not a key algorithm"),
                 "unknown key algorithm",
             )
             .help(did_you_mean(
                 near.map(|n| format!("\"{n}\"")),
-                &format!("key algorithms: {}", names.join(", ")),
+                &format!("key algorithms: {}", KeyAlgorithm::NAMES.join(", ")),
             )),
             Self::ReservedSetting { name } => Text::error(
                 Code::ReservedSetting,

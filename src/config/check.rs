@@ -1,16 +1,20 @@
-//! Checks of single values (names, quantities, images, durations, choices) into model types,
-//! each reporting its own diagnostic at the value's span.
+//! The collecting context every section's checks report into ([`Checker`]), and the checks of
+//! single values (names, quantities, images, durations, choices) into model types, each
+//! reporting a typed diagnostic kind at the value's span.
 
-use crate::diagnostic::{Diagnostic, ExtensionAdvice, Kind, SettingAdvice};
+use crate::diagnostic::{Diagnostic, ExtensionAdvice, Kind, Missing, SettingAdvice};
 use crate::model::{
     CpuMemory, DnsLabel, DomainName, Extension, Image, KeyAlgorithm, Period, PgVersion, Placement,
     Quantity, Resources, Setting, TlsVersion,
 };
 use std::collections::BTreeSet;
 
-use crate::parse::{RawPlacement, RawResources, SettingValue, Sp, Span};
+use super::environments::RawPlacement;
+use super::postgres::{RawPostgres, SettingValue};
+use super::resources::{RawCpuMemory, RawResources};
+use super::{Sp, Span, Table, suggest};
 
-use crate::config::catalogue;
+use super::catalogue;
 
 /// Settings bakeryc writes itself; `[postgres.settings]` may not override them.
 const RESERVED_SETTINGS: &[&str] = &[
@@ -86,22 +90,44 @@ impl Checker {
         &mut self,
         value: Option<&'a Sp<T>>,
         wanted: &Wanted<'_>,
-        message: &str,
-        help: &str,
+        missing: Missing,
     ) -> Option<&'a Sp<T>> {
         let searched: Vec<&Span> = std::iter::once(wanted.table).chain(wanted.also).collect();
         if value.is_none() && !self.mistyped(&searched, wanted.key) {
             self.report(
                 wanted.table,
                 &Kind::MissingKey {
-                    message: message.to_owned(),
                     table: wanted.table_name.to_owned(),
                     key: wanted.key.to_owned(),
-                    help: help.to_owned(),
+                    missing,
                 },
             );
         }
         value
+    }
+
+    /// A required key of a section (`[platform] name`), reported at the section when missing,
+    /// with the key's example from `table`'s definition and `why` the key is needed.
+    pub fn required_in<'a, T>(
+        &mut self,
+        value: Option<&'a Sp<T>>,
+        section: &Span,
+        table: &'static Table,
+        key: &'static str,
+        why: &'static str,
+    ) -> Option<&'a Sp<T>> {
+        let wanted = Wanted {
+            table: section,
+            table_name: table.title,
+            key,
+            also: None,
+        };
+        let missing = Missing::InSection {
+            path: table.title.trim_matches(['[', ']']),
+            example: table.example(key),
+            why,
+        };
+        self.required(value, &wanted, missing)
     }
 
     /// A DNS label that must still fit 63 characters once `suffix` is appended.
@@ -403,7 +429,7 @@ impl Checker {
                 written: written.value.clone(),
                 key: key.to_owned(),
                 choices: names,
-                near: crate::parse::suggest(&written.value, names),
+                near: suggest(&written.value, names),
             };
             self.report(&written.span, &kind);
         }
@@ -499,8 +525,7 @@ impl Checker {
                 },
                 (None, None) => Kind::NotKeyAlgorithm {
                     written: written.value.clone(),
-                    names: KeyAlgorithm::NAMES,
-                    near: crate::parse::suggest(&written.value, KeyAlgorithm::NAMES),
+                    near: suggest(&written.value, KeyAlgorithm::NAMES),
                 },
             };
             self.report(&written.span, &kind);
@@ -535,7 +560,7 @@ impl Checker {
                 (_, Some(last)) if *last < major => SettingAdvice::RemovedAfter(*last),
                 _ => {
                     let known = catalogue::settings(version);
-                    match crate::parse::suggest(&name.value, &known) {
+                    match suggest(&name.value, &known) {
                         Some(near) => SettingAdvice::Near(near.to_owned()),
                         None => SettingAdvice::Remove,
                     }
@@ -654,7 +679,7 @@ fn extension_advice(name: &str, version: PgVersion, known: &[&str]) -> Extension
             ExtensionAdvice::Only(*first, *last)
         };
     }
-    match crate::parse::suggest(name, known) {
+    match suggest(name, known) {
         Some(near) => ExtensionAdvice::Near(near.to_owned()),
         None => ExtensionAdvice::CheckName,
     }
@@ -749,6 +774,49 @@ fn quantity_suggestion(text: &str) -> Option<String> {
     };
     let candidate = format!("{number}{binary}");
     (candidate != text).then_some(candidate)
+}
+
+/// Helpers shared by the layering code above: everything that reads one raw value.
+impl Checker {
+    pub fn postgres_section(&mut self, section: &RawPostgres) {
+        if let Some(resources) = &section.resources {
+            self.resources_section(resources);
+        }
+    }
+
+    pub fn placement_section(&mut self, section: &RawPlacement) {
+        if let Some(image) = &section.image {
+            self.image(image);
+        }
+        if let Some(storage) = &section.storage {
+            self.storage(storage);
+        }
+        if let Some(class) = &section.storage_class {
+            self.storage_class(class);
+        }
+        if let Some(resources) = &section.resources {
+            self.resources_section(resources);
+        }
+    }
+
+    /// Each quantity of a resources table, named as [`Checker::resources`] names it so that the
+    /// two reports of one value are one.
+    fn resources_section(&mut self, resources: &RawResources) {
+        for (cpu_memory, kind) in [
+            (&resources.requests, "request"),
+            (&resources.limits, "limit"),
+        ] {
+            let Some(RawCpuMemory { cpu, memory, .. }) = cpu_memory else {
+                continue;
+            };
+            if let Some(cpu) = cpu {
+                self.quantity(cpu, &format!("cpu {kind}"));
+            }
+            if let Some(memory) = memory {
+                self.quantity(memory, &format!("memory {kind}"));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
