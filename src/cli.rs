@@ -7,6 +7,7 @@ mod build;
 mod check;
 mod completions;
 mod explain;
+mod schema;
 mod secrets;
 
 use std::ffi::OsString;
@@ -49,6 +50,8 @@ enum Command {
     Man(completions::ManArgs),
     /// Issue, rotate and check the certificates and passwords of an environment.
     Secrets(secrets::Args),
+    /// Print the JSON Schema of bakery.toml (bakery.schema.json), or the README's key table.
+    Schema(schema::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -176,6 +179,7 @@ where
         Command::Explain(args) => (Format::Human, explain::run(args)),
         Command::Man(args) => (Format::Human, completions::man(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),
+        Command::Schema(args) => (Format::Human, Ok(schema::run(args))),
     };
     let mut stderr = std::io::stderr().lock();
     let mut stdout = std::io::stdout().lock();

@@ -1,0 +1,195 @@
+//! `[environments.E]`, `[environments.E.database.NAME]`, `[environments.E.cache]`: what an
+//! environment (one overlay) may change, where and how big a workload runs, never what it is.
+//! Its keys and raw form, and its checks (overrides of undeclared databases or cache included).
+
+use std::collections::BTreeMap;
+
+use super::cache::Declared;
+use super::database::DeclaredDatabase;
+use super::{Checker, RawConfig};
+use super::{Default, Fields, Key, Kind, Required, Sp, Span, Table, cache, postgres, resources};
+use crate::diagnostic;
+use crate::model::{Cache, Environment};
+
+/// A workload key as an environment overrides it: optional, defaulting to the workload's value.
+const fn placement(key: Key) -> Key {
+    Key {
+        required: Required::No,
+        default: Default::Described("the workload's"),
+        ..key
+    }
+}
+
+pub static TABLE: Table = Table {
+    title: "[environments.E]",
+    doc: "for every database in E",
+    keys: &[
+        placement(postgres::IMAGE),
+        placement(postgres::STORAGE),
+        placement(postgres::STORAGE_CLASS),
+        placement(resources::key(&postgres::RESOURCES)),
+        Key {
+            name: "database",
+            kind: Kind::Named(&DATABASE),
+            required: Required::No,
+            default: Default::None,
+            doc: "one table per database, by name",
+            example: "",
+        },
+        Key {
+            name: "cache",
+            kind: Kind::Table(&CACHE),
+            required: Required::No,
+            default: Default::None,
+            doc: "the cache in this environment",
+            example: "",
+        },
+    ],
+    inherits: None,
+    inline: false,
+};
+
+pub static DATABASE: Table = Table {
+    title: "[environments.E.database.NAME]",
+    doc: "for one database",
+    keys: &[
+        placement(postgres::IMAGE),
+        placement(postgres::STORAGE),
+        placement(postgres::STORAGE_CLASS),
+        placement(resources::key(&postgres::RESOURCES)),
+    ],
+    inherits: None,
+    inline: false,
+};
+
+pub static CACHE: Table = Table {
+    title: "[environments.E.cache]",
+    doc: "for the cache",
+    keys: &[
+        placement(cache::IMAGE),
+        placement(cache::STORAGE),
+        placement(postgres::STORAGE_CLASS),
+        placement(resources::key(&cache::RESOURCES)),
+    ],
+    inherits: None,
+    inline: false,
+};
+
+/// `[environments.NAME]` with its per-database and cache overrides.
+#[derive(Clone, Debug, Default)]
+pub struct RawEnvironment {
+    pub name: Sp<String>,
+    pub defaults: RawPlacement,
+    pub databases: Vec<(Sp<String>, RawPlacement)>,
+    pub cache: Option<RawPlacement>,
+}
+
+/// What an environment may change: where and how big a workload runs, never what it is.
+#[derive(Clone, Debug, Default)]
+pub struct RawPlacement {
+    pub span: Span,
+    pub image: Option<Sp<String>>,
+    pub storage: Option<Sp<String>>,
+    pub storage_class: Option<Sp<String>>,
+    pub resources: Option<resources::RawResources>,
+}
+
+pub fn read(name: Sp<String>, env: &mut Fields<'_, '_, '_>) -> RawEnvironment {
+    RawEnvironment {
+        name,
+        defaults: placement_keys(env),
+        databases: env
+            .table("database", |dbs| {
+                dbs.each_table(|name, db| (name, placement_keys(db)))
+            })
+            .unwrap_or_default(),
+        cache: env.table("cache", placement_keys),
+    }
+}
+
+fn placement_keys(t: &mut Fields<'_, '_, '_>) -> RawPlacement {
+    RawPlacement {
+        span: t.span.clone(),
+        image: t.string("image"),
+        storage: t.string("storage"),
+        storage_class: t.string("storage_class"),
+        resources: t.table("resources", resources::read),
+    }
+}
+
+pub fn validate(
+    raw: &RawConfig,
+    databases: &[DeclaredDatabase],
+    cache: Option<&Declared<Cache>>,
+    check: &mut Checker,
+) -> Option<Vec<Environment>> {
+    let mut result = Vec::new();
+    let mut ok = true;
+    for env in &raw.environments {
+        let name = check.label(&env.name, "");
+        check.placement_section(&env.defaults);
+        let mut overrides: BTreeMap<&str, &RawPlacement> = BTreeMap::new();
+        for (db_name, placement) in &env.databases {
+            check.placement_section(placement);
+            if databases.iter().any(|db| db.name.value == db_name.value) {
+                overrides.insert(&db_name.value, placement);
+            } else {
+                let mut known: Vec<&str> =
+                    databases.iter().map(|db| db.name.value.as_str()).collect();
+                let mut seen = std::collections::BTreeSet::new();
+                known.retain(|name| seen.insert(*name));
+                let kind = diagnostic::Kind::UnknownDatabase {
+                    environment: env.name.value.clone(),
+                    database: db_name.value.clone(),
+                    near: super::suggest(&db_name.value, &known).map(str::to_owned),
+                    declared: known.into_iter().map(str::to_owned).collect(),
+                };
+                check.report(&db_name.span, &kind);
+            }
+        }
+        let mut placements = BTreeMap::new();
+        for declared in databases {
+            let (Some(db), Some(version)) = (&declared.database, &declared.version) else {
+                ok = false;
+                continue;
+            };
+            let layers = [
+                overrides.get(declared.name.value.as_str()).copied(),
+                Some(&env.defaults),
+            ];
+            let placement =
+                check.env_placement(&layers, &db.placement, Some((db.version, version)));
+            match placement {
+                Some(placement) => {
+                    placements.insert(db.name.clone(), placement);
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(written) = &env.cache {
+            check.placement_section(written);
+        }
+        let cache_placement = match (cache, &env.cache) {
+            (Some((Some(cache), _)), _) => {
+                check.env_placement(&[env.cache.as_ref()], &cache.placement, None)
+            }
+            (None, Some(written)) => {
+                let kind = diagnostic::Kind::UnknownCache {
+                    environment: env.name.value.clone(),
+                };
+                check.report(&written.span, &kind);
+                None
+            }
+            _ => None,
+        };
+        match name {
+            Some(name) => result.push(Environment {
+                name,
+                databases: placements,
+                cache: cache_placement,
+            }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(result)
+}
