@@ -446,6 +446,42 @@ mod tests {
     }
 
     #[test]
+    fn the_reloader_watches_read_only_mounts_and_its_probes_read_its_heartbeat() {
+        let reloader = reloader_container(
+            "postgres:17-alpine".into(),
+            &[("tls", "/tls")],
+            vec![mount("run", "/run/server", false)],
+            vec!["true".into()],
+        );
+        let command = reloader.command.clone().unwrap();
+        assert_eq!(command[..4], ["sh", "-euc", WATCH_SCRIPT, "reloader"]);
+        assert_eq!(command[4], RELOAD_INTERVAL_SECONDS.to_string());
+        assert_eq!(
+            command[5..],
+            ["/run/reloader/heartbeat", "/tls", "--", "true"]
+        );
+        let mounts = reloader.volume_mounts.clone().unwrap();
+        let tls = mounts.iter().find(|m| m.name == "tls").unwrap();
+        assert_eq!(
+            (tls.mount_path.as_str(), tls.read_only),
+            ("/tls", Some(true))
+        );
+        assert!(tls.sub_path.is_none(), "a subPath mount is never updated");
+        let probe = reloader.liveness_probe.clone().unwrap().exec.unwrap();
+        assert!(probe.command.unwrap()[2].contains("/run/reloader/heartbeat"));
+        assert_eq!(reloader.readiness_probe, reloader.liveness_probe);
+        let mut pod = task(70);
+        pod.lifetime = Lifetime::Server;
+        pod.init_containers.clear();
+        pod.containers = vec![reloader];
+        let spec = harden(pod).spec.unwrap();
+        assert_eq!(
+            spec.containers[0].security_context,
+            Some(container_security(70))
+        );
+    }
+
+    #[test]
     #[should_panic(expected = "has no probes")]
     #[cfg(debug_assertions)]
     fn a_server_container_without_probes_is_a_bug() {
