@@ -323,22 +323,43 @@ impl Platform {
 // ---------------------------------------------------------------- pod sandbox ----------
 
 /// A pod's volumes laid out on disk as the kubelet would (Secret and ConfigMap keys as files,
-/// Secret files root-owned and group-readable by fsGroup, emptyDirs writable by fsGroup).
+/// Secret files root-owned and group-readable by fsGroup, emptyDirs writable by fsGroup). A
+/// Secret volume has the kubelet's atomic layout: the files in a generation directory, a `..data`
+/// symlink to it, and one `key -> ..data/key` symlink per key, so that [`Sandbox::swap_secret`]
+/// can replace them all at once as the kubelet does when the Secret changes.
+#[derive(Clone)]
 struct Sandbox {
     volumes: BTreeMap<String, PathBuf>,
+    /// The fsGroup's OS group when the test runs as root (files are then root-owned).
+    group: Option<String>,
+    /// Mode of each Secret volume's files.
+    modes: BTreeMap<String, u32>,
 }
 
 impl Sandbox {
     fn new(platform: &Platform, pod: &PodSpec, root: &Path, group: Option<&str>) -> Self {
         let mut volumes = BTreeMap::new();
+        let mut modes = BTreeMap::new();
         for volume in pod.volumes.iter().flatten() {
             let dir = root.join(&volume.name);
             fs::create_dir_all(&dir).unwrap();
             let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
             let mut mode = 0o770;
             if let Some(secret) = &volume.secret {
-                files = platform.secret(secret.secret_name.as_deref().unwrap());
-                mode = u32::try_from(secret.default_mode.unwrap_or(0o644)).unwrap();
+                let mut mode = u32::try_from(secret.default_mode.unwrap_or(0o644)).unwrap();
+                if group.is_none() {
+                    // Not root: the files belong to the user running the servers, and PostgreSQL
+                    // accepts a key it owns only without group bits (root-owned, as in the pod,
+                    // it accepts group read).
+                    mode &= 0o700;
+                }
+                modes.insert(volume.name.clone(), mode);
+                project(
+                    &dir,
+                    &platform.secret(secret.secret_name.as_deref().unwrap()),
+                    mode,
+                    group,
+                );
             } else if let Some(source) = &volume.config_map {
                 let data = platform.config_map(&source.name);
                 files = match &source.items {
@@ -375,7 +396,22 @@ impl Sandbox {
             volumes.insert(volume.name.clone(), dir);
         }
         fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
-        Self { volumes }
+        Self {
+            volumes,
+            group: group.map(str::to_owned),
+            modes,
+        }
+    }
+
+    /// Replaces the files of Secret volume `volume` as the kubelet does: a new generation
+    /// directory, then one atomic rename of the `..data` symlink.
+    fn swap_secret(&self, volume: &str, files: &BTreeMap<String, Vec<u8>>) {
+        project(
+            &self.volumes[volume],
+            files,
+            self.modes[volume],
+            self.group.as_deref(),
+        );
     }
 
     /// Rewrites the container's mount paths in `text` to where this sandbox put the volumes.
@@ -426,6 +462,51 @@ impl Sandbox {
     }
 }
 
+/// Writes `files` into `dir` with the kubelet's atomic writer layout: a fresh `..<generation>`
+/// directory holding the files (mode `mode`, root-owned and in `group` when given), the symlink
+/// `..data` swapped to it by one rename, and `key -> ..data/key` for each key. The previous
+/// generation is removed afterwards, as the kubelet does.
+fn project(dir: &Path, files: &BTreeMap<String, Vec<u8>>, mode: u32, group: Option<&str>) {
+    use std::os::unix::fs::symlink;
+    static GENERATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("..2026_11_29_00_00_00.{generation:09}");
+    let staged = dir.join(&name);
+    fs::create_dir(&staged).unwrap();
+    for (key, bytes) in files {
+        let path = staged.join(key);
+        fs::write(&path, bytes).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    fs::set_permissions(&staged, fs::Permissions::from_mode(0o755)).unwrap();
+    if let Some(group) = group {
+        ok(
+            &run(
+                10,
+                "chown",
+                &[
+                    "-R",
+                    &format!("root:{group}"),
+                    &staged.display().to_string(),
+                ],
+            ),
+            "chown secret files",
+        );
+    }
+    let previous = fs::read_link(dir.join("..data")).ok();
+    let _ = fs::remove_file(dir.join("..data_tmp"));
+    symlink(&name, dir.join("..data_tmp")).unwrap();
+    fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    for key in files.keys() {
+        if fs::symlink_metadata(dir.join(key)).is_err() {
+            symlink(format!("..data/{key}"), dir.join(key)).unwrap();
+        }
+    }
+    if let Some(previous) = previous {
+        fs::remove_dir_all(dir.join(previous)).unwrap();
+    }
+}
+
 // ---------------------------------------------------------------- servers --------------
 
 struct Postgres {
@@ -434,6 +515,8 @@ struct Postgres {
     log: PathBuf,
     /// The unix socket's directory: the pod's `run` volume, shared by the server and its hook.
     socket: PathBuf,
+    /// The pod's volumes the server was started from.
+    sandbox: Sandbox,
 }
 
 impl Drop for Postgres {
@@ -460,6 +543,8 @@ impl Drop for Postgres {
 struct Redis {
     child: Child,
     port: u16,
+    /// The pod's volumes the server was started from.
+    sandbox: Sandbox,
 }
 
 impl Drop for Redis {
@@ -478,16 +563,21 @@ fn start_postgres(platform: &Platform, hba_override: Option<&str>) -> Postgres {
         as_postgres(&["true"]); // creates the OS user if needed
     }
     let sandbox = Sandbox::new(platform, &pod, &root, group);
-    let init = &pod.init_containers.as_ref().unwrap()[0];
-    let argv = sandbox.argv(init);
-    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-    ok(
-        &run_as_postgres(30, &refs, &[]),
-        "the init container's own command",
-    );
-    let key = sandbox.volumes["tls"].join("server-key.pem");
-    let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "the init container leaves the key at 0600");
+    for init in pod.init_containers.iter().flatten() {
+        let argv = sandbox.argv(init);
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        ok(
+            &run_as_postgres(30, &refs, &[]),
+            &format!("init container {}", init.name),
+        );
+    }
+    // The server reads the Secret as mounted: no copy, the key root-owned and group-readable.
+    let key = fs::metadata(sandbox.volumes["tls"].join("tls.key")).unwrap();
+    if group.is_some() {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(key.uid(), 0, "the key is root-owned, as in the pod");
+        assert_eq!(key.permissions().mode() & 0o777, 0o440);
+    }
 
     let container = &pod.containers[0];
     let config_dir = &sandbox.volumes["config"];
@@ -575,6 +665,7 @@ fn start_postgres(platform: &Platform, hba_override: Option<&str>) -> Postgres {
         port,
         log: log.clone(),
         socket: socket.clone(),
+        sandbox: sandbox.clone(),
     };
     let started = run_as_postgres(
         60,
@@ -706,7 +797,11 @@ fn start_redis(platform: &Platform) -> Redis {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let redis = Redis { child, port };
+    let redis = Redis {
+        child,
+        port,
+        sandbox: sandbox.clone(),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -1117,4 +1212,405 @@ fn redis_client_auth_follows_the_config() {
             "{mode}: client with a foreign certificate"
         );
     }
+}
+
+// ---------------------------------------------------------------- reload in place ------
+
+/// A pod's reloader container, run with the exact command of the compiled manifest (mount paths
+/// translated, the poll interval argument set to 1 s), in its own process group so that the
+/// whole loop stops on drop. Its stdout and stderr go to `log`.
+struct Reloader {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Reloader {
+    fn start(
+        pod: &PodSpec,
+        sandbox: &Sandbox,
+        log: PathBuf,
+        as_postgres_user: bool,
+        env: &[(&str, &str)],
+    ) -> Self {
+        use std::os::unix::process::CommandExt;
+        let container = pod
+            .containers
+            .iter()
+            .find(|c| c.name == "reloader")
+            .expect("the pod has a reloader container");
+        let mut argv = sandbox.argv(container);
+        assert_eq!(
+            argv[..5],
+            ["sh", "-euc", &argv[2], "reloader", "10"],
+            "the compiled poll interval is the command's first argument"
+        );
+        argv[4] = "1".into();
+        // Its probe reads the heartbeat the loop writes: the same command must pass once it runs.
+        let probe = container
+            .liveness_probe
+            .as_ref()
+            .and_then(|p| p.exec.as_ref())
+            .and_then(|e| e.command.clone())
+            .expect("the reloader has an exec liveness probe");
+        let probe: Vec<String> = probe
+            .iter()
+            .map(|a| sandbox.translate(container, a))
+            .collect();
+        let argv = if as_postgres_user {
+            as_postgres(&argv.iter().map(String::as_str).collect::<Vec<_>>())
+        } else {
+            argv
+        };
+        let out = fs::File::create(&log).unwrap();
+        let child = Command::new("timeout")
+            .args(["-k", "5", "300"])
+            .args(&argv)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let reloader = Self { child, log };
+        reloader.wait_for("watching", 20);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let refs: Vec<&str> = probe.iter().map(String::as_str).collect();
+            if run(10, refs[0], &refs[1..]).status.success() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the reloader's probe never passed"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        reloader
+    }
+
+    fn text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` `count` times in all.
+    fn wait_for_count(&self, needle: &str, count: usize, seconds: u64) -> Duration {
+        let start = Instant::now();
+        while self.text().matches(needle).count() < count {
+            assert!(
+                start.elapsed() < Duration::from_secs(seconds),
+                "the reloader did not log {needle:?} {count} time(s) within {seconds} s:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        start.elapsed()
+    }
+
+    fn wait_for(&self, needle: &str, seconds: u64) -> Duration {
+        self.wait_for_count(needle, 1, seconds)
+    }
+}
+
+impl Drop for Reloader {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Client connections opened once and asked again on demand (psycopg and redis-py): the answer
+/// names the PostgreSQL backend and the Redis client id, so a reconnect would show.
+struct OpenConnections {
+    child: Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+const OPEN_CONNECTIONS_PY: &str = r#"
+import os, sys
+import psycopg, redis
+pg = psycopg.connect(os.environ["PG_CONNINFO"], autocommit=True)
+cache = redis.Redis(host="127.0.0.1", port=int(os.environ["REDIS_PORT"]),
+                    password=os.environ["REDIS_PASSWORD"], ssl=True,
+                    ssl_ca_certs=os.environ["CA"], ssl_cert_reqs="required",
+                    ssl_check_hostname=False, single_connection_client=True)
+def answer():
+    backend, tls = pg.execute(
+        "SELECT pid, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+    print(backend, tls, cache.client_id(), cache.ping(), flush=True)
+answer()
+for _ in sys.stdin:
+    answer()
+"#;
+
+impl OpenConnections {
+    fn open(platform: &Platform, pg: &Postgres, redis: &Redis) -> Self {
+        use std::io::BufRead;
+        let ca = platform.ca_file().display().to_string();
+        let script = platform.work("client").join("open_connections.py");
+        fs::write(&script, OPEN_CONNECTIONS_PY).unwrap();
+        let conninfo = format!(
+            "host={PG_FQDN} hostaddr=127.0.0.1 port={} dbname=auth_db user=auth_user password={} sslmode=verify-full sslrootcert={ca}",
+            pg.port,
+            credentials(platform, "auth-db-credentials")["password"]
+        );
+        let mut child = Command::new("timeout")
+            .args(["-k", "5", "300", &python(), &script.display().to_string()])
+            .env("PG_CONNINFO", conninfo)
+            .env("REDIS_PORT", redis.port.to_string())
+            .env(
+                "REDIS_PASSWORD",
+                &credentials(platform, "redis-credentials")["password"],
+            )
+            .env("CA", &ca)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    /// The first answer (given at connect), then one per call.
+    fn answer(&mut self, ask: bool) -> String {
+        use std::io::Write;
+        if ask {
+            let stdin = self.child.stdin.as_mut().unwrap();
+            stdin.write_all(b"again\n").unwrap();
+            stdin.flush().unwrap();
+        }
+        self.lines
+            .next()
+            .expect("the open connections answer")
+            .unwrap()
+    }
+}
+
+impl Drop for OpenConnections {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The serial of the certificate a server presents on `port` (`starttls`: `postgres` for
+/// PostgreSQL's SSLRequest), read with openssl s_client.
+fn presented_serial(port: u16, starttls: Option<&str>, scratch: &Path) -> String {
+    let address = format!("127.0.0.1:{port}");
+    let mut args = vec!["s_client", "-connect", &address];
+    if let Some(protocol) = starttls {
+        args.extend(["-starttls", protocol]);
+    }
+    let out = run(20, "openssl", &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .unwrap_or_else(|| panic!("no certificate presented on {address}: {out:?}"));
+    let end = text[start..].find("-----END CERTIFICATE-----").unwrap() + start + 25;
+    certificate_serial(text[start..end].as_bytes(), scratch)
+}
+
+fn certificate_serial(pem: &[u8], scratch: &Path) -> String {
+    let file = scratch.join("serial.pem");
+    fs::write(&file, pem).unwrap();
+    ok(
+        &run(
+            10,
+            "openssl",
+            &[
+                "x509",
+                "-noout",
+                "-serial",
+                "-in",
+                &file.display().to_string(),
+            ],
+        ),
+        "openssl x509 -serial",
+    )
+    .trim()
+    .to_owned()
+}
+
+fn postmaster_pid(server: &Postgres) -> String {
+    fs::read_to_string(server.data.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits until `port` presents the certificate with `serial`; returns how long that took.
+fn wait_for_serial(port: u16, starttls: Option<&str>, serial: &str, scratch: &Path) -> Duration {
+    let start = Instant::now();
+    loop {
+        let now = presented_serial(port, starttls, scratch);
+        if now == serial {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "port {port} still presents {now}, not {serial}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 10: a renewed certificate reaches running PostgreSQL and Redis without a restart. The
+/// Secrets are laid out as the kubelet does, the servers start from the compiled configuration
+/// and each pod's reloader runs its compiled command (poll interval 1 s). `bakeryc secrets
+/// rotate` issues new certificates, the test swaps them in as the kubelet would: within the poll
+/// interval (plus margin) each server presents the new serial, with the same process id, and
+/// connections opened before the swap still answer on the same backend and client id. Then
+/// broken keys: a truncated key is refused by the reloader itself; a complete key that is not
+/// the certificate's is refused by Redis (the reloader logs it) and by PostgreSQL (which logs
+/// that its SSL configuration was not reloaded); both keep presenting the previous certificate.
+#[test]
+fn renewed_certificates_reach_the_running_servers_without_a_restart() {
+    let mut platform = platform("none");
+    let scratch = platform.work("reload");
+    let pg = start_postgres(&platform, None);
+    let redis = start_redis(&platform);
+    let (pg_pid, redis_pid) = (postmaster_pid(&pg), redis.child.id());
+    let bin = Path::new(&pg_bin("psql"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let pg_reloader = Reloader::start(
+        &platform.deployment("auth-db"),
+        &pg.sandbox,
+        scratch.join("pg-reloader.log"),
+        true,
+        &[("PATH", &path), ("PGPORT", &pg.port.to_string())],
+    );
+    let redis_reloader = Reloader::start(
+        &platform.deployment("redis"),
+        &redis.sandbox,
+        scratch.join("redis-reloader.log"),
+        false,
+        &[],
+    );
+    let serial = |platform: &Platform, secret: &str| {
+        certificate_serial(&platform.secret(secret)["tls.crt"], &scratch)
+    };
+    let old = (
+        serial(&platform, "auth-db-tls"),
+        serial(&platform, "redis-tls"),
+    );
+    assert_eq!(presented_serial(pg.port, Some("postgres"), &scratch), old.0);
+    assert_eq!(presented_serial(redis.port, None, &scratch), old.1);
+    let mut connections = OpenConnections::open(&platform, &pg, &redis);
+    let before = connections.answer(false);
+    assert!(before.contains(" True "), "TLS connections: {before}");
+
+    // 1. A renewed certificate, swapped in as the kubelet does.
+    platform
+        .dir
+        .run(&[
+            "secrets", "rotate", "--env", "e2e", "--only", "auth", "redis",
+        ])
+        .success();
+    platform.secrets = kustomize(&platform.dir.join("secrets/e2e"));
+    let new = (
+        serial(&platform, "auth-db-tls"),
+        serial(&platform, "redis-tls"),
+    );
+    assert!(
+        new.0 != old.0 && new.1 != old.1,
+        "rotate issued new serials"
+    );
+    let (pg_files, redis_files) = (platform.secret("auth-db-tls"), platform.secret("redis-tls"));
+    pg.sandbox.swap_secret("tls", &pg_files);
+    redis.sandbox.swap_secret("tls", &redis_files);
+    let took = (
+        wait_for_serial(pg.port, Some("postgres"), &new.0, &scratch),
+        wait_for_serial(redis.port, None, &new.1, &scratch),
+    );
+    assert!(
+        took.0 < Duration::from_secs(5) && took.1 < Duration::from_secs(5),
+        "the new certificates are served within the 1 s poll interval plus margin: {took:?}"
+    );
+    pg_reloader.wait_for("reload command succeeded", 10);
+    redis_reloader.wait_for("reload command succeeded", 10);
+    assert_eq!(postmaster_pid(&pg), pg_pid, "PostgreSQL was not restarted");
+    assert_eq!(redis.child.id(), redis_pid);
+    assert!(
+        run(5, "kill", &["-0", &redis_pid.to_string()])
+            .status
+            .success(),
+        "Redis still runs"
+    );
+    assert_eq!(
+        connections.answer(true),
+        before,
+        "the connections opened before the renewal still answer, on the same backend and client"
+    );
+
+    // 2. A truncated key (a half-written file): the reloader refuses it before the servers see it.
+    let mut truncated = pg_files.clone();
+    let key = truncated["tls.key"].clone();
+    truncated.insert("tls.key".into(), key[..key.len() / 2].to_vec());
+    pg.sandbox.swap_secret("tls", &truncated);
+    let mut truncated = redis_files.clone();
+    let key = truncated["tls.key"].clone();
+    truncated.insert("tls.key".into(), key[..key.len() / 2].to_vec());
+    redis.sandbox.swap_secret("tls", &truncated);
+    for reloader in [&pg_reloader, &redis_reloader] {
+        reloader.wait_for("tls.key holds no complete PEM private key", 10);
+        reloader.wait_for("reload FAILED", 10);
+    }
+
+    // 3. A complete key that is not the certificate's: the servers refuse to load it and keep
+    // the previous certificate; Redis's refusal is the reloader's failure.
+    let other = scratch.join("other.key");
+    ok(
+        &run(
+            10,
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &other.display().to_string(),
+            ],
+        ),
+        "openssl genpkey",
+    );
+    let other = fs::read(&other).unwrap();
+    let mut mismatched = pg_files.clone();
+    mismatched.insert("tls.key".into(), other.clone());
+    pg.sandbox.swap_secret("tls", &mismatched);
+    let mut mismatched = redis_files.clone();
+    mismatched.insert("tls.key".into(), other);
+    redis.sandbox.swap_secret("tls", &mismatched);
+    redis_reloader.wait_for("Redis refused the files", 10);
+    redis_reloader.wait_for_count("reload FAILED", 2, 10);
+    pg_reloader.wait_for_count("reload command succeeded", 2, 10);
+    let start = Instant::now();
+    while !fs::read_to_string(&pg.log)
+        .unwrap_or_default()
+        .contains("SSL configuration was not reloaded")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "PostgreSQL did not log the failed SSL reload:\n{}",
+            fs::read_to_string(&pg.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(presented_serial(pg.port, Some("postgres"), &scratch), new.0);
+    assert_eq!(presented_serial(redis.port, None, &scratch), new.1);
+    assert_eq!(postmaster_pid(&pg), pg_pid);
+    assert_eq!(connections.answer(true), before);
+    println!(
+        "postgres reloader:\n{}\nredis reloader:\n{}",
+        pg_reloader.text(),
+        redis_reloader.text()
+    );
 }

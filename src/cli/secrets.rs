@@ -399,20 +399,21 @@ fn rollout(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
             .iter()
             .any(|db| db.names().workload == workload)
     };
-    // Servers read certificates, and Redis its password, only at start. PostgreSQL keeps its
-    // password in the database: a new one needs ALTER ROLE, not a restart.
-    let restart: BTreeSet<&str> = rotated(EntryKind::Server)
-        .chain(rotated(EntryKind::Password))
+    // Each pod's reloader container makes its server re-read a renewed certificate in place, so
+    // certificates need no restart. Redis reads its password only at start; PostgreSQL keeps
+    // its password in the database: a new one needs ALTER ROLE, not a restart.
+    let reloaded: BTreeSet<&str> = rotated(EntryKind::Server)
         .filter_map(|a| a.workload.as_deref())
-        .filter(|w| {
-            !is_database(w) || rotated(EntryKind::Server).any(|a| a.workload.as_deref() == Some(w))
-        })
+        .collect();
+    let restart: BTreeSet<&str> = rotated(EntryKind::Password)
+        .filter_map(|a| a.workload.as_deref())
+        .filter(|w| !is_database(w))
         .collect();
     let database_passwords: Vec<&str> = rotated(EntryKind::Password)
         .filter_map(|a| a.workload.as_deref())
         .filter(|w| is_database(w))
         .collect();
-    if restart.is_empty() && database_passwords.is_empty() {
+    if reloaded.is_empty() && restart.is_empty() && database_passwords.is_empty() {
         return String::new();
     }
     let mut steps = Vec::new();
@@ -422,11 +423,25 @@ fn rollout(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
             database_passwords.join(", ")
         ));
     }
-    steps.push(format!("kubectl apply -k {dir}/{env}"));
+    // Servers take a new certificate as soon as its Secret is applied, so after a new CA the
+    // clients must trust it (the bundle holds the old and the new CA) before the leaves land.
     if rotated(EntryKind::Ca).next().is_some() {
+        let bundle = platform.ca_config_map();
         steps.push(format!(
-            "restart the clients that mount ConfigMap {}",
-            platform.ca_config_map()
+            "the CA bundle first: kubectl -n {} create configmap {bundle} --from-file=ca.crt={dir}/{env}/ca-bundle.crt --dry-run=client -o yaml | kubectl apply -f -",
+            platform.namespace
+        ));
+        steps.push(format!(
+            "restart the clients that mount ConfigMap {bundle} (they then trust the old and the new CA)"
+        ));
+    }
+    steps.push(format!("kubectl apply -k {dir}/{env}"));
+    if let Some(first) = reloaded.first() {
+        steps.push(format!(
+            "no restart for certificates: each server re-reads its new one in place within a minute or two \
+             ({}); check with kubectl -n {} logs deployment/{first} -c reloader",
+            reloaded.iter().copied().collect::<Vec<_>>().join(", "),
+            platform.namespace,
         ));
     }
     if !restart.is_empty() {

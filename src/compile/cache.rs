@@ -1,6 +1,7 @@
 //! The objects of the Redis cache: volume claim, Service, NetworkPolicy and a single-replica
 //! Deployment running Redis on TLS only (`port 0`), with the password read from a config file
-//! in the credentials Secret, never from an argument or an environment variable.
+//! in the credentials Secret, never from an argument or an environment variable; a reloader
+//! container makes Redis re-read its TLS Secret in place when the Secret changes.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
@@ -21,6 +22,21 @@ pub const SERVER_CONTAINER: &str = "redis";
 const TLS_DIR: &str = "/tls";
 const CREDENTIALS_DIR: &str = "/run/secrets/redis";
 const SOCKET: &str = "/run/redis/redis.sock";
+
+/// The reloader's command: after [`pod::TLS_FILES_CHECK`] on the TLS directory `$1`, sets the
+/// three TLS paths to the values they already have, over the unix socket `$3` with the password
+/// in file `$2`. Redis 7.0.1+ re-reads the files on such a `CONFIG SET`, keeps open connections,
+/// and refuses (keeping its previous certificate) when they do not load; that refusal is the
+/// failure reported.
+pub const RELOAD_SCRIPT: &str = "\
+reply=$(REDISCLI_AUTH=\"$(cat \"$2\")\" redis-cli -s \"$3\" CONFIG SET \\
+  tls-cert-file \"$1/tls.crt\" tls-key-file \"$1/tls.key\" tls-ca-cert-file \"$1/ca.crt\" 2>&1) || true
+if [ \"$reply\" != OK ]; then
+  echo \"bakeryc-reload: Redis refused the files in $1: $reply\" >&2
+  exit 1
+fi
+echo \"bakeryc-reload: Redis re-read the files in $1\"
+";
 
 pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
     let names = cache.names();
@@ -78,7 +94,7 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
             ..Default::default()
         },
         init_containers: vec![secrets_present_container(cache)],
-        containers: vec![redis_container(platform, cache)],
+        containers: vec![redis_container(platform, cache), reloader_container(cache)],
         volumes: volumes(cache),
         termination_grace_period_seconds: None,
     });
@@ -147,6 +163,30 @@ fn redis_container(platform: &Platform, cache: &Cache) -> Container {
     }
 }
 
+/// Makes Redis re-read the TLS Secret in place when it changes ([`RELOAD_SCRIPT`]).
+fn reloader_container(cache: &Cache) -> Container {
+    let command = [
+        "sh",
+        "-euc",
+        &format!("{}{RELOAD_SCRIPT}", pod::TLS_FILES_CHECK),
+        "redis-reload",
+        TLS_DIR,
+        &format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
+        SOCKET,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    pod::reloader_container(
+        cache.placement.image.reference(),
+        &[("tls", TLS_DIR)],
+        vec![
+            pod::mount("credentials", CREDENTIALS_DIR, true),
+            pod::mount("run", "/run/redis", false),
+        ],
+        command,
+    )
+}
+
 fn volumes(cache: &Cache) -> Vec<Volume> {
     let names = cache.names();
     vec![
@@ -159,6 +199,7 @@ fn volumes(cache: &Cache) -> Vec<Volume> {
             }),
             ..Default::default()
         },
+        pod::reloader_volume(),
         pod::empty_dir_volume("run", false),
         pod::secret_volume("tls", &names.tls_secret),
     ]

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use crate::model::{Database, Platform};
 
-/// Where the TLS init container lays out the certificate files (an in-memory emptyDir).
+/// Where the TLS Secret (`kubernetes.io/tls`: tls.crt, tls.key, ca.crt) is mounted as is, without
+/// `subPath`, so the kubelet's updates reach the files the server reloads.
 pub const TLS_DIR: &str = "/tls";
 pub const CONFIG_DIR: &str = "/etc/postgresql";
 
@@ -38,11 +39,12 @@ port = 5432
 hba_file = '{CONFIG_DIR}/pg_hba.conf'
 password_encryption = 'scram-sha-256'
 
-# TLS: files copied from the Secret {secret} by the init container, key at mode 0600.
+# TLS: the Secret {secret} as mounted (root-owned, group-readable through fsGroup, 0440);
+# the reloader container makes the server re-read it in place when it changes.
 ssl = on
-ssl_cert_file = '{TLS_DIR}/server-cert.pem'
-ssl_key_file = '{TLS_DIR}/server-key.pem'
-ssl_ca_file = '{TLS_DIR}/ca-cert.pem'
+ssl_cert_file = '{TLS_DIR}/tls.crt'
+ssl_key_file = '{TLS_DIR}/tls.key'
+ssl_ca_file = '{TLS_DIR}/ca.crt'
 ssl_min_protocol_version = '{min_tls}'
 ssl_prefer_server_ciphers = on
 

@@ -1,7 +1,8 @@
 //! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, reconcile
 //! SQL), volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so
 //! two servers never share one data directory), whose postgres container applies the reconcile SQL
-//! at every start.
+//! at every start and reads the TLS Secret as mounted, re-read in place by the pod's reloader
+//! container when the Secret changes (no restart for a renewed certificate).
 
 use std::collections::BTreeMap;
 
@@ -22,28 +23,25 @@ use crate::model::{Database, PASSWORD_KEY, Platform};
 pub const POSTGRES_UID: i64 = 70;
 /// The PostgreSQL server container; overlays patch it by this name.
 pub const SERVER_CONTAINER: &str = "postgres";
-const SECRET_DIR: &str = "/tls-secret";
 const PASSWORD_DIR: &str = "/run/secrets/postgres";
 /// Where the official image's server puts its unix socket (an emptyDir, the root being read-only).
 const SOCKET_DIR: &str = "/var/run/postgresql";
 
-/// Checks that the Secrets exist (`$1` TLS, `$3` credentials), then copies the kubernetes.io/tls
-/// files into the in-memory emptyDir `$2` under the names postgresql.conf uses, with the key at
-/// 0600 from the moment it exists: PostgreSQL refuses a key that is group- or world-readable, and
-/// a Secret volume cannot give a file to uid 70 alone.
-pub const TLS_INIT_SCRIPT: &str = "\
-for file in \"$1/tls.crt\" \"$1/tls.key\" \"$1/ca.crt\" \"$3/password\"; do
-  if [ ! -s \"$file\" ]; then
-    echo \"bakeryc: $file is missing: create the Secrets with: bakeryc secrets generate --env ENV && kubectl apply -k secrets/ENV\" >&2
-    exit 1
-  fi
-done
-umask 077
-cp \"$1/tls.key\" \"$2/server-key.pem\"
-cp \"$1/tls.crt\" \"$2/server-cert.pem\"
-cp \"$1/ca.crt\" \"$2/ca-cert.pem\"
-chmod 0600 \"$2/server-key.pem\"
-chmod 0644 \"$2/server-cert.pem\" \"$2/ca-cert.pem\"
+/// The reloader's command: after [`pod::TLS_FILES_CHECK`] on the TLS directory `$1`, asks the
+/// server to re-read its configuration and TLS files (`SELECT pg_reload_conf()`, a SIGHUP) as the
+/// bootstrap superuser `$4` (password file `$2`) over the unix socket in `$3`, in database `$5`,
+/// as the postStart hook logs in. PostgreSQL 10+ reloads the SSL files on SIGHUP without
+/// touching open connections, and keeps its previous certificate when the new files fail to load
+/// (its log then says "SSL configuration was not reloaded"): that failure is the server's to
+/// report, since nothing in the image can read the certificate a TLS handshake presents.
+pub const RELOAD_SCRIPT: &str = "\
+result=$(PGPASSWORD=\"$(cat \"$2\")\" PGCONNECT_TIMEOUT=10 psql --no-psqlrc --no-align --tuples-only \\
+  --set=ON_ERROR_STOP=1 --host=\"$3\" --username=\"$4\" --dbname=\"$5\" --command='SELECT pg_reload_conf()')
+if [ \"$result\" != t ]; then
+  echo \"bakeryc-reload: pg_reload_conf() returned '$result'\" >&2
+  exit 1
+fi
+echo \"bakeryc-reload: PostgreSQL asked to re-read $1 (pg_reload_conf); if its log now says 'SSL configuration was not reloaded', it kept its previous certificate\"
 ";
 
 pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
@@ -99,8 +97,8 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
             )])),
             ..Default::default()
         },
-        init_containers: vec![tls_init_container(db)],
-        containers: vec![postgres_container(db)],
+        init_containers: vec![secrets_present_container(db)],
+        containers: vec![postgres_container(db), reloader_container(db)],
         volumes: volumes(db),
         termination_grace_period_seconds: Some(60),
     });
@@ -138,9 +136,9 @@ fn volumes(db: &Database) -> Vec<Volume> {
             ),
             ..Default::default()
         },
+        pod::reloader_volume(),
         pod::empty_dir_volume("run", false),
-        pod::empty_dir_volume("tls", true),
-        pod::secret_volume("tls-secret", &names.tls_secret),
+        pod::secret_volume("tls", &names.tls_secret),
         pod::empty_dir_volume("tmp", false),
     ]
 }
@@ -153,26 +151,52 @@ fn key_to_path(key: &str) -> KeyToPath {
     }
 }
 
-fn tls_init_container(db: &Database) -> Container {
+/// Refuses to start the pod, naming what is missing, until its Secrets exist: the Secret volumes
+/// are optional, and the server must never start without its certificate.
+fn secrets_present_container(db: &Database) -> Container {
     Container {
-        name: "tls-files".into(),
+        name: "secrets-present".into(),
         image: Some(db.placement.image.reference()),
-        command: Some(vec![
-            "sh".into(),
-            "-euc".into(),
-            TLS_INIT_SCRIPT.into(),
-            "tls-files".into(),
-            SECRET_DIR.into(),
-            TLS_DIR.into(),
-            PASSWORD_DIR.into(),
-        ]),
+        command: Some(
+            ["sh", "-euc", pod::REQUIRE_FILES_SCRIPT, "secrets-present"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(["tls.crt", "tls.key", "ca.crt"].map(|f| format!("{TLS_DIR}/{f}")))
+                .chain([format!("{PASSWORD_DIR}/{PASSWORD_KEY}")])
+                .collect(),
+        ),
         volume_mounts: Some(vec![
             pod::mount("credentials", PASSWORD_DIR, true),
-            pod::mount("tls", TLS_DIR, false),
-            pod::mount("tls-secret", SECRET_DIR, true),
+            pod::mount("tls", TLS_DIR, true),
         ]),
         ..Default::default()
     }
+}
+
+/// Makes the server re-read the TLS Secret in place when it changes ([`RELOAD_SCRIPT`]).
+fn reloader_container(db: &Database) -> Container {
+    let command = [
+        "sh",
+        "-euc",
+        &format!("{}{RELOAD_SCRIPT}", pod::TLS_FILES_CHECK),
+        "pg-reload",
+        TLS_DIR,
+        &format!("{PASSWORD_DIR}/{PASSWORD_KEY}"),
+        SOCKET_DIR,
+        &db.role_name(),
+        &db.database_name(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    pod::reloader_container(
+        db.placement.image.reference(),
+        &[("tls", TLS_DIR)],
+        vec![
+            pod::mount("credentials", PASSWORD_DIR, true),
+            pod::mount("run", SOCKET_DIR, false),
+        ],
+        command,
+    )
 }
 
 fn postgres_container(db: &Database) -> Container {

@@ -214,6 +214,128 @@ if [ \"$missing\" = 1 ]; then
 fi
 ";
 
+/// The reloader container's name; overlays patch its image by this name like the server's.
+pub const RELOADER_CONTAINER: &str = "reloader";
+/// Seconds between two looks at the watched files. The kubelet itself takes up to a minute or so
+/// to project a changed Secret, so a short poll adds little; it is an argument of the compiled
+/// command (see [`WATCH_SCRIPT`]), not a constant of the script.
+pub const RELOAD_INTERVAL_SECONDS: u32 = 10;
+/// The reloader's own scratch volume (its heartbeat file), in memory.
+const RELOADER_VOLUME: &str = "reloader";
+const RELOADER_DIR: &str = "/run/reloader";
+
+/// Watches directories of mounted files and runs a command when their contents change, so a
+/// server re-reads renewed files in place. Arguments: `$1` the poll interval in seconds, `$2` a
+/// heartbeat file (touched every round; the probes read its age), then the directories, `--`,
+/// and the command with its arguments. It knows nothing of TLS or of who wrote the files
+/// (bakeryc secrets, cert-manager, a ConfigMap edit): it compares a checksum of the directories'
+/// visible files, which the kubelet replaces all at once by swapping its `..data` symlink. Mounts
+/// must not use `subPath` (the kubelet never updates those). Busybox sh and coreutils only: no
+/// inotify tools in the images. A failed command is logged and not retried until the files
+/// change again (a broken Secret must not make the server log a failure every round).
+pub const WATCH_SCRIPT: &str = "\
+interval=$1
+heartbeat=$2
+shift 2
+dirs=
+while [ \"$#\" -gt 0 ] && [ \"$1\" != -- ]; do
+  dirs=\"$dirs $1\"
+  shift
+done
+if [ \"$#\" -lt 2 ] || [ -z \"$dirs\" ]; then
+  echo \"bakeryc-reload: usage: INTERVAL HEARTBEAT DIR... -- COMMAND [ARG...]\" >&2
+  exit 2
+fi
+shift
+fingerprint() {
+  for dir in $dirs; do
+    cat \"$dir\"/* 2>/dev/null || true
+  done | cksum
+}
+seen=$(fingerprint)
+echo \"bakeryc-reload: watching$dirs every ${interval}s\"
+while :; do
+  touch \"$heartbeat\"
+  sleep \"$interval\"
+  now=$(fingerprint)
+  if [ \"$now\" = \"$seen\" ]; then
+    continue
+  fi
+  seen=$now
+  echo \"bakeryc-reload: the files in$dirs changed; reloading\"
+  if \"$@\"; then
+    echo \"bakeryc-reload: reload command succeeded\"
+  else
+    echo \"bakeryc-reload: reload FAILED (exit $?); the server keeps its previous files until they change again\" >&2
+  fi
+done
+";
+
+/// Refuses (exit 1, naming the file) a TLS directory `$1` whose `tls.crt`, `ca.crt` or `tls.key`
+/// is not complete PEM of the right kind (a truncated or half-written file), before a server is
+/// asked to load it. Reload commands start with
+/// it; the server's own load is still the final check.
+pub const TLS_FILES_CHECK: &str = "\
+for file in \"$1/tls.crt\" \"$1/ca.crt\"; do
+  if ! grep -q -e '^-----BEGIN CERTIFICATE-----' \"$file\" || ! grep -q -e '^-----END CERTIFICATE-----' \"$file\"; then
+    echo \"bakeryc-reload: $file holds no complete PEM certificate; not reloading\" >&2
+    exit 1
+  fi
+done
+if ! grep -q -e '^-----BEGIN [A-Z ]*PRIVATE KEY-----' \"$1/tls.key\" || ! grep -q -e '^-----END [A-Z ]*PRIVATE KEY-----' \"$1/tls.key\"; then
+  echo \"bakeryc-reload: $1/tls.key holds no complete PEM private key; not reloading\" >&2
+  exit 1
+fi
+";
+
+/// A reloader container for a server pod: runs [`WATCH_SCRIPT`] over the `watched` mounts
+/// (volume, path) and runs `command` on change. `mounts` are what `command` needs besides the
+/// watched ones (the server's socket, a password). Its probes read the heartbeat's age, so a
+/// stuck loop is restarted; it is hardened with the rest of the pod by [`harden`].
+pub fn reloader_container(
+    image: String,
+    watched: &[(&str, &str)],
+    mounts: Vec<VolumeMount>,
+    command: Vec<String>,
+) -> Container {
+    let heartbeat = format!("{RELOADER_DIR}/heartbeat");
+    let argv: Vec<String> = ["sh", "-euc", WATCH_SCRIPT, "reloader"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([RELOAD_INTERVAL_SECONDS.to_string(), heartbeat.clone()])
+        .chain(watched.iter().map(|(_, path)| (*path).to_owned()))
+        .chain(["--".to_owned()])
+        .chain(command)
+        .collect();
+    // Alive while the loop came round recently: one interval plus a slow reload command.
+    let fresh = format!(
+        "test \"$(( $(date +%s) - $(stat -c %Y {heartbeat}) ))\" -lt {}",
+        RELOAD_INTERVAL_SECONDS + 60
+    );
+    let probe = exec_probe(&["sh", "-c", &fresh], 5, 20);
+    let mut volume_mounts: Vec<VolumeMount> = watched
+        .iter()
+        .map(|(volume, path)| mount(volume, path, true))
+        .chain(mounts)
+        .chain([mount(RELOADER_VOLUME, RELOADER_DIR, false)])
+        .collect();
+    volume_mounts.sort_by(|a, b| a.name.cmp(&b.name));
+    Container {
+        name: RELOADER_CONTAINER.into(),
+        image: Some(image),
+        command: Some(argv),
+        readiness_probe: Some(probe.clone()),
+        liveness_probe: Some(probe),
+        volume_mounts: Some(volume_mounts),
+        ..Default::default()
+    }
+}
+
+/// The volume [`reloader_container`] keeps its heartbeat in.
+pub fn reloader_volume() -> Volume {
+    empty_dir_volume(RELOADER_VOLUME, true)
+}
+
 /// A scratch directory; `memory` keeps it off the node's disk (for key material).
 pub fn empty_dir_volume(name: &str, memory: bool) -> Volume {
     Volume {
@@ -321,6 +443,42 @@ mod tests {
         server.containers[0].liveness_probe = Some(exec_probe(&["true"], 1, 1));
         let server_spec = harden(server).spec.unwrap();
         assert_eq!(server_spec.restart_policy, None);
+    }
+
+    #[test]
+    fn the_reloader_watches_read_only_mounts_and_its_probes_read_its_heartbeat() {
+        let reloader = reloader_container(
+            "postgres:17-alpine".into(),
+            &[("tls", "/tls")],
+            vec![mount("run", "/run/server", false)],
+            vec!["true".into()],
+        );
+        let command = reloader.command.clone().unwrap();
+        assert_eq!(command[..4], ["sh", "-euc", WATCH_SCRIPT, "reloader"]);
+        assert_eq!(command[4], RELOAD_INTERVAL_SECONDS.to_string());
+        assert_eq!(
+            command[5..],
+            ["/run/reloader/heartbeat", "/tls", "--", "true"]
+        );
+        let mounts = reloader.volume_mounts.clone().unwrap();
+        let tls = mounts.iter().find(|m| m.name == "tls").unwrap();
+        assert_eq!(
+            (tls.mount_path.as_str(), tls.read_only),
+            ("/tls", Some(true))
+        );
+        assert!(tls.sub_path.is_none(), "a subPath mount is never updated");
+        let probe = reloader.liveness_probe.clone().unwrap().exec.unwrap();
+        assert!(probe.command.unwrap()[2].contains("/run/reloader/heartbeat"));
+        assert_eq!(reloader.readiness_probe, reloader.liveness_probe);
+        let mut pod = task(70);
+        pod.lifetime = Lifetime::Server;
+        pod.init_containers.clear();
+        pod.containers = vec![reloader];
+        let spec = harden(pod).spec.unwrap();
+        assert_eq!(
+            spec.containers[0].security_context,
+            Some(container_security(70))
+        );
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! The reloader's watch loop on its own, with the command that the compiled manifest runs (read
+//! from the built tree, not retyped) but a recording command after `--` instead of a server's:
+//! it is a generic "run this when these mounted files change" loop (issue 14 points it at
+//! ConfigMaps). It checks that nothing runs while the files stay the same, one run per kubelet
+//! swap, a failure logged once and not retried until the next change, the heartbeat its probes
+//! read, and a usage error. The servers' own reload is proved in tests/e2e.rs.
+
+mod common;
+
+use common::{Test, kustomize};
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The compiled reloader command up to and including the watched directories and `--`.
+fn compiled_watch_command() -> Vec<String> {
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    dir.run(&["build"]).success();
+    let objects = kustomize(&dir.join("generated/base"));
+    let container = objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .flat_map(|o| {
+            o["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .find(|c| c["name"] == "reloader")
+        .expect("a reloader container");
+    let command: Vec<String> = container["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let end = command.iter().position(|a| a == "--").unwrap();
+    command[..=end].to_vec()
+}
+
+/// The kubelet's atomic writer: a new generation directory, `..data` swapped by one rename,
+/// `key -> ..data/key` links.
+fn project(dir: &Path, generation: u32, files: &BTreeMap<&str, &str>) {
+    let name = format!("..gen_{generation}");
+    fs::create_dir_all(dir.join(&name)).unwrap();
+    for (key, text) in files {
+        fs::write(dir.join(&name).join(key), text).unwrap();
+    }
+    let previous = fs::read_link(dir.join("..data")).ok();
+    symlink(&name, dir.join("..data_tmp")).unwrap();
+    fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    for key in files.keys() {
+        if fs::symlink_metadata(dir.join(key)).is_err() {
+            symlink(format!("..data/{key}"), dir.join(key)).unwrap();
+        }
+    }
+    if let Some(previous) = previous {
+        fs::remove_dir_all(dir.join(previous)).unwrap();
+    }
+}
+
+struct Loop {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Loop {
+    fn text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_for(&self, needle: &str, count: usize) {
+        let start = Instant::now();
+        while self.text().matches(needle).count() < count {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no {count} x {needle:?} in:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_watch_loop_runs_its_command_once_per_change_and_logs_failures() {
+    use std::os::unix::process::CommandExt;
+    let mut argv = compiled_watch_command();
+    assert_eq!(argv[4], "10", "the poll interval is the first argument");
+    argv[4] = "1".into();
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let heartbeat = work.path().join("heartbeat");
+    let runs = work.path().join("runs");
+    let exit = work.path().join("exit");
+    fs::create_dir(&config).unwrap();
+    fs::write(&exit, "0").unwrap();
+    project(&config, 0, &BTreeMap::from([("app.conf", "a = 1\n")]));
+    // The watched directories replace the compiled ones; the heartbeat goes to the scratch dir.
+    argv.truncate(6);
+    argv[5] = heartbeat.display().to_string();
+    argv.extend([config.display().to_string(), "--".to_owned()]);
+    argv.extend([
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!(
+            "echo run >> {}; exit \"$(cat {})\"",
+            runs.display(),
+            exit.display()
+        ),
+    ]);
+    let log = work.path().join("log");
+    let out = fs::File::create(&log).unwrap();
+    let child = Command::new("timeout")
+        .args(["-k", "5", "120"])
+        .args(&argv)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let watch = Loop { child, log };
+    watch.wait_for("watching", 1);
+    let count = || {
+        fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        count(),
+        0,
+        "nothing changed, nothing ran:\n{}",
+        watch.text()
+    );
+    assert!(heartbeat.exists(), "the probes' heartbeat is written");
+
+    project(&config, 1, &BTreeMap::from([("app.conf", "a = 2\n")]));
+    watch.wait_for("reload command succeeded", 1);
+    assert_eq!(count(), 1);
+
+    fs::write(&exit, "3").unwrap();
+    project(&config, 2, &BTreeMap::from([("app.conf", "a = 3\n")]));
+    watch.wait_for("reload FAILED (exit 3)", 1);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        count(),
+        2,
+        "a failure is not retried until the files change"
+    );
+
+    fs::write(&exit, "0").unwrap();
+    project(&config, 3, &BTreeMap::from([("app.conf", "a = 4\n")]));
+    watch.wait_for("reload command succeeded", 2);
+    assert_eq!(count(), 3, "{}", watch.text());
+}
+
+#[test]
+fn the_watch_loop_refuses_a_command_line_without_directories_or_command() {
+    let argv = compiled_watch_command();
+    for tail in [&["--", "true"][..], &["/tmp"][..], &["/tmp", "--"][..]] {
+        let output = Command::new("timeout")
+            .args(["10"])
+            .args(&argv[..6])
+            .args(tail)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{tail:?}: {output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("usage"));
+    }
+}
