@@ -6,6 +6,7 @@
 mod build;
 mod check;
 mod explain;
+mod lines;
 mod secrets;
 
 use std::ffi::OsString;
@@ -15,10 +16,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use lines::{IndexedSource, LineIndex};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -151,9 +153,18 @@ where
 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(error) if error.use_stderr() => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(2);
+        }
+        // --help and --version: their text is the output, so failing to write it is an error.
+        Err(error) => {
+            let written = if stdout_is_closed() {
+                Err(closed_stdout())
+            } else {
+                error.print()
+            };
+            return ExitCode::from(stdout_written(0, written));
         }
     };
     let color = match cli.color {
@@ -170,27 +181,56 @@ where
         Command::Explain(args) => (Format::Human, explain::run(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),
     };
-    let mut stderr = std::io::stderr().lock();
-    let mut stdout = std::io::stdout().lock();
-    let code = match result {
+    let printed = report(result, format, color);
+    // stderr carries messages about the run; if it cannot be written there is no one to tell.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(printed.stderr.as_bytes());
+    let written = if printed.stdout.is_empty() {
+        Ok(())
+    } else if stdout_is_closed() {
+        Err(closed_stdout())
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(printed.stdout.as_bytes())
+            .and_then(|()| stdout.flush())
+    };
+    ExitCode::from(stdout_written(printed.code, written))
+}
+
+/// What a run prints, and its exit code.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Printed {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: u8,
+}
+
+impl Printed {
+    fn stderr_line(&mut self, line: &str) {
+        self.stderr.push_str(line);
+        self.stderr.push('\n');
+    }
+}
+
+/// Renders the outcome of a command. With `--format json`, stdout is always exactly one JSON
+/// document: the command's own report when it has one (`secrets status`), otherwise the array
+/// of diagnostics, empty when there are none or when the command failed before reading
+/// bakery.toml. Everything else (summaries, errors, the diff of `build --check`) goes to stderr.
+pub fn report(result: Result<Success, Failure>, format: Format, color: bool) -> Printed {
+    let mut out = Printed::default();
+    let (findings, document, code) = match result {
         Ok(success) => {
-            if let Some(findings) = &success.findings {
-                emit(&mut stdout, &mut stderr, findings, format, color);
-            }
             if let Some(summary) = success.summary {
-                let _ = writeln!(stderr, "{summary}");
+                out.stderr_line(&summary);
             }
-            if let Some(text) = success.stdout {
-                let _ = write!(stdout, "{text}");
-            }
-            0
+            (success.findings, success.stdout, 0)
         }
         Err(Failure::Invalid(findings)) => {
-            emit(&mut stdout, &mut stderr, &findings, format, color);
             let errors = findings.diagnostics.iter().filter(|d| d.is_error()).count();
             let warnings = findings.diagnostics.len() - errors;
-            let _ = writeln!(
-                stderr,
+            out.stderr_line(&format!(
                 "bakeryc: {} is invalid: {errors} error(s), {warnings} warning(s){}",
                 findings.path.display(),
                 if errors == 0 {
@@ -198,55 +238,89 @@ where
                 } else {
                     ""
                 }
-            );
-            1
+            ));
+            (Some(findings), None, 1)
         }
         Err(Failure::Drift { diff, findings }) => {
-            if let Some(findings) = &findings {
-                emit(&mut stdout, &mut stderr, findings, format, color);
+            // The diff is the output of `build --check`, unless stdout is reserved for JSON.
+            match format {
+                Format::Human => out.stdout.push_str(&diff),
+                Format::Json => out.stderr.push_str(&diff),
             }
-            let _ = write!(stdout, "{diff}");
-            let _ = writeln!(
-                stderr,
-                "bakeryc: the generated tree is out of date: run `bakeryc build`"
-            );
-            1
+            out.stderr_line("bakeryc: the generated tree is out of date: run `bakeryc build`");
+            (findings, None, 1)
         }
         Err(Failure::Io { context, error }) => {
-            let _ = writeln!(stderr, "bakeryc: {context}: {error}");
-            2
+            out.stderr_line(&format!("bakeryc: {context}: {error}"));
+            (None, None, 2)
         }
         Err(Failure::Usage(message)) => {
-            let _ = writeln!(stderr, "bakeryc: {message}");
-            2
+            out.stderr_line(&format!("bakeryc: {message}"));
+            (None, None, 2)
         }
-        Err(Failure::Problems {
-            stdout: text,
-            message,
-        }) => {
-            let _ = write!(stdout, "{text}");
-            let _ = writeln!(stderr, "bakeryc: {message}");
-            1
+        Err(Failure::Problems { stdout, message }) => {
+            out.stderr_line(&format!("bakeryc: {message}"));
+            (None, Some(stdout), 1)
         }
     };
-    ExitCode::from(code)
-}
-
-fn emit(
-    stdout: &mut impl std::io::Write,
-    stderr: &mut impl std::io::Write,
-    findings: &Findings,
-    format: Format,
-    color: bool,
-) {
-    match format {
-        Format::Human => {
-            let _ = write!(stderr, "{}", render_human(findings, color, 100));
+    match (format, document) {
+        (Format::Json, None) => {
+            let array = findings
+                .as_ref()
+                .map_or_else(|| "[]".to_owned(), render_json);
+            out.stdout.insert_str(0, &format!("{array}\n"));
         }
-        Format::Json => {
-            let _ = writeln!(stdout, "{}", render_json(findings));
+        (_, document) => {
+            // Diagnostics come before the summary on stderr; in JSON mode they go there too
+            // when the command's report already fills stdout.
+            if let Some(findings) = &findings {
+                out.stderr
+                    .insert_str(0, &render_human(findings, color, 100));
+            }
+            if let Some(document) = document {
+                out.stdout.push_str(&document);
+            }
         }
     }
+    out.code = code;
+    out
+}
+
+/// The exit code once stdout has been written: a failed write is an I/O error (exit 2), except
+/// a closed pipe, which means the reader has read enough (`bakeryc ... | head`) and stays quiet.
+fn stdout_written(code: u8, written: std::io::Result<()>) -> u8 {
+    match written {
+        Ok(()) => code,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(error) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "bakeryc: cannot write to stdout: {error}"
+            );
+            2
+        }
+    }
+}
+
+fn closed_stdout() -> std::io::Error {
+    std::io::Error::from(rustix::io::Errno::BADF)
+}
+
+/// Whether the process started with stdout closed (`>&-`). Rust's runtime then opens /dev/null
+/// read-write in its place before `main`, so every write "succeeds" and the output is lost
+/// silently; a shell's `>/dev/null` opens it write-only, which stays a valid, quiet choice.
+fn stdout_is_closed() -> bool {
+    let stdout = std::io::stdout();
+    let Ok(stat) = rustix::fs::fstat(&stdout) else {
+        return true;
+    };
+    let null_device = rustix::fs::FileType::from_raw_mode(stat.st_mode)
+        == rustix::fs::FileType::CharacterDevice
+        && rustix::fs::major(stat.st_rdev) == 1
+        && rustix::fs::minor(stat.st_rdev) == 3;
+    null_device
+        && rustix::fs::fcntl_getfl(&stdout)
+            .is_ok_and(|flags| flags.contains(rustix::fs::OFlags::RDWR))
 }
 
 /// The diagnostics as miette draws them; `color` false gives the plain text used in snapshots.
@@ -256,8 +330,9 @@ pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
     const LONGEST_DRAWN_LINE: usize = 1000;
     // Whether miette can draw `span`: inside the source, on character boundaries, on lines (and
     // the lines around them) of a readable length.
+    let source = findings.source.as_str();
+    let index = LineIndex::new(source);
     let drawable = |span: &std::ops::Range<usize>| {
-        let source = findings.source.as_str();
         if span.start > span.end
             || span.end > source.len()
             || !source.is_char_boundary(span.start)
@@ -265,17 +340,10 @@ pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
         {
             return false;
         }
-        let before = source[..span.start].rfind('\n').unwrap_or(0);
-        let first = source[..before].rfind('\n').map_or(0, |i| i + 1);
-        let after = source[span.end..]
-            .find('\n')
-            .map_or(source.len(), |i| span.end + i + 1);
-        let last = source
-            .get(after..)
-            .and_then(|rest| rest.find('\n'))
-            .map_or(source.len(), |i| after + i);
-        source[first..last.max(first)]
-            .split('\n')
+        let first = index.line_at(span.start).saturating_sub(1);
+        let last = index.line_at(span.end) + 1;
+        (first..=last)
+            .map_while(|line| index.line_range(line))
             .all(|line| line.len() <= LONGEST_DRAWN_LINE)
     };
     let theme = if color {
@@ -287,13 +355,16 @@ pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
         .with_width(width)
         .with_links(false);
     let path = findings.path.display().to_string();
-    let source = NamedSource::new(path.clone(), findings.source.clone());
+    let source = IndexedSource {
+        name: &path,
+        index: &index,
+    };
     let mut text = String::new();
     for diagnostic in &findings.diagnostics {
         let snippet = std::iter::once(&diagnostic.primary)
             .chain(&diagnostic.secondary)
             .all(|label| drawable(&label.span));
-        let (line, column) = line_column(&findings.source, diagnostic.primary.span.start);
+        let (line, column) = index.line_column(diagnostic.primary.span.start);
         let report = MietteReport {
             diagnostic,
             source: &source,
@@ -322,12 +393,13 @@ struct JsonDiagnostic<'a> {
 
 /// The diagnostics as a JSON array (1-based lines and columns, columns in characters).
 pub fn render_json(findings: &Findings) -> String {
+    let index = LineIndex::new(&findings.source);
     let entries: Vec<JsonDiagnostic<'_>> = findings
         .diagnostics
         .iter()
         .map(|d| {
-            let (line, column) = line_column(&findings.source, d.primary.span.start);
-            let (end_line, end_column) = line_column(&findings.source, d.primary.span.end);
+            let (line, column) = index.line_column(d.primary.span.start);
+            let (end_line, end_column) = index.line_column(d.primary.span.end);
             JsonDiagnostic {
                 code: d.code.as_str(),
                 severity: d.severity.as_str(),
@@ -345,19 +417,11 @@ pub fn render_json(findings: &Findings) -> String {
     serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = source.get(..offset).unwrap_or(source);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
 /// Adapts a [`Diagnostic`] to miette's protocol. Without `snippet`, the source is not drawn and
 /// the message ends with the position instead.
 struct MietteReport<'a> {
     diagnostic: &'a Diagnostic,
-    source: &'a NamedSource<String>,
+    source: &'a IndexedSource<'a>,
     snippet: bool,
     location: String,
 }

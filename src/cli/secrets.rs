@@ -169,11 +169,8 @@ fn status(args: &StatusArgs) -> Result<Success, Failure> {
         Format::Human => table(&report),
     };
     let problems = report.problems();
-    // JSON on stdout is the report alone: warnings would make it two documents.
-    let findings = match target.config.format {
-        Format::Json => None,
-        Format::Human => warnings(findings),
-    };
+    // With JSON the report is stdout's one document, and `cli` shows warnings on stderr.
+    let findings = warnings(findings);
     if problems == 0 {
         return Ok(Success {
             findings,

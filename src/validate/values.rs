@@ -459,14 +459,16 @@ impl Checker {
         version: Option<PgVersion>,
     ) -> Option<Vec<Extension>> {
         let mut result: Vec<Extension> = Vec::new();
+        // A set beside the list: `result.contains` made a long list quadratic.
+        let mut seen = BTreeSet::new();
+        let known = version.map(catalogue::contrib_extensions);
         let mut ok = true;
         for written in &list.value {
             match Extension::new(&written.value) {
                 Ok(extension) => {
-                    if let Some(version) = version {
-                        let known = catalogue::contrib_extensions(version);
+                    if let (Some(version), Some(known)) = (version, &known) {
                         if !known.contains(&extension.as_str()) {
-                            let help = extension_help(&written.value, version, &known);
+                            let help = extension_help(&written.value, version, known);
                             self.push(
                                 Diagnostic::warning(
                                     Code::UnknownExtension,
@@ -482,7 +484,7 @@ impl Checker {
                             );
                         }
                     }
-                    if !result.contains(&extension) {
+                    if seen.insert(extension.as_str().to_owned()) {
                         result.push(extension);
                     }
                 }
