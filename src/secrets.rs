@@ -328,6 +328,14 @@ fn plan(
     progress: &dyn Progress,
 ) -> Result<Outcome, SecretsError> {
     check_environment(platform, env)?;
+    let damaged = status::damage(platform, env, existing, renewal);
+    if !damaged.is_empty() {
+        return Err(SecretsError::Refused(format!(
+            "the material of environment `{env}` is damaged, and bakeryc neither builds on it \
+             nor replaces it by itself:\n  {}",
+            damaged.join("\n  ")
+        )));
+    }
     let workloads = workloads(platform);
     let mut files = existing.clone();
     let mut actions = Vec::new();

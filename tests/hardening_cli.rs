@@ -228,3 +228,174 @@ fn twenty_thousand_diagnostics_are_reported_in_linear_time() {
         assert_eq!(entries.len(), 20_000);
     }
 }
+
+// ------------------------------------------------------------- secrets helpers -------------
+
+/// A workspace with the ECDSA secrets fixture and both environments generated.
+fn secrets_workspace() -> tempfile::TempDir {
+    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
+    for env in ["dev", "prod"] {
+        let output = bakeryc(dir.path(), &["secrets", "generate", "--env", env]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    dir
+}
+
+fn status_json(dir: &Path, env: &str) -> (Output, serde_json::Value) {
+    let output = bakeryc(
+        dir,
+        &["secrets", "status", "--env", env, "--format", "json"],
+    );
+    let report = one_json_document(&output);
+    (output, report)
+}
+
+/// The entry of `object` in a status report.
+fn entry<'a>(report: &'a serde_json::Value, object: &str) -> &'a serde_json::Value {
+    report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["object"] == object)
+        .unwrap_or_else(|| panic!("no row {object}: {report:#}"))
+}
+
+// ------------------------------------------------------------- 4: damaged material ---------
+
+/// One way to damage the material.
+type Damage<'a> = Box<dyn Fn() + 'a>;
+
+#[test]
+fn generate_refuses_damaged_material_with_exit_2_and_writes_nothing() {
+    let dir = secrets_workspace();
+    let prod = dir.path().join("secrets/prod");
+    let dev = dir.path().join("secrets/dev");
+    let key = |env: &Path, workload: &str| env.join(format!("{workload}/tls/tls.key"));
+    let cert = |env: &Path, workload: &str| env.join(format!("{workload}/tls/tls.crt"));
+    let damages: Vec<(&str, Damage<'_>)> = vec![
+        (
+            "auth-db/tls/tls.key is not a private key",
+            Box::new(|| fs::write(key(&prod, "auth-db"), "garbage").unwrap()),
+        ),
+        (
+            "auth-db/tls/tls.key does not belong to auth-db/tls/tls.crt",
+            Box::new(|| {
+                fs::copy(key(&prod, "redis"), key(&prod, "auth-db")).unwrap();
+            }),
+        ),
+        (
+            "signed by another CA",
+            Box::new(|| {
+                fs::copy(key(&dev, "redis"), key(&prod, "redis")).unwrap();
+                fs::copy(cert(&dev, "redis"), cert(&prod, "redis")).unwrap();
+            }),
+        ),
+        (
+            "ca.key is not a private key",
+            Box::new(|| fs::write(prod.join("ca.key"), "garbage").unwrap()),
+        ),
+        (
+            "ca.key does not belong to ca.crt",
+            Box::new(|| {
+                fs::copy(dev.join("ca.key"), prod.join("ca.key")).unwrap();
+            }),
+        ),
+    ];
+    let pristine = common::files_under(&prod);
+    for (problem, damage) in damages {
+        damage();
+        let before = common::files_under(&prod);
+        let (status, _) = status_json(dir.path(), "prod");
+        assert_eq!(status.status.code(), Some(1), "status sees: {problem}");
+        let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+        let stderr = text(&generate.stderr);
+        assert_eq!(generate.status.code(), Some(2), "{problem}: {stderr}");
+        assert!(stderr.contains(problem), "{problem}: {stderr}");
+        assert!(stderr.contains("secrets rotate --env prod"), "{stderr}");
+        assert_eq!(before, common::files_under(&prod), "{problem}: written");
+        // Put everything back for the next case.
+        fs::remove_dir_all(&prod).unwrap();
+        fs::create_dir(&prod).unwrap();
+        for (path, bytes) in &pristine {
+            let path = prod.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, bytes).unwrap();
+        }
+    }
+    // rotate replaces what it is asked to, even when damaged.
+    fs::write(key(&prod, "auth-db"), "garbage").unwrap();
+    let rotate = bakeryc(
+        dir.path(),
+        &["secrets", "rotate", "--env", "prod", "--only", "auth"],
+    );
+    assert_eq!(rotate.status.code(), Some(0), "{}", text(&rotate.stderr));
+    let (status, report) = status_json(dir.path(), "prod");
+    assert_eq!(status.status.code(), Some(0), "{report:#}");
+}
+
+// ------------------------------------------------------------- 5: foreign trust ------------
+
+#[test]
+fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
+    let dir = secrets_workspace();
+    let prod = dir.path().join("secrets/prod");
+    let dev_ca = fs::read_to_string(dir.path().join("secrets/dev/ca.crt")).unwrap();
+
+    // A real CA rotation: the previous CA and both bundle certificates are listed, all ok.
+    let rotate = bakeryc(dir.path(), &["secrets", "rotate", "--env", "prod", "--ca"]);
+    assert_eq!(rotate.status.code(), Some(0), "{}", text(&rotate.stderr));
+    let (status, report) = status_json(dir.path(), "prod");
+    assert_eq!(status.status.code(), Some(0), "{report:#}");
+    for object in ["ca-previous.crt #1", "ca-bundle.crt #1", "ca-bundle.crt #2"] {
+        let row = entry(&report, object);
+        assert_eq!(row["state"], "ok", "{row:#}");
+        assert_eq!(row["kind"], "trusted");
+        assert!(
+            row["subject"].as_str().unwrap().contains("OU=prod"),
+            "{row:#}"
+        );
+    }
+
+    // Another environment's CA as the previous one: it reaches the bundle, and status says so.
+    fs::write(prod.join("ca-previous.crt"), &dev_ca).unwrap();
+    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    assert_eq!(
+        generate.status.code(),
+        Some(0),
+        "{}",
+        text(&generate.stderr)
+    );
+    let (status, report) = status_json(dir.path(), "prod");
+    assert_eq!(status.status.code(), Some(1), "{report:#}");
+    for object in ["ca-previous.crt #1", "ca-bundle.crt #2"] {
+        let row = entry(&report, object);
+        assert_eq!(row["state"], "mismatch", "{row:#}");
+        let problems = row["problems"].to_string();
+        assert!(problems.contains("environment `prod`"), "{problems}");
+        assert!(problems.contains("OU=\\\"dev\\\""), "{problems}");
+    }
+    let human = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    assert!(
+        text(&human.stdout).contains("ca-previous.crt #1"),
+        "{}",
+        text(&human.stdout)
+    );
+
+    // A second certificate appended to ca.crt.
+    fs::remove_file(prod.join("ca-previous.crt")).unwrap();
+    let mut ca = fs::read_to_string(prod.join("ca.crt")).unwrap();
+    ca.push_str(&dev_ca);
+    fs::write(prod.join("ca.crt"), ca).unwrap();
+    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    assert_eq!(
+        generate.status.code(),
+        Some(0),
+        "{}",
+        text(&generate.stderr)
+    );
+    let (status, report) = status_json(dir.path(), "prod");
+    assert_eq!(status.status.code(), Some(1), "{report:#}");
+    assert_eq!(entry(&report, "ca.crt #2")["state"], "mismatch");
+    assert_eq!(entry(&report, "ca-bundle.crt #2")["state"], "mismatch");
+    assert_eq!(entry(&report, "bakery-test-ca")["state"], "ok");
+}
