@@ -399,3 +399,108 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
     assert_eq!(entry(&report, "ca-bundle.crt #2")["state"], "mismatch");
     assert_eq!(entry(&report, "bakery-test-ca")["state"], "ok");
 }
+
+// ------------------------------------------------------------- 13: Redis auth.conf ---------
+
+/// A redis-server on loopback, stopped when dropped.
+struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RedisServer {
+    /// Starts redis-server with nothing but `include` as its configuration (plain TCP: only
+    /// the password matters here).
+    fn start(include: &Path, dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.join("redis.log");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--logfile")
+            .arg(&log)
+            .arg("--include")
+            .arg(include)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        let server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Sends one command (RESP, binary safe) and returns the first line of the reply.
+    fn command(&self, stream: &mut std::net::TcpStream, args: &[&[u8]]) -> String {
+        use std::io::{BufRead as _, Write as _};
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            request.extend(format!("${}\r\n", arg.len()).into_bytes());
+            request.extend_from_slice(arg);
+            request.extend(b"\r\n");
+        }
+        stream.write_all(&request).unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stream.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim_end().to_owned()
+    }
+}
+
+#[test]
+fn a_hostile_redis_password_neither_injects_a_directive_nor_breaks_auth() {
+    let dir = secrets_workspace();
+    let credentials = dir.path().join("secrets/prod/redis/credentials");
+    // A restored password that closes its quotes, adds a directive and opens a new line.
+    let password = "pw\"\nrename-command CONFIG \"\"\nrequirepass \"pw\\ \t\u{1b}é";
+    fs::write(credentials.join("password"), password).unwrap();
+    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    assert_eq!(
+        generate.status.code(),
+        Some(0),
+        "{}",
+        text(&generate.stderr)
+    );
+
+    let server = RedisServer::start(&credentials.join("auth.conf"), dir.path());
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let ping = server.command(&mut stream, &[b"PING"]);
+    assert!(
+        ping.starts_with("-NOAUTH"),
+        "a password is required: {ping}"
+    );
+    let wrong = server.command(&mut stream, &[b"AUTH", b"pw"]);
+    assert!(wrong.starts_with("-WRONGPASS"), "{wrong}");
+    let auth = server.command(&mut stream, &[b"AUTH", password.as_bytes()]);
+    assert_eq!(auth, "+OK");
+    // CONFIG was not renamed away.
+    let config = server.command(&mut stream, &[b"CONFIG", b"GET", b"port"]);
+    assert_eq!(config, "*2", "CONFIG GET answers");
+    let auth_conf = fs::read_to_string(credentials.join("auth.conf")).unwrap();
+    assert_eq!(auth_conf.lines().count(), 1, "{auth_conf}");
+}
