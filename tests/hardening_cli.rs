@@ -450,23 +450,23 @@ impl RedisServer {
         }
         server
     }
+}
 
-    /// Sends one command (RESP, binary safe) and returns the first line of the reply.
-    fn command(&self, stream: &mut std::net::TcpStream, args: &[&[u8]]) -> String {
-        use std::io::{BufRead as _, Write as _};
-        let mut request = format!("*{}\r\n", args.len()).into_bytes();
-        for arg in args {
-            request.extend(format!("${}\r\n", arg.len()).into_bytes());
-            request.extend_from_slice(arg);
-            request.extend(b"\r\n");
-        }
-        stream.write_all(&request).unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(stream.try_clone().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        line.trim_end().to_owned()
+/// Sends one command (RESP, binary safe) and returns the first line of the reply.
+fn resp(stream: &mut std::net::TcpStream, args: &[&[u8]]) -> String {
+    use std::io::{BufRead as _, Write as _};
+    let mut request = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        request.extend(format!("${}\r\n", arg.len()).into_bytes());
+        request.extend_from_slice(arg);
+        request.extend(b"\r\n");
     }
+    stream.write_all(&request).unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stream.try_clone().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.trim_end().to_owned()
 }
 
 #[test]
@@ -489,17 +489,17 @@ fn a_hostile_redis_password_neither_injects_a_directive_nor_breaks_auth() {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let ping = server.command(&mut stream, &[b"PING"]);
+    let ping = resp(&mut stream, &[b"PING"]);
     assert!(
         ping.starts_with("-NOAUTH"),
         "a password is required: {ping}"
     );
-    let wrong = server.command(&mut stream, &[b"AUTH", b"pw"]);
+    let wrong = resp(&mut stream, &[b"AUTH", b"pw"]);
     assert!(wrong.starts_with("-WRONGPASS"), "{wrong}");
-    let auth = server.command(&mut stream, &[b"AUTH", password.as_bytes()]);
+    let auth = resp(&mut stream, &[b"AUTH", password.as_bytes()]);
     assert_eq!(auth, "+OK");
     // CONFIG was not renamed away.
-    let config = server.command(&mut stream, &[b"CONFIG", b"GET", b"port"]);
+    let config = resp(&mut stream, &[b"CONFIG", b"GET", b"port"]);
     assert_eq!(config, "*2", "CONFIG GET answers");
     let auth_conf = fs::read_to_string(credentials.join("auth.conf")).unwrap();
     assert_eq!(auth_conf.lines().count(), 1, "{auth_conf}");
