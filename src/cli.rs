@@ -255,7 +255,9 @@ pub fn report(result: Result<Success, Failure>, format: Format, color: bool) -> 
             (None, None, 2)
         }
         Err(Failure::Usage(message)) => {
-            out.stderr_line(&format!("bakeryc: {message}"));
+            // Refusals may quote certificates (an issuer's name): their lines are escaped.
+            let lines: Vec<_> = message.split('\n').map(printable).collect();
+            out.stderr_line(&format!("bakeryc: {}", lines.join("\n")));
             (None, None, 2)
         }
         Err(Failure::Problems { stdout, message }) => {
@@ -284,6 +286,28 @@ pub fn report(result: Result<Success, Failure>, format: Format, color: bool) -> 
     }
     out.code = code;
     out
+}
+
+/// `text` with every control character (newline and escape included) and every invisible
+/// direction override written as `\u{..}`, for text that comes from outside bakeryc (names in
+/// certificates): printed raw, it could forge lines of a report or drive the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            escaped.push_str(&c.escape_unicode().to_string());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// The exit code once stdout has been written: a failed write is an I/O error (exit 2), except

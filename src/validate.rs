@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
     Audit, CA_CONFIG_MAP_SUFFIX, CaPolicy, Cache, ClientAuth, Database, DnsLabel, DomainName,
-    Environment, KeyAlgorithm, LogStatement, PgVersion, Placement, Platform, ServerCertPolicy,
-    Setting, TlsPolicy, TlsVersion, WorkloadNames,
+    Environment, KeyAlgorithm, LogStatement, Period, PgVersion, Placement, Platform,
+    ServerCertPolicy, Setting, TlsPolicy, TlsVersion, WorkloadNames,
 };
 use crate::parse::{RawConfig, RawCpuMemory, RawPlacement, RawPostgres, RawResources, Sp, Span};
 
@@ -310,6 +310,7 @@ fn databases(
             name,
             WorkloadNames::for_database(&name.value).longest_suffix(),
         );
+        service_name_starts_with_letter(name, label.as_ref(), "db-", check);
         check.postgres_section(&db.settings);
         let layered = Layered {
             top: &db.settings,
@@ -494,6 +495,7 @@ fn cache(
         &name,
         WorkloadNames::for_cache(&name.value).longest_suffix(),
     );
+    service_name_starts_with_letter(&name, label.as_ref(), "cache-", check);
     for db in databases {
         let db = &db.name;
         let workload = WorkloadNames::for_database(&db.value).workload;
@@ -616,6 +618,8 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     let server_validity = check.period(server.validity.as_ref(), "1y");
     let server_key = check.key(server.key.as_ref(), KeyAlgorithm::Rsa4096);
     let renew_before = check.period(server.renew_before.as_ref(), "30d");
+    validity_fits_x509(ca.validity.as_ref(), ca_validity.as_ref(), check);
+    validity_fits_x509(server.validity.as_ref(), server_validity.as_ref(), check);
     if let (Some(ca_period), Some(server_period)) = (&ca_validity, &server_validity) {
         if let (true, Some(written)) = (ca_period.days() > 30.0 * 365.25, &ca.validity) {
             check.push(
@@ -657,6 +661,7 @@ fn tls(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
             }
         }
     }
+    no_control_characters(ca.common_name.as_ref(), Code::CommonName, check);
     let common_name = match &ca.common_name {
         Some(name) if name.value.trim().is_empty() || name.value.len() > 64 => {
             check.push(
@@ -923,6 +928,80 @@ impl Checker {
                 self.quantity(memory, &format!("memory {kind}"));
             }
         }
+    }
+}
+
+/// A database or cache name starting with a digit: it is a valid DNS-1123 label, but its
+/// Service (`<name>-db-service`, `<name>-service`) must be a DNS-1035 label, which starts with
+/// a letter, so the API server would refuse it at deploy time.
+fn service_name_starts_with_letter(
+    name: &Sp<String>,
+    label: Option<&DnsLabel>,
+    example_prefix: &str,
+    check: &mut Checker,
+) {
+    if label.is_some() && name.value.starts_with(|c: char| c.is_ascii_digit()) {
+        check.push(
+            Diagnostic::error(
+                Code::InvalidName,
+                name.span.clone(),
+                format!(
+                    "{:?} starts with a digit; the Service named after it would too",
+                    name.value
+                ),
+            )
+            .with_label("not a valid Service name")
+            .with_help(format!(
+                "Service names are DNS-1035 labels: they start with a lowercase letter, then \
+                 lowercase letters, digits and '-'; e.g. \"{example_prefix}{}\"",
+                name.value
+            )),
+        );
+    }
+}
+
+/// A validity that cannot be issued: X.509 times end at 9999-12-31, so `generate` fails when
+/// its moment plus the validity passes it. To stay independent of today, the check assumes
+/// issuing up to 2100-01-01: anything that fits then fits earlier.
+fn validity_fits_x509(written: Option<&Sp<String>>, period: Option<&Period>, check: &mut Checker) {
+    const LAST_ISSUE: jiff::civil::Date = jiff::civil::date(2100, 1, 1);
+    let (Some(written), Some(period)) = (written, period) else {
+        return;
+    };
+    if LAST_ISSUE.checked_add(period.span()).is_err() {
+        check.push(
+            Diagnostic::error(
+                Code::ValidityTooLong,
+                written.span.clone(),
+                format!(
+                    "a validity of {} ends after 9999-12-31, the last date a certificate can hold",
+                    period.as_str()
+                ),
+            )
+            .with_label("cannot be issued")
+            .with_help("use a validity of at most a few decades, such as \"10y\" for a CA"),
+        );
+    }
+}
+
+/// Control characters (newline, ESC, DEL, C1) in a value that ends up in certificates and on
+/// terminals: they forge lines in `status` reports and drive terminals.
+fn no_control_characters(value: Option<&Sp<String>>, code: Code, check: &mut Checker) {
+    let Some(value) = value else {
+        return;
+    };
+    if let Some(c) = value.value.chars().find(|c| c.is_control()) {
+        check.push(
+            Diagnostic::error(
+                code,
+                value.span.clone(),
+                format!("{:?} holds the control character {c:?}", value.value),
+            )
+            .with_label("control character")
+            .with_help(
+                "use printable characters only: no newline, tab, escape or other control character",
+            ),
+        );
     }
 }
 

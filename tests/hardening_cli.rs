@@ -504,3 +504,67 @@ fn a_hostile_redis_password_neither_injects_a_directive_nor_breaks_auth() {
     let auth_conf = fs::read_to_string(credentials.join("auth.conf")).unwrap();
     assert_eq!(auth_conf.lines().count(), 1, "{auth_conf}");
 }
+
+// ------------------------------------------------------------- 15: control characters -----
+
+/// A self-signed CA whose subject carries terminal escapes and a forged report line.
+fn hostile_ca() -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "Evil\u{1b}[2J\u{1b}]0;owned\u{7}\nauth-db-tls  ok \u{202e}",
+    );
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "bakery-test");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    (cert, rcgen::Issuer::new(params, key))
+}
+
+/// No raw control character or direction override, and the forged line is not a line.
+fn assert_escaped(printed: &str) {
+    assert!(
+        !printed.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+        "raw control characters: {printed:?}"
+    );
+    assert!(
+        !printed.lines().any(|l| l.starts_with("auth-db-tls  ok")),
+        "a forged line: {printed}"
+    );
+    assert!(printed.contains("\\u{1b}"), "{printed}");
+}
+
+#[test]
+fn names_from_certificates_are_escaped_where_they_are_printed() {
+    let dir = secrets_workspace();
+    let prod = dir.path().join("secrets/prod");
+    let (ca, issuer) = hostile_ca();
+    // In a trust file: the status table shows its subject.
+    fs::write(prod.join("ca-previous.crt"), ca.pem()).unwrap();
+    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert_escaped(&text(&status.stdout));
+    fs::remove_file(prod.join("ca-previous.crt")).unwrap();
+
+    // As the issuer of a server certificate: generate refuses and names it.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["redis-service".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    fs::write(prod.join("redis/tls/tls.crt"), leaf.pem()).unwrap();
+    fs::write(prod.join("redis/tls/tls.key"), key.serialize_pem()).unwrap();
+    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    assert_eq!(
+        generate.status.code(),
+        Some(2),
+        "{}",
+        text(&generate.stderr)
+    );
+    assert_escaped(&text(&generate.stderr));
+    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    assert_escaped(&text(&status.stdout));
+}

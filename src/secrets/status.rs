@@ -253,11 +253,12 @@ fn check_issuer(entry: &mut Entry, cert: &X509Certificate<'_>, ca: Option<&X509C
         Some(ca) => {
             let same_name = cert.issuer().as_raw() == ca.subject().as_raw();
             if !same_name || cert.verify_signature(Some(ca.public_key())).is_err() {
+                // Quoted: a sentence stays one line whatever the certificate's name holds.
                 entry.flag(
                     State::Mismatch,
                     format!(
-                        "it is signed by another CA than {CA_CERT} ({})",
-                        cert.issuer()
+                        "it is signed by another CA than {CA_CERT} ({:?})",
+                        cert.issuer().to_string()
                     ),
                 );
             }
