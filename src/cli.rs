@@ -151,11 +151,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) if error.use_stderr() => {
             let _ = error.print();
-            return ExitCode::from(2);
+            // Even a command line clap refuses keeps the promise of one JSON document.
+            let json = args
+                .windows(2)
+                .any(|w| w[0] == "--format" && w[1] == "json")
+                || args.iter().any(|a| a == "--format=json");
+            let written = if json { write_stdout("[]\n") } else { Ok(()) };
+            return ExitCode::from(stdout_written(2, written));
         }
         // --help and --version: their text is the output, so failing to write it is an error.
         Err(error) => {
@@ -186,17 +193,21 @@ where
     let _ = std::io::stderr()
         .lock()
         .write_all(printed.stderr.as_bytes());
-    let written = if printed.stdout.is_empty() {
-        Ok(())
-    } else if stdout_is_closed() {
-        Err(closed_stdout())
-    } else {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(printed.stdout.as_bytes())
-            .and_then(|()| stdout.flush())
-    };
-    ExitCode::from(stdout_written(printed.code, written))
+    ExitCode::from(stdout_written(printed.code, write_stdout(&printed.stdout)))
+}
+
+/// Writes `text` (nothing at all when it is empty) to stdout and flushes it.
+fn write_stdout(text: &str) -> std::io::Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    if stdout_is_closed() {
+        return Err(closed_stdout());
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
 }
 
 /// What a run prints, and its exit code.

@@ -147,6 +147,15 @@ fn json_is_one_document_on_stdout_in_every_case() {
     assert_eq!(unknown_env.status.code(), Some(2));
     assert_eq!(document, serde_json::json!([]));
 
+    // A command line clap refuses.
+    for format in [&["--format", "json"][..], &["--format=json"]] {
+        let mut args = vec!["check", "--no-such-flag"];
+        args.extend_from_slice(format);
+        let (refused, document) = json(&args);
+        assert_eq!(refused.status.code(), Some(2));
+        assert_eq!(document, serde_json::json!([]));
+    }
+
     // An invalid config: its diagnostics.
     fs::write(dir.path().join("bad.toml"), "[platform]\nname = 1\n").unwrap();
     let (invalid, document) = json(&["check", "--format", "json", "-c", "bad.toml"]);

@@ -8,7 +8,7 @@ use serde::Serialize;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use super::issue::{
-    key_algorithm, key_description, password_is_strong, pem_blocks, pem_der, sub_period,
+    is_pair, key_algorithm, key_description, password_is_strong, pem_blocks, pem_der, sub_period,
 };
 use super::{
     CA_BUNDLE, CA_CERT, CA_KEY, KUSTOMIZATION, MIN_PASSWORD_LEN, PASSWORD_KEY, PREVIOUS_CA_CERT,
@@ -442,7 +442,7 @@ fn check_pair(
     }
     match (cert, key) {
         (Some(cert), Some(key)) => {
-            let pair = cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw();
+            let pair = is_pair(cert, &key);
             if !pair {
                 entry.flag(
                     State::Mismatch,
