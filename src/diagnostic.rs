@@ -326,6 +326,13 @@ validity that reaches past it cannot be issued: `bakeryc secrets generate` would
 `check` passed. `check` refuses a validity that would end after 9999-12-31 if issued on \
 2100-01-01 (it stays independent of today). Such validities are far beyond any sensible policy \
 anyway: a CA of 10 to 20 years is common.";
+    Fingerprint => "bakery::tls::fingerprint",
+        "copy the fingerprint `bakeryc secrets status` or `openssl x509 -noout -fingerprint -sha256` prints",
+        "`[environments.E] trusted_cas` lists CA certificates that `bakeryc secrets status` accepts \
+in E's trust files (ca.crt, ca-previous.crt, ca-bundle.crt) although bakeryc did not issue them \
+for E, for example a CA shared with another system during a migration. Each entry is the SHA-256 \
+fingerprint of the certificate: 64 hex digits, colons allowed, as `openssl x509 -noout \
+-fingerprint -sha256` prints it. A name would not do: anyone can issue a CA with any name.";
     CommonName => "bakery::tls::common-name",
         "use a short descriptive name such as \"Bakery IA Internal CA\"",
         "The CA common name is empty, blank or longer than the 64 characters X.509 allows for a \

@@ -153,6 +153,8 @@ pub struct RawServerCert {
 pub struct RawEnvironment {
     pub name: Sp<String>,
     pub defaults: RawPlacement,
+    /// SHA-256 fingerprints of CAs trusted beyond bakeryc's own (issue 17).
+    pub trusted_cas: Option<Sp<Vec<Sp<String>>>>,
     pub databases: Vec<(Sp<String>, RawPlacement)>,
     pub cache: Option<RawPlacement>,
 }
@@ -239,6 +241,7 @@ pub fn parse(source: &str) -> (RawConfig, Vec<Diagnostic>) {
             envs.each_table(|name, env| RawEnvironment {
                 name,
                 defaults: placement_keys(env),
+                trusted_cas: env.string_array("trusted_cas"),
                 databases: env
                     .table("database", |dbs| {
                         dbs.each_table(|name, db| (name, placement_keys(db)))

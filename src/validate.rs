@@ -6,12 +6,12 @@
 mod catalogue;
 mod values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    Audit, CA_CONFIG_MAP_SUFFIX, CaPolicy, Cache, ClientAuth, Database, DnsLabel, DomainName,
-    Environment, KeyAlgorithm, LogStatement, Period, PgVersion, Placement, Platform,
+    Audit, CA_CONFIG_MAP_SUFFIX, CaFingerprint, CaPolicy, Cache, ClientAuth, Database, DnsLabel,
+    DomainName, Environment, KeyAlgorithm, LogStatement, Period, PgVersion, Placement, Platform,
     ServerCertPolicy, Setting, TlsPolicy, TlsVersion, WorkloadNames,
 };
 use crate::parse::{RawConfig, RawCpuMemory, RawPlacement, RawPostgres, RawResources, Sp, Span};
@@ -876,13 +876,15 @@ fn environments(
             }
             _ => None,
         };
-        match name {
-            Some(name) => result.push(Environment {
+        let trusted_cas = trusted_cas(env.trusted_cas.as_ref(), check);
+        match (name, trusted_cas) {
+            (Some(name), Some(trusted_cas)) => result.push(Environment {
                 name,
                 databases: placements,
                 cache: cache_placement,
+                trusted_cas,
             }),
-            None => ok = false,
+            _ => ok = false,
         }
     }
     ok.then_some(result)
@@ -929,6 +931,38 @@ impl Checker {
             }
         }
     }
+}
+
+/// `[environments.E] trusted_cas`: SHA-256 fingerprints of CA certificates `secrets status`
+/// accepts in E's trust files although bakeryc did not issue them for E.
+fn trusted_cas(
+    written: Option<&Sp<Vec<Sp<String>>>>,
+    check: &mut Checker,
+) -> Option<BTreeSet<CaFingerprint>> {
+    let mut fingerprints = BTreeSet::new();
+    let mut ok = true;
+    for value in written
+        .map(|list| list.value.as_slice())
+        .unwrap_or_default()
+    {
+        match CaFingerprint::new(&value.value) {
+            Ok(fingerprint) => {
+                fingerprints.insert(fingerprint);
+            }
+            Err(problem) => {
+                ok = false;
+                check.push(
+                    Diagnostic::error(Code::Fingerprint, value.span.clone(), problem)
+                        .with_label("not a SHA-256 fingerprint")
+                        .with_help(
+                            "copy the fingerprint `bakeryc secrets status` or \
+                             `openssl x509 -noout -fingerprint -sha256 -in <file>` prints",
+                        ),
+                );
+            }
+        }
+    }
+    ok.then_some(fingerprints)
 }
 
 /// A database or cache name starting with a digit: it is a valid DNS-1123 label, but its

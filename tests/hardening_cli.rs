@@ -390,6 +390,36 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
         text(&human.stdout)
     );
 
+    // Unless bakery.toml names it, by fingerprint (as openssl prints it, or plain hex).
+    let der = x509_parser::pem::parse_x509_pem(dev_ca.as_bytes())
+        .unwrap()
+        .1
+        .contents;
+    let mut hex = String::new();
+    for byte in <sha2::Sha256 as sha2::Digest>::digest(&der) {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    let problems = entry(&report, "ca-previous.crt #1")["problems"].to_string();
+    let colons = hex
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| String::from_utf8_lossy(pair).into_owned())
+        .collect::<Vec<_>>()
+        .join(":");
+    assert!(problems.contains(&colons), "{problems}");
+    let config = fs::read_to_string(dir.path().join("bakery.toml")).unwrap();
+    let trusting = config.replace(
+        "[environments.prod]\n",
+        &format!("[environments.prod]\ntrusted_cas = [\"{hex}\"]\n"),
+    );
+    assert_ne!(config, trusting);
+    fs::write(dir.path().join("bakery.toml"), &trusting).unwrap();
+    let (status, report) = status_json(dir.path(), "prod");
+    assert_eq!(status.status.code(), Some(0), "{report:#}");
+    assert_eq!(entry(&report, "ca-previous.crt #1")["state"], "ok");
+    fs::write(dir.path().join("bakery.toml"), &config).unwrap();
+
     // A second certificate appended to ca.crt.
     fs::remove_file(prod.join("ca-previous.crt")).unwrap();
     let mut ca = fs::read_to_string(prod.join("ca.crt")).unwrap();

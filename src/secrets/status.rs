@@ -15,7 +15,7 @@ use super::{
     Renewal, SecretFiles, SecretsError, Workload, check_environment, credential_path,
     derived_files, leaf_cert_path, leaf_key_path, workloads,
 };
-use crate::model::Platform;
+use crate::model::{CaFingerprint, Platform};
 
 /// How bad an entry is; the order is the severity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -343,14 +343,20 @@ pub(super) fn damage(
 /// One row per certificate that the trust files hold besides the CA itself (the first
 /// certificate of `ca.crt`, which has its own row): the CA `rotate --ca` replaced, and what
 /// the client bundle holds. Each must be a CA that bakeryc issued for this platform and
-/// environment (subject `O=<platform>, OU=<env>`, self-signed), or clients would trust a
-/// stranger; a CA past its end is fine here, as it drops out of the bundle by itself.
+/// environment (subject `O=<platform>, OU=<env>`, self-signed), or one whose fingerprint the
+/// environment's `trusted_cas` names, or clients would trust a stranger; a CA past its end is
+/// fine here, as it drops out of the bundle by itself.
 fn trusted_entries(
     platform: &Platform,
     env: &str,
     files: &SecretFiles,
     now: Timestamp,
 ) -> Vec<Entry> {
+    let trusted = platform
+        .environments
+        .iter()
+        .find(|e| e.name.as_str() == env)
+        .map(|e| &e.trusted_cas);
     let mut entries = Vec::new();
     for file in [CA_CERT, PREVIOUS_CA_CERT, CA_BUNDLE] {
         let Some(bytes) = files.get(file) else {
@@ -368,14 +374,23 @@ fn trusted_entries(
             match X509Certificate::from_der(der) {
                 Ok((_, cert)) => {
                     fill(&mut entry, &cert, now);
-                    if let Some(problem) = foreign(&cert, platform, env) {
-                        entry.flag(
+                    let fingerprint = CaFingerprint::of(der);
+                    let named = trusted.is_some_and(|t| t.contains(&fingerprint));
+                    match foreign(&cert, platform, env) {
+                        Some(problem) if !named => entry.flag(
                             State::Mismatch,
                             format!(
                                 "{problem}, yet clients trust it: remove it from {file} \
-                                 (`bakeryc secrets generate --env {env}` rebuilds {CA_BUNDLE})"
+                                 (`bakeryc secrets generate --env {env}` rebuilds {CA_BUNDLE}), \
+                                 or, if it is meant to be trusted, add \"{}\" to \
+                                 [environments.{env}] trusted_cas in bakery.toml",
+                                fingerprint.to_openssl()
                             ),
-                        );
+                        ),
+                        Some(_) => entry
+                            .problems
+                            .push(format!("trusted by [environments.{env}] trusted_cas")),
+                        None => {}
                     }
                 }
                 Err(_) => entry.flag(
