@@ -1,7 +1,8 @@
 //! The command line: clap definitions, and the one place that prints. Commands (in `cli/`) return
 //! values; this module renders their diagnostics with miette (or as JSON) and maps every outcome
 //! to an exit code: 0 success; 1 invalid config, drift, or secrets that are due, missing or
-//! mismatched; 2 usage or I/O error.
+//! mismatched; 2 usage or I/O error (a failed write to stdout included). With `--format json`
+//! stdout holds exactly one JSON document, whatever happens.
 
 mod build;
 mod check;
