@@ -20,6 +20,18 @@ fn workspace(config: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Runs bakeryc and checks its exit code (stderr in the message when it differs).
+fn exits(dir: &Path, args: &[&str], code: i32) -> Output {
+    let output = bakeryc(dir, args);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "bakeryc {args:?}: {}",
+        text(&output.stderr)
+    );
+    output
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -244,8 +256,7 @@ fn twenty_thousand_diagnostics_are_reported_in_linear_time() {
 fn secrets_workspace() -> tempfile::TempDir {
     let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
     for env in ["dev", "prod"] {
-        let output = bakeryc(dir.path(), &["secrets", "generate", "--env", env]);
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        exits(dir.path(), &["secrets", "generate", "--env", env], 0);
     }
     dir
 }
@@ -333,11 +344,11 @@ fn generate_refuses_damaged_material_with_exit_2_and_writes_nothing() {
     }
     // rotate replaces what it is asked to, even when damaged.
     fs::write(key(&prod, "auth-db"), "garbage").unwrap();
-    let rotate = bakeryc(
+    exits(
         dir.path(),
         &["secrets", "rotate", "--env", "prod", "--only", "auth"],
+        0,
     );
-    assert_eq!(rotate.status.code(), Some(0), "{}", text(&rotate.stderr));
     let (status, report) = status_json(dir.path(), "prod");
     assert_eq!(status.status.code(), Some(0), "{report:#}");
 }
@@ -351,8 +362,11 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
     let dev_ca = fs::read_to_string(dir.path().join("secrets/dev/ca.crt")).unwrap();
 
     // A real CA rotation: the previous CA and both bundle certificates are listed, all ok.
-    let rotate = bakeryc(dir.path(), &["secrets", "rotate", "--env", "prod", "--ca"]);
-    assert_eq!(rotate.status.code(), Some(0), "{}", text(&rotate.stderr));
+    exits(
+        dir.path(),
+        &["secrets", "rotate", "--env", "prod", "--ca"],
+        0,
+    );
     let (status, report) = status_json(dir.path(), "prod");
     assert_eq!(status.status.code(), Some(0), "{report:#}");
     for object in ["ca-previous.crt #1", "ca-bundle.crt #1", "ca-bundle.crt #2"] {
@@ -367,13 +381,7 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
 
     // Another environment's CA as the previous one: it reaches the bundle, and status says so.
     fs::write(prod.join("ca-previous.crt"), &dev_ca).unwrap();
-    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
-    assert_eq!(
-        generate.status.code(),
-        Some(0),
-        "{}",
-        text(&generate.stderr)
-    );
+    exits(dir.path(), &["secrets", "generate", "--env", "prod"], 0);
     let (status, report) = status_json(dir.path(), "prod");
     assert_eq!(status.status.code(), Some(1), "{report:#}");
     for object in ["ca-previous.crt #1", "ca-bundle.crt #2"] {
@@ -425,13 +433,7 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
     let mut ca = fs::read_to_string(prod.join("ca.crt")).unwrap();
     ca.push_str(&dev_ca);
     fs::write(prod.join("ca.crt"), ca).unwrap();
-    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
-    assert_eq!(
-        generate.status.code(),
-        Some(0),
-        "{}",
-        text(&generate.stderr)
-    );
+    exits(dir.path(), &["secrets", "generate", "--env", "prod"], 0);
     let (status, report) = status_json(dir.path(), "prod");
     assert_eq!(status.status.code(), Some(1), "{report:#}");
     assert_eq!(entry(&report, "ca.crt #2")["state"], "mismatch");
@@ -515,13 +517,7 @@ fn a_hostile_redis_password_neither_injects_a_directive_nor_breaks_auth() {
     // A restored password that closes its quotes, adds a directive and opens a new line.
     let password = "pw\"\nrename-command CONFIG \"\"\nrequirepass \"pw\\ \t\u{1b}é";
     fs::write(credentials.join("password"), password).unwrap();
-    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
-    assert_eq!(
-        generate.status.code(),
-        Some(0),
-        "{}",
-        text(&generate.stderr)
-    );
+    exits(dir.path(), &["secrets", "generate", "--env", "prod"], 0);
 
     let server = RedisServer::start(&credentials.join("auth.conf"), dir.path());
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -596,13 +592,7 @@ fn names_from_certificates_are_escaped_where_they_are_printed() {
         .unwrap();
     fs::write(prod.join("redis/tls/tls.crt"), leaf.pem()).unwrap();
     fs::write(prod.join("redis/tls/tls.key"), key.serialize_pem()).unwrap();
-    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
-    assert_eq!(
-        generate.status.code(),
-        Some(2),
-        "{}",
-        text(&generate.stderr)
-    );
+    let generate = exits(dir.path(), &["secrets", "generate", "--env", "prod"], 2);
     assert_escaped(&text(&generate.stderr));
     let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
     assert_escaped(&text(&status.stdout));
