@@ -268,8 +268,7 @@ pub fn report(result: Result<Success, Failure>, format: Format, color: bool) -> 
         }
         Err(Failure::Usage(message)) => {
             // Refusals may quote certificates (an issuer's name): their lines are escaped.
-            let lines: Vec<_> = message.split('\n').map(printable).collect();
-            out.stderr_line(&format!("bakeryc: {}", lines.join("\n")));
+            out.stderr_line(&format!("bakeryc: {}", printable_lines(&message)));
             (None, None, 2)
         }
         Err(Failure::Problems { stdout, message }) => {
@@ -322,6 +321,14 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(escaped)
 }
 
+/// [`printable`] line by line: the line breaks stay, everything else hidden is escaped.
+pub fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The exit code once stdout has been written: a failed write is an I/O error (exit 2), except
 /// a closed pipe, which means the reader has read enough (`bakeryc ... | head`) and stays quiet.
 fn stdout_written(code: u8, written: std::io::Result<()>) -> u8 {
@@ -362,6 +369,7 @@ fn stdout_is_closed() -> bool {
 /// The diagnostics as miette draws them; `color` false gives the plain text used in snapshots.
 /// A diagnostic on a line longer than 1000 bytes is shown with its position instead of the
 /// source: miette cannot place a label beyond column 65535, and such a line is unreadable anyway.
+/// So is a line holding a control character, and texts quoting one show it escaped.
 pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
     const LONGEST_DRAWN_LINE: usize = 1000;
     // Whether miette can draw `span`: inside the source, on character boundaries, on lines (and
@@ -378,9 +386,16 @@ pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
         }
         let first = index.line_at(span.start).saturating_sub(1);
         let last = index.line_at(span.end) + 1;
+        // A line holding a control character (TOML refuses them, so it is a mistake) is not
+        // drawn either: it would reach the terminal raw.
         (first..=last)
             .map_while(|line| index.line_range(line))
-            .all(|line| line.len() <= LONGEST_DRAWN_LINE)
+            .all(|line| {
+                line.len() <= LONGEST_DRAWN_LINE
+                    && !source[line]
+                        .trim_end_matches('\r')
+                        .contains(|c: char| c.is_control() && c != '\t')
+            })
     };
     let theme = if color {
         GraphicalTheme::unicode()
@@ -470,11 +485,14 @@ impl fmt::Debug for MietteReport<'_> {
 
 impl fmt::Display for MietteReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)?;
+        // Messages and labels quote bakery.toml (a key, a name), which may hold escaped
+        // control characters: they are shown escaped, a newline included, so they never reach
+        // the terminal nor start a line of their own. (Only help texts span lines.)
+        f.write_str(&printable(&self.diagnostic.message))?;
         if !self.snippet {
-            write!(f, "\nat {}", self.location)?;
+            write!(f, "\nat {}", printable(&self.location))?;
             if !self.diagnostic.primary.message.is_empty() {
-                write!(f, ": {}", self.diagnostic.primary.message)?;
+                write!(f, ": {}", printable(&self.diagnostic.primary.message))?;
             }
         }
         Ok(())
@@ -496,7 +514,7 @@ impl miette::Diagnostic for MietteReport<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(&self.diagnostic.help))
+        Some(Box::new(printable_lines(&self.diagnostic.help)))
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -507,7 +525,7 @@ impl miette::Diagnostic for MietteReport<'_> {
         if !self.snippet {
             return None;
         }
-        let label = |message: &str| (!message.is_empty()).then(|| message.to_owned());
+        let label = |message: &str| (!message.is_empty()).then(|| printable(message).into_owned());
         let primary = &self.diagnostic.primary;
         let first =
             LabeledSpan::new_primary_with_span(label(&primary.message), primary.span.clone());

@@ -597,3 +597,28 @@ fn names_from_certificates_are_escaped_where_they_are_printed() {
     let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
     assert_escaped(&text(&status.stdout));
 }
+
+#[test]
+fn diagnostics_never_send_control_characters_from_bakery_toml_to_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // Escaped in quoted keys (valid TOML), and raw in a comment (a syntax error).
+    let escaped = format!(
+        "{PLATFORM}\n[[database]]\nname = \"a\"\n\n[environments.prod.database.\"x\\u001b[2J\\nforged\"]\n\
+         storage = \"2Gi\"\n\n[postgres.settings]\n\"work\\u001b]0;t\\u0007_mem\" = \"4MB\"\n"
+    );
+    let raw = format!("{PLATFORM}# a comment with a raw \u{1b}[2J escape\n");
+    for config in [escaped, raw] {
+        fs::write(dir.path().join("bakery.toml"), &config).unwrap();
+        let output = exits(dir.path(), &["check"], 1);
+        let stderr = text(&output.stderr);
+        assert!(
+            !stderr.contains(['\u{1b}', '\u{7}']),
+            "raw control characters: {stderr}"
+        );
+        assert!(
+            stderr.contains("\\u{1b}") || stderr.contains("at bakery.toml:"),
+            "{stderr}"
+        );
+        assert!(!stderr.lines().any(|l| l.starts_with("forged")), "{stderr}");
+    }
+}
