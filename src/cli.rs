@@ -345,13 +345,20 @@ fn stdout_written(code: u8, written: std::io::Result<()>) -> u8 {
     }
 }
 
+/// The error for a closed stdout, with the one case it cannot be told from.
 fn closed_stdout() -> std::io::Error {
-    std::io::Error::from(rustix::io::Errno::BADF)
+    std::io::Error::other(
+        "it is closed (or is /dev/null opened read-write, which a closed stdout becomes, and which \
+         Python's subprocess.DEVNULL also opens; to discard the output, redirect it write-only: \
+         >/dev/null)",
+    )
 }
 
 /// Whether the process started with stdout closed (`>&-`). Rust's runtime then opens /dev/null
 /// read-write in its place before `main`, so every write "succeeds" and the output is lost
 /// silently; a shell's `>/dev/null` opens it write-only, which stays a valid, quiet choice.
+/// /dev/null opened read-write by the caller (Python's `subprocess.DEVNULL`) looks the same
+/// and is refused too: the message says so and how to discard output instead.
 fn stdout_is_closed() -> bool {
     let stdout = std::io::stdout();
     let Ok(stat) = rustix::fs::fstat(&stdout) else {
