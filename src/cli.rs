@@ -6,8 +6,10 @@
 
 mod build;
 mod check;
+mod completions;
 mod explain;
 mod lines;
+mod schema;
 mod secrets;
 
 use std::ffi::OsString;
@@ -43,10 +45,16 @@ enum Command {
     Build(build::Args),
     /// Parse and validate bakery.toml; write nothing.
     Check(check::Args),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(completions::Args),
     /// Explain a diagnostic code: what goes wrong without the check, and how to fix it.
     Explain(explain::Args),
+    /// Print the man page (roff) of bakeryc or of one of its commands on stdout.
+    Man(completions::ManArgs),
     /// Issue, rotate and check the certificates and passwords of an environment.
     Secrets(secrets::Args),
+    /// Print the JSON Schema of bakery.toml (bakery.schema.json), or the README's key table.
+    Schema(schema::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -186,8 +194,11 @@ where
     let (format, result) = match &cli.command {
         Command::Build(args) => (args.config.format, build::run(args)),
         Command::Check(args) => (args.config.format, check::run(args)),
+        Command::Completions(args) => (Format::Human, completions::run(args)),
         Command::Explain(args) => (Format::Human, explain::run(args)),
+        Command::Man(args) => (Format::Human, completions::man(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),
+        Command::Schema(args) => (Format::Human, Ok(schema::run(args))),
     };
     let printed = report(result, format, color);
     // stderr carries messages about the run; if it cannot be written there is no one to tell.

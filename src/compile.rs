@@ -20,12 +20,15 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
 use crate::model::Platform;
 
 pub use client::uncovered_profile_hosts;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
 
-/// One Kubernetes object; serialises to exactly the object (with `apiVersion` and `kind`).
+/// One Kubernetes object, built-in (k8s-openapi) or custom resource (`crate::crd`); serialises to
+/// exactly the object, with `apiVersion` and `kind`. Objects render in the order compile lists
+/// them, so adding a variant never reorders existing output.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Object {
@@ -34,6 +37,9 @@ pub enum Object {
     NetworkPolicy(NetworkPolicy),
     PersistentVolumeClaim(PersistentVolumeClaim),
     Service(Service),
+    Certificate(Box<Certificate>),
+    Issuer(Box<Issuer>),
+    ClusterIssuer(Box<ClusterIssuer>),
 }
 
 /// The content of one generated file.
@@ -42,8 +48,11 @@ pub enum Document {
     /// Kubernetes objects, one YAML document each, in this order.
     Objects(Vec<Object>),
     Kustomization(Kustomization),
-    /// An RFC 6902 JSON patch applied by an overlay.
+    /// An RFC 6902 JSON patch applied by an overlay (volume claims).
     JsonPatch(Vec<PatchOperation>),
+    /// A strategic-merge patch applied by an overlay: a partial object whose list entries
+    /// (containers) are matched by name.
+    StrategicMergePatch(serde_json::Value),
 }
 
 /// Every generated file, keyed by its path relative to the output directory (`base/auth-db.yaml`).
@@ -73,7 +82,8 @@ pub fn compile(platform: &Platform) -> Tree {
         Document::Kustomization(Kustomization::new(resources, Vec::new())),
     );
     for environment in &platform.environments {
-        tree.extend(overlay::files(platform, environment));
+        let overlay = overlay::files(platform, environment, &tree);
+        tree.extend(overlay);
     }
     tree
 }

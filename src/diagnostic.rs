@@ -1,8 +1,14 @@
 //! The diagnostic type every stage reports problems with, and the catalogue of stable codes
 //! that `bakeryc explain` reads. It only describes problems; rendering them is the CLI's job.
 
+mod kind;
+
 use std::fmt::{self, Write as _};
 use std::ops::Range;
+
+pub use kind::{
+    ExtensionAdvice, KeyHint, Kind, Missing, SettingAdvice, SyntaxMistake, TypeFix, Written,
+};
 
 /// How bad a problem is: errors stop the build, warnings do not (unless `--deny-warnings`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,15 +45,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error at `span`; add context with [`Self::with_label`] and [`Self::with_help`].
-    pub fn error(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
-        Self::new(code, Severity::Error, span, message)
-    }
-
-    pub fn warning(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
-        Self::new(code, Severity::Warning, span, message)
-    }
-
+    /// A diagnostic with the code's generic help; [`Diagnostic::of`] adds the kind's words.
     fn new(code: Code, severity: Severity, span: Range<usize>, message: impl Into<String>) -> Self {
         let message = message.into();
         Self {
@@ -65,14 +63,14 @@ impl Diagnostic {
 
     /// The text under the primary span.
     #[must_use]
-    pub fn with_label(mut self, message: impl Into<String>) -> Self {
+    fn with_label(mut self, message: impl Into<String>) -> Self {
         self.primary.message = message.into();
         self
     }
 
     /// Another place involved in the problem, such as the first definition of a duplicate.
     #[must_use]
-    pub fn with_secondary(mut self, span: Range<usize>, message: impl Into<String>) -> Self {
+    fn with_secondary(mut self, span: Range<usize>, message: impl Into<String>) -> Self {
         self.secondary.push(Label {
             span,
             message: message.into(),
@@ -82,7 +80,7 @@ impl Diagnostic {
 
     /// The concrete fix; replaces the code's generic help.
     #[must_use]
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = help.into();
         self
     }
@@ -172,7 +170,11 @@ macro_rules! codes {
             pub fn from_name(name: &str) -> Option<Code> {
                 let name = name.trim();
                 let full = if name.starts_with("bakery::") { name.to_owned() } else { format!("bakery::{name}") };
-                Self::ALL.iter().copied().find(|code| code.as_str() == full)
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|code| code.as_str() == full)
+                    .or_else(|| ALIASES.iter().find(|(old, _)| *old == full).map(|(_, code)| *code))
             }
         }
 
@@ -183,6 +185,9 @@ macro_rules! codes {
         }
     };
 }
+
+/// Names a code had before it was renamed: `explain` and CI annotations keep working with them.
+const ALIASES: &[(&str, Code)] = &[];
 
 codes! {
     TomlSyntax => "bakery::toml::syntax",
@@ -252,6 +257,20 @@ reverse. Give each a distinct name (the cache is named `redis` when [cache] sets
 usually means a typo or a database that was renamed: production silently keeps the defaults (a \
 small volume, small limits) while everyone believes the override applies. Name a declared \
 database; the help suggests the nearest one.";
+    UnknownCache => "bakery::environment::unknown-cache",
+        "declare a [cache], or remove the environment's cache table",
+        "An environment overrides the cache, but bakery.toml declares no [cache]. The override would \
+do nothing: no Redis is deployed in any environment, while whoever wrote [environments.E.cache] \
+expects one with the sizes given there. Declare the cache with [cache] (image and storage), or \
+remove the environment's cache table. (Reported as `bakery::toml::unknown-key` before this code \
+existed; the key is known, the cache is what is missing.)";
+    ReservedLabel => "bakery::platform::reserved-label",
+        "remove the label: bakeryc sets it",
+        "bakeryc sets the `app.kubernetes.io/` labels name, instance, component, part-of and \
+managed-by on every object itself: Deployment selectors (which cannot change once created), \
+Services and NetworkPolicies select pods by them, and clients must carry part-of to pass the \
+NetworkPolicies. A value from `[platform] labels` would either be overwritten, or break \
+selection and lock clients out. Use a label key of your own, such as `example.com/team`.";
     InvalidQuantity => "bakery::quantity::invalid",
         "write a Kubernetes quantity such as 2Gi, 500Mi, 100m or 1",
         "Kubernetes quantities use binary suffixes (Ki, Mi, Gi, Ti) or decimal ones (k, M, G, T) and, \
@@ -363,8 +382,8 @@ list of choices and the nearest one.";
         "check the extension name, or install it in a custom image",
         "The extension is not part of the contrib set shipped with the declared PostgreSQL version (a \
 typo such as pg_trgrm, an extension removed in that version such as adminpack in 17, or a \
-third-party one such as postgis), so `CREATE EXTENSION` in the init SQL fails and the database \
-never finishes initialising, unless the image adds it. This is a warning for well-formed names, \
+third-party one such as postgis), so `CREATE EXTENSION` in the postStart hook fails: the kubelet \
+restarts the container and the pod never turns Ready, unless the image adds it. This is a warning for well-formed names, \
 so custom images can add extensions; a name that cannot be an extension is an error.";
     UnknownSetting => "bakery::postgres::unknown-setting",
         "remove the setting or declare a PostgreSQL version that has it",
@@ -379,6 +398,13 @@ when it was added or removed, and suggests the nearest setting for a typo. Setti
 would break the guarantees bakeryc makes about the compiled server: `ssl = off` would accept \
 clear-text connections, another listen_addresses or port would not match the Service. Remove it \
 and use the bakery.toml key that controls it ([tls], [postgres.audit]).";
+    InvalidSettingValue => "bakery::postgres::invalid-setting-value",
+        "write a finite number, or a string on one line",
+        "postgresql.conf has no spelling for `nan` or `inf`, and a value is one line of the file: a \
+line break inside a string would end the setting there and turn the rest into a line PostgreSQL \
+cannot read, so the server refuses to start. TOML accepts all of these, so the value has the \
+right type but cannot be written; write a finite number, or a string without line breaks. \
+(Reported as `bakery::toml::wrong-type` before this code existed.)";
     ClientAuthContradiction => "bakery::cache::client-auth",
         "use client_auth = \"none\" or \"optional\", or declare client certificates",
         "With client_auth = \"required\" Redis refuses every TLS client that does not present a \
@@ -400,16 +426,19 @@ mod tests {
     #[test]
     fn long_words_are_shortened() {
         let long = "a".repeat(500);
-        let d = Diagnostic::error(Code::InvalidName, 0..1, format!("\"{long}\" is bad"))
-            .with_label("short")
-            .with_long_words_shortened();
+        let kind = Kind::NotDomain {
+            written: long,
+            problem: "bad".to_owned(),
+        };
+        let d = Diagnostic::of(0..1, &kind).with_long_words_shortened();
         assert!(d.message.len() < 100, "{}", d.message);
         assert!(
-            d.message.ends_with("(502 characters) is bad"),
+            d.message
+                .ends_with("(502 characters) is not a DNS domain: bad"),
             "{}",
             d.message
         );
-        assert_eq!(d.primary.message, "short");
+        assert_eq!(d.primary.message, "not a DNS domain");
     }
 
     #[test]

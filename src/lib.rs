@@ -7,10 +7,14 @@
 //!              (spans)              (diagnostics)  (model)   (k8s objects)   (YAML)
 //! ```
 //!
+//! `config` is the contract under both `parse` and `validate`: one module per bakery.toml section
+//! with its keys, reader and checks, from which the JSON Schema and the README table are derived.
 //! Every stage but `output` is pure; only `cli` prints.
 
 pub mod cli;
 pub mod compile;
+pub mod config;
+pub mod crd;
 pub mod diagnostic;
 pub mod model;
 pub mod output;

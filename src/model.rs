@@ -534,12 +534,94 @@ impl CaFingerprint {
     }
 }
 
+/// The labels bakeryc sets on every object itself; `[platform] labels` may not set them, since
+/// selectors and NetworkPolicies depend on them.
+pub const MANAGED_LABELS: &[&str] = &[
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/part-of",
+];
+
+/// A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63
+/// characters (alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LabelKey(String);
+
+impl LabelKey {
+    pub fn new(text: &str) -> Result<Self, String> {
+        let (prefix, name) = match text.rsplit_once('/') {
+            Some((prefix, name)) => (Some(prefix), name),
+            None => (None, text),
+        };
+        if let Some(prefix) = prefix {
+            DomainName::new(prefix).map_err(|e| format!("has the prefix {prefix:?}, which {e}"))?;
+        }
+        label_name(name).map_err(|e| format!("has the name {name:?}, which {e}"))?;
+        if MANAGED_LABELS.contains(&text) {
+            return Err("is set by bakeryc on every object".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Kubernetes label value: empty, or a name as in [`LabelKey`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelValue(String);
+
+impl LabelValue {
+    pub fn new(text: &str) -> Result<Self, String> {
+        if !text.is_empty() {
+            label_name(text)?;
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The name part of a label key, and a label value.
+fn label_name(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("is empty".into());
+    }
+    if text.len() > 63 {
+        return Err(format!(
+            "is {} characters long; at most 63 are allowed",
+            text.len()
+        ));
+    }
+    if let Some(bad) = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "contains {bad:?}; only letters, digits, '-', '_' and '.' are allowed"
+        ));
+    }
+    if !text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !text.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err("must start and end with a letter or digit".into());
+    }
+    Ok(())
+}
+
 /// The whole data tier.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Platform {
     pub name: DnsLabel,
     pub namespace: DnsLabel,
     pub cluster_domain: DomainName,
+    /// Extra labels on every object, besides the ones bakeryc sets.
+    pub labels: BTreeMap<LabelKey, LabelValue>,
     pub databases: Vec<Database>,
     pub cache: Option<Cache>,
     pub tls: TlsPolicy,
@@ -761,6 +843,33 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_keys_and_values_follow_kubernetes() {
+        for good in ["team", "example.com/team", "a.b-c_d", "x/Y1"] {
+            assert!(LabelKey::new(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-team",
+            "team-",
+            "a/b/c",
+            "Example.com/team",
+            "/team",
+            "te am",
+            &"t".repeat(64),
+        ] {
+            assert!(LabelKey::new(bad).is_err(), "{bad}");
+        }
+        assert!(LabelKey::new("app.kubernetes.io/part-of").is_err());
+        assert!(LabelKey::new("app.kubernetes.io/version").is_ok());
+        for good in ["", "payments", "v1.2_3"] {
+            assert!(LabelValue::new(good).is_ok(), "{good}");
+        }
+        for bad in ["-x", "x y", "ü", &"v".repeat(64)] {
+            assert!(LabelValue::new(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn dns_labels() {

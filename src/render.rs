@@ -53,6 +53,7 @@ fn render_document(document: &Document) -> Result<String, String> {
         }
         Document::Kustomization(kustomization) => text.push_str(&to_yaml(kustomization)?),
         Document::JsonPatch(operations) => text.push_str(&to_yaml(operations)?),
+        Document::StrategicMergePatch(patch) => text.push_str(&to_yaml(patch)?),
     }
     Ok(text)
 }

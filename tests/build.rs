@@ -1,18 +1,15 @@
 //! The compiled tree as a contract: snapshots of every file for the repo's bakery.toml and each
 //! fixture, byte-identical rebuilds, and YAML that reads back to exactly the objects compiled.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
 use bakeryc::render::Files;
 
 fn build_file(path: &Path) -> Files {
-    let source = std::fs::read_to_string(path).unwrap();
-    let checked = bakeryc::check(&source);
-    let platform = checked
-        .platform
-        .unwrap_or_else(|| panic!("{} is invalid: {:#?}", path.display(), checked.diagnostics));
-    bakeryc::build(&platform).unwrap()
+    common::tree(&std::fs::read_to_string(path).unwrap())
 }
 
 fn tree_text(files: &Files) -> String {
@@ -86,95 +83,6 @@ fn yaml_reads_back_to_the_same_values() {
                         || value == "false",
                     "{path}: YAML 1.1 boolean spelling left unquoted: {line}"
                 );
-            }
-        }
-    }
-}
-
-/// Every pod meets the restricted Pod Security Standard, in every fixture.
-#[test]
-fn every_pod_is_restricted() {
-    for path in [
-        "bakery.toml",
-        "tests/fixtures/many-databases/bakery.toml",
-        "tests/fixtures/three-environments/bakery.toml",
-    ] {
-        let source = std::fs::read_to_string(path).unwrap();
-        let platform = bakeryc::check(&source).platform.unwrap();
-        for (file, document) in bakeryc::compile::compile(&platform) {
-            let bakeryc::compile::Document::Objects(objects) = document else {
-                continue;
-            };
-            for object in objects {
-                let bakeryc::compile::Object::Deployment(deployment) = object else {
-                    continue;
-                };
-                let pod = deployment.spec.unwrap().template.spec.unwrap();
-                assert_eq!(pod.automount_service_account_token, Some(false), "{file}");
-                let security = pod.security_context.unwrap();
-                assert_eq!(security.run_as_non_root, Some(true), "{file}");
-                assert_eq!(
-                    security.seccomp_profile.unwrap().type_,
-                    "RuntimeDefault",
-                    "{file}"
-                );
-                for container in pod
-                    .containers
-                    .iter()
-                    .chain(pod.init_containers.iter().flatten())
-                {
-                    let context = container.security_context.clone().unwrap();
-                    assert_eq!(
-                        context.allow_privilege_escalation,
-                        Some(false),
-                        "{file} {}",
-                        container.name
-                    );
-                    assert_eq!(
-                        context.read_only_root_filesystem,
-                        Some(true),
-                        "{file} {}",
-                        container.name
-                    );
-                    assert_eq!(
-                        context.run_as_non_root,
-                        Some(true),
-                        "{file} {}",
-                        container.name
-                    );
-                    assert_ne!(context.run_as_user, Some(0), "{file} {}", container.name);
-                    assert_eq!(
-                        context.capabilities.unwrap().drop,
-                        Some(vec!["ALL".to_owned()]),
-                        "{file} {}",
-                        container.name
-                    );
-                    let resources = container.resources.clone().unwrap();
-                    assert!(
-                        resources.requests.is_some() && resources.limits.is_some(),
-                        "{file} {}",
-                        container.name
-                    );
-                    let image = container.image.clone().unwrap();
-                    assert!(
-                        !image.ends_with(":latest") && (image.contains(':') || image.contains('@')),
-                        "{file} {image}"
-                    );
-                    assert!(
-                        container
-                            .env
-                            .iter()
-                            .flatten()
-                            .all(|e| e.value_from.is_none()),
-                        "{file}: secrets only through files"
-                    );
-                }
-                for container in &pod.containers {
-                    assert!(
-                        container.liveness_probe.is_some() && container.readiness_probe.is_some(),
-                        "{file}"
-                    );
-                }
             }
         }
     }

@@ -4,62 +4,38 @@
 
 mod common;
 
-use common::{bakeryc, files_under};
+use common::Test;
 
 use std::fs;
 
-fn workspace(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::copy(config, dir.path().join("bakery.toml")).unwrap();
-    dir
-}
+const THREE_ENVIRONMENTS: &str = "tests/fixtures/three-environments/bakery.toml";
 
 #[test]
 fn build_then_check_is_clean() {
-    let dir = workspace("tests/fixtures/three-environments/bakery.toml");
-    let built = bakeryc(dir.path(), &["build"]);
-    assert_eq!(
-        built.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let test = Test::fixture(THREE_ENVIRONMENTS);
+    test.run(&["build"]).success();
+    assert!(test.join("generated/base/kustomization.yaml").is_file());
     assert!(
-        dir.path()
-            .join("generated/base/kustomization.yaml")
+        test.join("generated/overlays/prod/kustomization.yaml")
             .is_file()
     );
-    assert!(
-        dir.path()
-            .join("generated/overlays/prod/kustomization.yaml")
-            .is_file()
-    );
-    let check = bakeryc(dir.path(), &["build", "--check"]);
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    assert!(check.stdout.is_empty());
-    let again = bakeryc(dir.path(), &["build"]);
-    assert!(String::from_utf8_lossy(&again.stderr).contains("up to date"));
+    let check = test.run(&["build", "--check"]).success();
+    assert!(check.output.stdout.is_empty());
+    test.run(&["build"]).stderr_has("up to date");
 }
 
 #[test]
 fn check_reports_drift_with_a_diff_and_writes_nothing() {
-    let dir = workspace("tests/fixtures/three-environments/bakery.toml");
-    assert_eq!(bakeryc(dir.path(), &["build"]).status.code(), Some(0));
-    let edited = dir.path().join("generated/base/auth-db.yaml");
-    let text = fs::read_to_string(&edited)
+    let test = Test::fixture(THREE_ENVIRONMENTS);
+    test.run(&["build"]).success();
+    let edited = test.join("generated/base/auth-db.yaml");
+    let drifted = fs::read_to_string(&edited)
         .unwrap()
         .replace("storage: 4Gi", "storage: 40Gi");
-    fs::write(&edited, &text).unwrap();
-    fs::remove_file(dir.path().join("generated/overlays/dev/kustomization.yaml")).unwrap();
-    let before = files_under(dir.path());
-    let check = bakeryc(dir.path(), &["build", "--check"]);
-    assert_eq!(check.status.code(), Some(1));
-    let diff = String::from_utf8(check.stdout).unwrap();
+    fs::write(&edited, &drifted).unwrap();
+    fs::remove_file(test.join("generated/overlays/dev/kustomization.yaml")).unwrap();
+    let before = test.files("");
+    let diff = test.run(&["build", "--check"]).status(1).stdout();
     assert!(
         diff.contains("-      storage: 40Gi") && diff.contains("+      storage: 4Gi"),
         "{diff}"
@@ -68,38 +44,32 @@ fn check_reports_drift_with_a_diff_and_writes_nothing() {
         diff.contains("--- /dev/null"),
         "a missing file shows as added: {diff}"
     );
-    assert_eq!(before, files_under(dir.path()), "--check wrote something");
+    assert_eq!(before, test.files(""), "--check wrote something");
 }
 
 #[test]
 fn build_prunes_its_own_stale_files_and_keeps_foreign_ones() {
-    let dir = workspace("tests/fixtures/three-environments/bakery.toml");
-    assert_eq!(bakeryc(dir.path(), &["build"]).status.code(), Some(0));
+    let test = Test::fixture(THREE_ENVIRONMENTS);
+    test.run(&["build"]).success();
     fs::write(
-        dir.path().join("generated/README.md"),
+        test.join("generated/README.md"),
         "reviewers: see bakery.toml\n",
     )
     .unwrap();
-    let config = fs::read_to_string(dir.path().join("bakery.toml")).unwrap();
+    let config = test.source();
     let without_staging = config.replace(
         "[environments.staging]\nstorage_class = \"standard-rwo\"\n",
         "",
     );
     assert_ne!(config, without_staging);
-    fs::write(dir.path().join("bakery.toml"), without_staging).unwrap();
-    let built = bakeryc(dir.path(), &["build"]);
+    let test = test.file("bakery.toml", &without_staging);
+    test.run(&["build"]).success();
+    assert!(!test.join("generated/overlays/staging").exists());
     assert_eq!(
-        built.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    assert!(!dir.path().join("generated/overlays/staging").exists());
-    assert_eq!(
-        fs::read_to_string(dir.path().join("generated/README.md")).unwrap(),
+        fs::read_to_string(test.join("generated/README.md")).unwrap(),
         "reviewers: see bakery.toml\n"
     );
-    let leftovers: Vec<String> = fs::read_dir(dir.path())
+    let leftovers: Vec<String> = fs::read_dir(test.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -111,58 +81,46 @@ fn build_prunes_its_own_stale_files_and_keeps_foreign_ones() {
 
 #[test]
 fn an_invalid_config_writes_nothing_and_exits_1() {
-    let dir = workspace("tests/fixtures/three-environments/bakery.toml");
-    assert_eq!(bakeryc(dir.path(), &["build"]).status.code(), Some(0));
-    let before = files_under(dir.path());
-    let config = fs::read_to_string(dir.path().join("bakery.toml")).unwrap();
-    fs::write(
-        dir.path().join("bakery.toml"),
-        config.replace("storage = \"8Gi\"", "storge = \"8GB\""),
-    )
-    .unwrap();
-    let after_edit = files_under(dir.path());
-    let built = bakeryc(dir.path(), &["build"]);
-    assert_eq!(built.status.code(), Some(1));
-    let stderr = String::from_utf8(built.stderr).unwrap();
-    assert!(
-        stderr.contains("bakery::toml::unknown-key") && stderr.contains("storage"),
-        "{stderr}"
-    );
+    let test = Test::fixture(THREE_ENVIRONMENTS);
+    test.run(&["build"]).success();
+    let before = test.files("");
+    let broken = test
+        .source()
+        .replace("storage = \"8Gi\"", "storge = \"8GB\"");
+    let test = test.file("bakery.toml", &broken);
+    let after_edit = test.files("");
+    let stderr = test
+        .run(&["build"])
+        .status(1)
+        .stderr_has("bakery::toml::unknown-key")
+        .stderr();
+    assert!(stderr.contains("storage"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "NO_COLOR output has escapes");
     assert_ne!(before, after_edit);
-    assert_eq!(after_edit, files_under(dir.path()));
+    assert_eq!(after_edit, test.files(""));
 }
 
 #[test]
 fn usage_and_io_errors_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = bakeryc(dir.path(), &["build"]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read bakery.toml"));
-    assert_eq!(
-        bakeryc(dir.path(), &["build", "--no-such-flag"])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        bakeryc(dir.path(), &["explain", "bakery::no-such-code"])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(bakeryc(dir.path(), &["--version"]).status.code(), Some(0));
+    let test = Test::new();
+    test.run(&["build"])
+        .status(2)
+        .stderr_has("cannot read bakery.toml");
+    test.run(&["build", "--no-such-flag"]).status(2);
+    test.run(&["explain", "bakery::no-such-code"]).status(2);
+    test.run(&["--version"]).success();
 }
 
 #[test]
 fn check_validates_without_writing() {
-    let dir = workspace("bakery.toml");
-    let checked = bakeryc(dir.path(), &["check"]);
-    assert_eq!(
-        checked.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    assert!(!dir.path().join("generated").exists());
+    let test = Test::fixture("bakery.toml");
+    test.run(&["check"]).success();
+    assert!(!test.join("generated").exists());
+}
+
+/// The builder's assertions fail, and say why: the command and both streams.
+#[test]
+#[should_panic(expected = "cannot read bakery.toml")]
+fn a_wrong_exit_code_fails_with_the_command_and_its_output() {
+    Test::new().run(&["build"]).success();
 }

@@ -6,10 +6,7 @@
 
 mod common;
 
-use common::files_under;
-
-use std::path::Path;
-use std::process::{Command, Output};
+use common::Test;
 
 use bakeryc::diagnostic::Code;
 
@@ -63,53 +60,36 @@ name = "auth"
 storage = "2GB"
 "#;
 
-fn bakeryc(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bakeryc"));
-    command.args(args).current_dir(dir).env_remove("NO_COLOR");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().unwrap()
-}
-
-fn workspace(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bakery.toml"), config).unwrap();
-    dir
-}
-
-/// Every file under `dir` with its bytes, sorted by path.
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+/// A workspace with `config` whose runs keep the caller's color settings: these tests are about
+/// when colors appear.
+fn workspace(config: &str) -> Test {
+    Test::config(config).env_remove("NO_COLOR")
 }
 
 #[test]
 fn an_error_leaves_the_generated_tree_byte_identical() {
-    let dir = workspace(VALID);
-    let first = bakeryc(dir.path(), &["build"], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    let generated = dir.path().join("generated");
-    let before = files_under(&generated);
+    let test = workspace(VALID);
+    test.run(&["build"]).success();
+    let before = test.files("generated");
     assert!(!before.is_empty());
 
-    std::fs::write(dir.path().join("bakery.toml"), BROKEN).unwrap();
-    let output = bakeryc(dir.path(), &["build"], &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let test = test.file("bakery.toml", BROKEN);
+    let output = test.run(&["build"]).status(1);
     assert_eq!(
-        files_under(&generated),
+        test.files("generated"),
         before,
         "generated/ changed after an error"
     );
-    let text = stderr(&output);
+    let stderr = output.stderr();
     for code in [
         "bakery::toml::unknown-key",
         "bakery::quantity::invalid",
         "bakery::image::version-mismatch",
     ] {
-        assert!(text.contains(code), "{code} missing from:\n{text}");
+        assert!(stderr.contains(code), "{code} missing from:\n{stderr}");
     }
-    assert!(text.contains("2 error(s), 1 warning(s)"), "{text}");
-    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+    assert!(stderr.contains("2 error(s), 1 warning(s)"), "{stderr}");
+    let leftovers: Vec<String> = std::fs::read_dir(test.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name != "bakery.toml" && name != "generated")
@@ -119,78 +99,58 @@ fn an_error_leaves_the_generated_tree_byte_identical() {
 
 #[test]
 fn an_error_exits_1_from_check_too() {
-    let dir = workspace(BROKEN);
-    let output = bakeryc(dir.path(), &["check"], &[]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(!dir.path().join("generated").exists());
+    let test = workspace(BROKEN);
+    test.run(&["check"]).status(1);
+    assert!(!test.join("generated").exists());
 }
 
 #[test]
 fn warnings_alone_exit_0_and_are_shown() {
-    let dir = workspace(WARNING_ONLY);
+    let test = workspace(WARNING_ONLY);
     for args in [&["check"][..], &["build"][..]] {
-        let output = bakeryc(dir.path(), args, &[]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains("bakery::audit::log-statement-all"),
-            "{args:?}: {}",
-            stderr(&output)
-        );
+        test.run(args)
+            .success()
+            .stderr_has("bakery::audit::log-statement-all");
     }
-    assert!(
-        dir.path()
-            .join("generated/base/kustomization.yaml")
-            .exists()
-    );
+    assert!(test.join("generated/base/kustomization.yaml").exists());
 }
 
 #[test]
 fn deny_warnings_turns_warnings_into_failure_and_writes_nothing() {
-    let dir = workspace(WARNING_ONLY);
-    let check = bakeryc(dir.path(), &["check", "--deny-warnings"], &[]);
-    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
-    assert!(
-        stderr(&check).contains("warnings denied"),
-        "{}",
-        stderr(&check)
-    );
-    let build = bakeryc(dir.path(), &["build", "--deny-warnings"], &[]);
-    assert_eq!(build.status.code(), Some(1), "{}", stderr(&build));
-    assert!(!dir.path().join("generated").exists());
-    let valid = workspace(VALID);
-    let clean = bakeryc(valid.path(), &["check", "--deny-warnings"], &[]);
-    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    let test = workspace(WARNING_ONLY);
+    test.run(&["check", "--deny-warnings"])
+        .status(1)
+        .stderr_has("warnings denied");
+    test.run(&["build", "--deny-warnings"]).status(1);
+    assert!(!test.join("generated").exists());
+    workspace(VALID)
+        .run(&["check", "--deny-warnings"])
+        .success();
 }
 
 #[test]
 fn no_ansi_escapes_without_a_terminal_or_with_no_color() {
-    let dir = workspace(BROKEN);
-    let piped = bakeryc(dir.path(), &["check"], &[]);
-    let no_color = bakeryc(dir.path(), &["check"], &[("NO_COLOR", "1")]);
-    let forced_off = bakeryc(dir.path(), &["--color", "never", "check"], &[]);
-    for output in [&piped, &no_color, &forced_off] {
-        assert_eq!(output.status.code(), Some(1));
-        assert!(!output.stderr.contains(&0x1b), "{}", stderr(output));
-        assert!(!output.stdout.contains(&0x1b));
-        assert!(stderr(output).contains("bakery::toml::unknown-key"));
+    let test = workspace(BROKEN);
+    let piped = test.run(&["check"]);
+    let no_color = test.run_env(&["check"], &[("NO_COLOR", "1")]);
+    let forced_off = test.run(&["--color", "never", "check"]);
+    for run in [piped, no_color, forced_off] {
+        let run = run.status(1).stderr_has("bakery::toml::unknown-key");
+        assert!(!run.output.stderr.contains(&0x1b), "{}", run.stderr());
+        assert!(!run.output.stdout.contains(&0x1b));
     }
     // The check above would notice colors: forcing them on does produce escapes.
-    let forced_on = bakeryc(dir.path(), &["--color", "always", "check"], &[]);
-    assert!(forced_on.stderr.contains(&0x1b));
+    let forced_on = test.run(&["--color", "always", "check"]);
+    assert!(forced_on.output.stderr.contains(&0x1b));
 }
 
 #[test]
 fn json_output_parses_with_positions_and_help() {
-    let dir = workspace(BROKEN);
-    let output = bakeryc(dir.path(), &["check", "--format", "json"], &[]);
-    assert_eq!(output.status.code(), Some(1));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    let output = workspace(BROKEN)
+        .run(&["check", "--format", "json"])
+        .status(1);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout())
+        .unwrap_or_else(|e| panic!("{e}: {}", output.stdout()));
     let entries = json.as_array().unwrap();
     assert_eq!(entries.len(), 3);
     for entry in entries {
@@ -242,9 +202,9 @@ fn json_output_parses_with_positions_and_help() {
 #[test]
 fn json_columns_count_characters() {
     // The name holds two-byte characters before the error: the column is in characters.
-    let dir = workspace("[platform]\nname = \"ä\" \nnamespace = \"ns\"\nnamspace = 1\n");
-    let output = bakeryc(dir.path(), &["check", "--format", "json"], &[]);
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = workspace("[platform]\nname = \"ä\" \nnamespace = \"ns\"\nnamspace = 1\n")
+        .run(&["check", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout()).unwrap();
     let invalid = json
         .as_array()
         .unwrap()
@@ -263,10 +223,10 @@ fn json_columns_count_characters() {
 
 #[test]
 fn a_syntax_error_exits_1_with_its_position() {
-    let dir = workspace("[platform]\nname = \"bakery-ia\nnamespace = \"x\"\n");
-    let output = bakeryc(dir.path(), &["check", "--format", "json"], &[]);
-    assert_eq!(output.status.code(), Some(1));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = workspace("[platform]\nname = \"bakery-ia\nnamespace = \"x\"\n")
+        .run(&["check", "--format", "json"])
+        .status(1);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout()).unwrap();
     let first = &json.as_array().unwrap()[0];
     assert_eq!(first["code"], "bakery::toml::syntax");
     assert_eq!(first["line"], 2);
@@ -274,23 +234,36 @@ fn a_syntax_error_exits_1_with_its_position() {
 
 #[test]
 fn explain_knows_every_code() {
-    let dir = tempfile::tempdir().unwrap();
+    let test = Test::new();
     for code in Code::ALL {
-        let output = bakeryc(dir.path(), &["explain", code.as_str()], &[]);
-        assert_eq!(output.status.code(), Some(0), "{code}");
-        let text = String::from_utf8(output.stdout).unwrap();
+        let explained = test.run(&["explain", code.as_str()]).success().stdout();
         let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
-            words(&text).contains(&words(code.explanation())),
-            "{code}: {text}"
+            words(&explained).contains(&words(code.explanation())),
+            "{code}: {explained}"
         );
         assert!(
-            text.lines().all(|line| line.chars().count() <= 100),
-            "{text}"
+            explained.lines().all(|line| line.chars().count() <= 100),
+            "{explained}"
         );
     }
-    let short = bakeryc(dir.path(), &["explain", "toml::unknown-key"], &[]);
-    assert_eq!(short.status.code(), Some(0));
-    let unknown = bakeryc(dir.path(), &["explain", "bakery::no-such-code"], &[]);
-    assert_eq!(unknown.status.code(), Some(2));
+    test.run(&["explain", "toml::unknown-key"]).success();
+    test.run(&["explain", "bakery::no-such-code"]).status(2);
+}
+
+/// The binary's JSON reports exactly the diagnostics the library finds, in the same order.
+#[test]
+fn the_binary_reports_what_the_library_finds() {
+    let test = workspace(BROKEN);
+    let library: Vec<&str> = test.diagnostics().iter().map(|d| d.code.as_str()).collect();
+    let output = test.run(&["check", "--format", "json"]).status(1);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout()).unwrap();
+    let binary: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(library.len(), 3);
+    assert_eq!(binary, library);
 }

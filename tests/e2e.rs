@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::bakeryc;
+use common::{Test, kustomize};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -143,22 +143,26 @@ fn pg_major() -> u32 {
 
 /// A compiled platform plus its generated secrets, read back through kustomize.
 struct Platform {
-    dir: tempfile::TempDir,
+    dir: Test,
     objects: Vec<serde_json::Value>,
     secrets: Vec<serde_json::Value>,
 }
 
-fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
-    let text = ok(
-        &run(60, "kubectl", &["kustomize", &dir.display().to_string()]),
-        "kubectl kustomize",
-    );
-    serde_saphyr::from_multiple(&text).unwrap()
+fn platform(client_auth: &str) -> Platform {
+    let mut platform = Platform {
+        dir: Test::new(),
+        objects: Vec::new(),
+        secrets: Vec::new(),
+    };
+    platform.rebuild(&config(client_auth, &["pgcrypto"]));
+    platform
 }
 
-fn platform(client_auth: &str) -> Platform {
+/// The e2e platform's bakery.toml, for the installed PostgreSQL major version.
+fn config(client_auth: &str, extensions: &[&str]) -> String {
     let major = pg_major();
-    let config = format!(
+    let extensions = serde_json::to_string(extensions).unwrap();
+    format!(
         r#"[platform]
 name = "e2e"
 namespace = "{NAMESPACE}"
@@ -167,7 +171,7 @@ namespace = "{NAMESPACE}"
 version = {major}
 image = "postgres:{major}-alpine"
 storage = "1Gi"
-extensions = ["pgcrypto"]
+extensions = {extensions}
 
 [postgres.audit]
 log_connections = true
@@ -197,23 +201,22 @@ renew_before = "30d"
 
 [environments.e2e]
 "#
-    );
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("bakery.toml"), config).unwrap();
-    let build = bakeryc(dir.path(), &["build"]);
-    ok(&build, "bakeryc build");
-    let secrets = bakeryc(dir.path(), &["secrets", "generate", "--env", "e2e"]);
-    ok(&secrets, "bakeryc secrets generate");
-    let objects = kustomize(&dir.path().join("generated/overlays/e2e"));
-    let secrets = kustomize(&dir.path().join("secrets/e2e"));
-    Platform {
-        dir,
-        objects,
-        secrets,
-    }
+    )
 }
 
 impl Platform {
+    /// Writes `config` as bakery.toml and compiles it with bakeryc, as a user changing the file
+    /// would: `secrets generate` keeps the passwords and certificates that exist.
+    fn rebuild(&mut self, config: &str) {
+        fs::write(self.dir.join("bakery.toml"), config).unwrap();
+        self.dir.run(&["build"]).success();
+        self.dir
+            .run(&["secrets", "generate", "--env", "e2e"])
+            .success();
+        self.objects = kustomize(&self.dir.join("generated/overlays/e2e"));
+        self.secrets = kustomize(&self.dir.join("secrets/e2e"));
+    }
+
     fn find<T: serde::de::DeserializeOwned>(
         docs: &[serde_json::Value],
         kind: &str,
@@ -429,6 +432,8 @@ struct Postgres {
     data: PathBuf,
     port: u16,
     log: PathBuf,
+    /// The unix socket's directory: the pod's `run` volume, shared by the server and its hook.
+    socket: PathBuf,
 }
 
 impl Drop for Postgres {
@@ -505,7 +510,7 @@ fn start_postgres(platform: &Platform, hba_override: Option<&str>) -> Postgres {
     let password_file = sandbox.translate(container, &env["POSTGRES_PASSWORD_FILE"]);
     let password = fs::read_to_string(&password_file).unwrap();
     let data = root.join("pgdata");
-    let socket = root.join("socket");
+    let socket = sandbox.volumes["run"].clone();
     let log = root.join("server.log");
     for dir in [&data, &socket] {
         fs::create_dir_all(dir).unwrap();
@@ -533,7 +538,8 @@ fn start_postgres(platform: &Platform, hba_override: Option<&str>) -> Postgres {
         );
     }
     // What the image's entrypoint does at first start: initdb with POSTGRES_USER as superuser
-    // and the password from POSTGRES_PASSWORD_FILE, then POSTGRES_DB and the init SQL.
+    // and the password from POSTGRES_PASSWORD_FILE, then POSTGRES_DB; the real server then
+    // starts and the container's postStart hook reconciles the declaration.
     let user = env["POSTGRES_USER"].as_str();
     let database = env["POSTGRES_DB"].as_str();
     ok(
@@ -568,6 +574,7 @@ fn start_postgres(platform: &Platform, hba_override: Option<&str>) -> Postgres {
         data: data.clone(),
         port,
         log: log.clone(),
+        socket: socket.clone(),
     };
     let started = run_as_postgres(
         60,
@@ -617,15 +624,53 @@ fn start_postgres(platform: &Platform, hba_override: Option<&str>) -> Postgres {
         ),
         "CREATE DATABASE",
     );
-    let init_sql = sandbox.volumes["initdb"]
-        .join("init.sql")
-        .display()
-        .to_string();
     ok(
-        &admin(database, &["-f", &init_sql]),
-        "the compiled init SQL",
+        &post_start(platform, &server, "first-start", |_| {}),
+        "the postgres container's postStart hook",
     );
     server
+}
+
+/// Runs the postgres container's postStart hook, exactly as `platform`'s current manifests
+/// compile it, against the running `server`: the hook's volumes are laid out afresh from those
+/// manifests (as a restarted pod would see them), except the socket directory, which is the
+/// running server's. `tamper` may alter the laid-out files first.
+fn post_start(
+    platform: &Platform,
+    server: &Postgres,
+    name: &str,
+    tamper: impl FnOnce(&Sandbox),
+) -> Output {
+    let pod = platform.deployment("auth-db");
+    let root = platform.work(&format!("auth-db-hook-{name}"));
+    let mut sandbox = Sandbox::new(platform, &pod, &root, is_root().then_some("postgres"));
+    sandbox.volumes.insert("run".into(), server.socket.clone());
+    tamper(&sandbox);
+    let container = &pod.containers[0];
+    let command = container
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.post_start.as_ref())
+        .and_then(|h| h.exec.as_ref())
+        .and_then(|e| e.command.as_ref())
+        .expect("the postgres container has a postStart exec hook");
+    let argv: Vec<String> = command
+        .iter()
+        .map(|arg| sandbox.translate(container, arg))
+        .collect();
+    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    // The image has psql and pg_isready on PATH and the server on libpq's default port.
+    let bin = Path::new(&pg_bin("psql"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    run_as_postgres(
+        60,
+        &refs,
+        &[("PATH", &path), ("PGPORT", &server.port.to_string())],
+    )
 }
 
 /// Starts Redis with the compiled command line.
@@ -964,6 +1009,78 @@ fn a_weakened_pg_hba_is_caught() {
         "with the weakened pg_hba.conf plaintext gets in, so the check in the main test would fail: {plain:?}"
     );
     assert!(!String::from_utf8_lossy(&plain.stderr).contains("no encryption"));
+}
+
+/// Issue 17 item 18: an extension declared after the database was created reaches it. The server
+/// starts from a config without pg_trgm; the config then gains it and is compiled again. The new
+/// build changes the pod's config digest (so a sync restarts the pod) but by itself adds nothing;
+/// the new manifest's own postStart hook, run against the server that is still running, creates
+/// the extension; a second run changes nothing; and a hook that cannot log in fails loudly.
+#[test]
+fn an_extension_added_later_reaches_the_running_database() {
+    let mut platform = platform("none");
+    let ca = platform.ca_file().display().to_string();
+    let password = credentials(&platform, "auth-db-credentials")["password"].clone();
+    let digest = |platform: &Platform| {
+        let deployment: Deployment = Platform::find(&platform.objects, "Deployment", "auth-db");
+        deployment
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()["bakeryc.dev/config-digest"]
+            .clone()
+    };
+    let before = digest(&platform);
+    let pg = start_postgres(&platform, None);
+    let extensions = || {
+        let verified = format!(
+            "host={PG_FQDN} hostaddr=127.0.0.1 dbname=auth_db user=auth_user sslmode=verify-full sslrootcert={ca}"
+        );
+        let sql = "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension";
+        ok(&psql(&pg, &verified, sql, &password), "pg_extension")
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(extensions(), "pgcrypto,plpgsql");
+
+    platform.rebuild(&config("none", &["pgcrypto", "pg_trgm"]));
+    assert_ne!(
+        digest(&platform),
+        before,
+        "the changed ConfigMap changes the pod template, so a sync restarts the pod"
+    );
+    assert_eq!(
+        extensions(),
+        "pgcrypto,plpgsql",
+        "the build alone reaches no running database"
+    );
+    for run in ["first", "second"] {
+        ok(
+            &post_start(&platform, &pg, run, |_| {}),
+            &format!("the new postStart hook, {run} run"),
+        );
+        assert_eq!(
+            extensions(),
+            "pg_trgm,pgcrypto,plpgsql",
+            "after the {run} run of the hook"
+        );
+    }
+
+    let wrong = post_start(&platform, &pg, "wrong-password", |sandbox| {
+        let file = sandbox.volumes["credentials"].join("password");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&file, "not-the-password").unwrap();
+    });
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        !wrong.status.success()
+            && stderr.contains("bakeryc: applying")
+            && stderr.contains("auth_db"),
+        "a hook that cannot apply the SQL exits non-zero and says so: {wrong:?}"
+    );
 }
 
 /// `client_auth`: with "optional", Redis verifies a client certificate when one is presented

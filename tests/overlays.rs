@@ -1,34 +1,34 @@
 //! Overlays are patches, so their meaning is what kustomize makes of them: for every fixture and
 //! environment, `kubectl kustomize` of the overlay must give each workload exactly the placement
-//! (image, storage, storage class, resources) that the model resolved for that environment.
+//! (image, storage, storage class, resources) that the model resolved for that environment. The
+//! patches name containers; none addresses one by its position in the pod.
+
+mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use bakeryc::model::Placement;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 fn check_fixture(config: &str) {
-    let source = std::fs::read_to_string(config).unwrap();
-    let platform = bakeryc::check(&source).platform.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("generated");
-    bakeryc::output::write_tree(&out, &bakeryc::build(&platform).unwrap()).unwrap();
+    let test = common::Test::fixture(config);
+    let platform = test.platform();
+    let files = test.tree();
+    for (path, text) in files
+        .iter()
+        .filter(|(path, _)| path.starts_with("overlays/"))
+    {
+        assert!(
+            !text.contains("containers/") && !text.contains("Containers/"),
+            "{config} {path} addresses a container by position:\n{text}"
+        );
+    }
+    let out = test.join("generated");
+    bakeryc::output::write_tree(&out, &files).unwrap();
     for environment in &platform.environments {
         let overlay = out.join("overlays").join(environment.name.as_str());
-        let rendered = Command::new("kubectl")
-            .arg("kustomize")
-            .arg(&overlay)
-            .output()
-            .expect("kubectl (with kustomize) is needed");
-        assert!(
-            rendered.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rendered.stderr)
-        );
-        let docs: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&String::from_utf8(rendered.stdout).unwrap()).unwrap();
+        let docs = common::kustomize(&overlay);
         let find = |kind: &str, name: &str| {
             docs.iter()
                 .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
@@ -79,7 +79,12 @@ fn check_fixture(config: &str) {
                     container.name
                 );
             }
-            let resources = pod.containers[0].resources.clone().unwrap();
+            let server = pod
+                .containers
+                .iter()
+                .find(|c| c.name == "postgres" || c.name == "redis")
+                .unwrap_or_else(|| panic!("{what}: no server container"));
+            let resources = server.resources.clone().unwrap();
             assert_eq!(
                 resources.limits.unwrap()["memory"].0,
                 placement.resources.limits.memory.as_str(),

@@ -295,14 +295,42 @@ fn kept_crashing_inputs_do_not_crash() {
     assert!(count >= 2, "the regression fixtures are missing");
 }
 
+/// Every `.toml` under `dir`, in subfolders too (so regrouping the corpus keeps it exercised);
+/// refuses to return an empty corpus, which would make the test pass without checking anything.
+fn ui_cases(dir: &Path) -> Vec<PathBuf> {
+    let mut cases = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next)
+            .unwrap_or_else(|e| panic!("no ui cases: cannot read {}: {e}", next.display()))
+        {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                cases.push(path);
+            }
+        }
+    }
+    cases.sort();
+    assert!(!cases.is_empty(), "no ui cases under {}", dir.display());
+    cases
+}
+
 /// The ui corpus doubles as hand-written hostile input.
 #[test]
 fn ui_cases_do_not_crash() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            exercise(&std::fs::read_to_string(&path).unwrap(), true);
-        }
+    let cases = ui_cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui"));
+    for path in &cases {
+        exercise(&std::fs::read_to_string(path).unwrap(), true);
     }
+    // The corpus covers every diagnostic code, so it is far larger than a handful of files.
+    assert!(cases.len() >= 20, "only {} ui cases found", cases.len());
+}
+
+#[test]
+#[should_panic(expected = "no ui cases")]
+fn an_empty_ui_corpus_fails() {
+    let empty = tempfile::tempdir().unwrap();
+    ui_cases(empty.path());
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::bakeryc;
+use common::{Test, files, kustomize};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -32,31 +32,13 @@ fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/secrets").join(name)
 }
 
-/// A temp folder holding the fixture as `bakery.toml`, where `bakeryc` runs with its defaults.
-fn workspace(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::copy(fixture(name), dir.path().join("bakery.toml")).unwrap();
-    dir
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap()
+/// A workspace holding the fixture as `bakery.toml`, where `bakeryc` runs with its defaults.
+fn workspace(name: &str) -> Test {
+    Test::fixture(&format!("tests/fixtures/secrets/{name}"))
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn succeed(dir: &Path, args: &[&str]) -> Output {
-    let output = bakeryc(dir, args);
-    assert_eq!(
-        code(&output),
-        0,
-        "bakeryc {args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
 }
 
 fn openssl(args: &[&str], cwd: &Path) -> Output {
@@ -65,28 +47,6 @@ fn openssl(args: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .expect("the openssl command is installed")
-}
-
-/// Every file under `dir`, relative path to bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut found = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                found.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    found
 }
 
 /// Paths whose bytes differ (or exist on one side only).
@@ -184,15 +144,15 @@ fn platform(name: &str) -> Platform {
 fn generate_issues_certificates_that_openssl_verifies() {
     let dir = workspace("ecdsa.toml");
     let before = Timestamp::now().as_second();
-    let output = succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
-    succeed(dir.path(), &["secrets", "generate", "--env", "dev"]);
+    let output = dir.run(&["secrets", "generate", "--env", "prod"]).success();
+    dir.run(&["secrets", "generate", "--env", "dev"]).success();
     let after = Timestamp::now().as_second();
     let prod = dir.path().join("secrets/prod");
     let material = files(&prod);
 
     // Nothing secret is printed.
-    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    assert!(output.stdout.is_empty());
+    let printed = format!("{}{}", output.stdout(), output.stderr());
+    assert!(output.output.stdout.is_empty());
     assert!(!printed.contains("PRIVATE KEY"));
     for (path, bytes) in &material {
         if path.ends_with("password") {
@@ -284,7 +244,7 @@ fn generate_issues_certificates_that_openssl_verifies() {
 #[test]
 fn generate_twice_changes_no_byte() {
     let dir = workspace("ecdsa.toml");
-    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
     let prod = dir.path().join("secrets/prod");
     let stamp = |dir: &Path| -> BTreeMap<String, (Vec<u8>, u64, i64, i64)> {
         files(dir)
@@ -296,11 +256,11 @@ fn generate_twice_changes_no_byte() {
             .collect()
     };
     let first = stamp(&prod);
-    let output = succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    let output = dir.run(&["secrets", "generate", "--env", "prod"]).success();
     assert!(
-        text(&output.stderr).contains("nothing written"),
+        output.stderr().contains("nothing written"),
         "{}",
-        text(&output.stderr)
+        output.stderr()
     );
     assert_eq!(first, stamp(&prod), "the second run rewrote files");
 }
@@ -309,14 +269,13 @@ fn generate_twice_changes_no_byte() {
 fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
     let dir = workspace("ecdsa.toml");
     let prod = dir.path().join("secrets/prod");
-    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
     let original = files(&prod);
 
-    let output = succeed(
-        dir.path(),
-        &["secrets", "rotate", "--env", "prod", "--only", "auth"],
-    );
-    let stderr = text(&output.stderr);
+    let output = dir
+        .run(&["secrets", "rotate", "--env", "prod", "--only", "auth"])
+        .success();
+    let stderr = output.stderr();
     assert!(
         stderr.contains("rollout restart deployment/auth-db\n")
             || stderr.contains("rollout restart deployment/auth-db "),
@@ -336,19 +295,17 @@ fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
         assert!(verifies(&prod, "ca.crt", "auth-db/tls/tls.crt", &name));
     }
 
-    succeed(
-        dir.path(),
-        &[
-            "secrets",
-            "rotate",
-            "--env",
-            "prod",
-            "--passwords",
-            "--only",
-            "redis",
-            "alert-processor",
-        ],
-    );
+    dir.run(&[
+        "secrets",
+        "rotate",
+        "--env",
+        "prod",
+        "--passwords",
+        "--only",
+        "redis",
+        "alert-processor",
+    ])
+    .success();
     let passwords = files(&prod);
     assert_eq!(
         changed(&leaves, &passwords),
@@ -365,7 +322,8 @@ fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
 
     let old_leaf = "old-redis.crt";
     fs::write(dir.path().join(old_leaf), &passwords["redis/tls/tls.crt"]).unwrap();
-    succeed(dir.path(), &["secrets", "rotate", "--env", "prod", "--ca"]);
+    dir.run(&["secrets", "rotate", "--env", "prod", "--ca"])
+        .success();
     let rolled = files(&prod);
     let mut expected = set(&["ca.crt", "ca.key", "ca-bundle.crt", "ca-previous.crt"]);
     for workload in WORKLOADS {
@@ -410,13 +368,9 @@ fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
 fn rotate_and_generate_refuse_what_they_cannot_do() {
     let dir = workspace("ecdsa.toml");
     let refused = |args: &[&str], needle: &str| {
-        let output = bakeryc(dir.path(), args);
-        assert_eq!(code(&output), 2, "{args:?}: {}", text(&output.stderr));
-        assert!(
-            text(&output.stderr).contains(needle),
-            "{}",
-            text(&output.stderr)
-        );
+        let output = dir.run(args);
+        assert_eq!(output.code(), 2, "{args:?}: {}", output.stderr());
+        assert!(output.stderr().contains(needle), "{}", output.stderr());
     };
     refused(&["secrets", "rotate", "--env", "prod"], "no CA yet");
     refused(
@@ -427,7 +381,7 @@ fn rotate_and_generate_refuse_what_they_cannot_do() {
         !dir.path().join("secrets").exists(),
         "a refused run created the folder"
     );
-    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
     refused(
         &["secrets", "rotate", "--env", "prod", "--only", "auth-db"],
         "declared: auth, alert-processor, redis",
@@ -446,17 +400,17 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
     let status = |extra: &[&str]| {
         let mut args = vec!["secrets", "status", "--env", "prod"];
         args.extend_from_slice(extra);
-        bakeryc(dir.path(), &args)
+        dir.run(&args)
     };
     let nothing = status(&[]);
-    assert_eq!(code(&nothing), 1);
-    assert!(text(&nothing.stdout).contains("missing"));
+    assert_eq!(nothing.code(), 1);
+    assert!(nothing.stdout().contains("missing"));
 
-    succeed(dir.path(), &["secrets", "generate", "--env", "prod"]);
-    succeed(dir.path(), &["secrets", "generate", "--env", "dev"]);
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
+    dir.run(&["secrets", "generate", "--env", "dev"]).success();
     let fresh = status(&["--format", "json"]);
-    assert_eq!(code(&fresh), 0, "{}", text(&fresh.stdout));
-    let report: serde_json::Value = serde_json::from_slice(&fresh.stdout).unwrap();
+    assert_eq!(fresh.code(), 0, "{}", fresh.stdout());
+    let report: serde_json::Value = serde_json::from_slice(&fresh.output.stdout).unwrap();
     let entries = report["entries"].as_array().unwrap();
     // The CA, the bundle's copy of it, three certificates, three passwords, the files.
     assert_eq!(entries.len(), 1 + 1 + 3 + 3 + 1);
@@ -478,8 +432,8 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
         moment.timestamp().to_string()
     };
     let due = status(&["--at", &at("2y11mo")]);
-    assert_eq!(code(&due), 1);
-    let table = text(&due.stdout);
+    assert_eq!(due.code(), 1);
+    let table = due.stdout();
     assert!(
         table
             .lines()
@@ -493,10 +447,10 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
         "{table}"
     );
     let not_yet = status(&["--at", &at("2y8mo")]);
-    assert_eq!(code(&not_yet), 0, "{}", text(&not_yet.stdout));
+    assert_eq!(not_yet.code(), 0, "{}", not_yet.stdout());
     let expired = status(&["--at", &at("3y1mo"), "--format", "json"]);
-    assert_eq!(code(&expired), 1);
-    let report: serde_json::Value = serde_json::from_slice(&expired.stdout).unwrap();
+    assert_eq!(expired.code(), 1);
+    let report: serde_json::Value = serde_json::from_slice(&expired.output.stdout).unwrap();
     let redis = report["entries"]
         .as_array()
         .unwrap()
@@ -517,22 +471,22 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
         .unwrap();
     }
     let foreign = status(&[]);
-    assert_eq!(code(&foreign), 1);
+    assert_eq!(foreign.code(), 1);
     assert!(
-        text(&foreign.stdout).contains("signed by another CA"),
+        foreign.stdout().contains("signed by another CA"),
         "{}",
-        text(&foreign.stdout)
+        foreign.stdout()
     );
 
     // Missing.
     fs::remove_file(prod.join("redis/tls/tls.crt")).unwrap();
     let missing = status(&[]);
-    assert_eq!(code(&missing), 1);
-    assert!(text(&missing.stdout).contains("redis/tls/tls.crt is missing"));
+    assert_eq!(missing.code(), 1);
+    assert!(missing.stdout().contains("redis/tls/tls.crt is missing"));
     for (path, bytes) in &saved {
         fs::write(prod.join(path), bytes).unwrap();
     }
-    assert_eq!(code(&status(&[])), 0);
+    assert_eq!(status(&[]).code(), 0);
 
     // bakery.toml changed under the certificates: SANs (namespace) and key type.
     let config = dir.path().join("bakery.toml");
@@ -543,11 +497,11 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
     )
     .unwrap();
     let moved = status(&[]);
-    assert_eq!(code(&moved), 1);
+    assert_eq!(moved.code(), 1);
     assert!(
-        text(&moved.stdout).contains("SANs do not match"),
+        moved.stdout().contains("SANs do not match"),
         "{}",
-        text(&moved.stdout)
+        moved.stdout()
     );
     fs::write(
         &config,
@@ -555,15 +509,15 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
     )
     .unwrap();
     let retyped = status(&[]);
-    assert_eq!(code(&retyped), 1);
+    assert_eq!(retyped.code(), 1);
     assert!(
-        text(&retyped.stdout).contains("asks for ecdsa-p384"),
+        retyped.stdout().contains("asks for ecdsa-p384"),
         "{}",
-        text(&retyped.stdout)
+        retyped.stdout()
     );
     // `rotate` brings the certificates back in line with bakery.toml.
-    succeed(dir.path(), &["secrets", "rotate", "--env", "prod"]);
-    assert_eq!(code(&status(&[])), 0);
+    dir.run(&["secrets", "rotate", "--env", "prod"]).success();
+    assert_eq!(status(&[]).code(), 0);
 }
 
 /// Counts what the core reports, from several threads.
@@ -647,21 +601,6 @@ fn injected_failure_leaves_no_partial_file() {
     let report = secrets::status(&platform, "prod", &after, now).unwrap();
     assert_eq!(report.problems(), 0, "{report:#?}");
     assert_private(&secrets_dir);
-}
-
-/// All YAML documents `kubectl kustomize DIR` prints.
-fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
-    let output = Command::new("kubectl")
-        .args(["kustomize", &dir.to_string_lossy()])
-        .output()
-        .expect("kubectl is installed");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        text(&output.stderr)
-    );
-    serde_saphyr::from_multiple::<serde_json::Value>(&text(&output.stdout)).unwrap()
 }
 
 fn named<'a>(

@@ -1,11 +1,12 @@
-//! `bakeryc secrets generate|rotate|status`: reads bakery.toml and the environment's secrets
-//! folder, asks the pure core (`crate::secrets`) what to write or report, writes through
-//! `output`, and returns the summary to `cli`. It draws the key-generation progress bar (on
-//! stderr, only on a terminal) and nothing else; no secret material ever reaches its output.
+//! `bakeryc secrets generate|rotate|status|prune`: reads bakery.toml and the environment's
+//! secrets folder, asks the pure core (`crate::secrets`) what to write or report, writes through
+//! `output`, and returns the summary to `cli`. It draws the key-generation progress bar and
+//! asks prune's confirmation (on stderr, only on a terminal) and nothing else; no secret
+//! material ever reaches its output.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::io::IsTerminal as _;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -33,6 +34,9 @@ pub enum SecretsCommand {
     /// Report every certificate and password; exit 1 when anything is due, expired, missing or
     /// no longer matches bakery.toml.
     Status(StatusArgs),
+    /// Remove the folders of secrets/<env>/ that belong to no database or cache of bakery.toml
+    /// (`status` lists them), after confirmation on a terminal or with --yes.
+    Prune(PruneArgs),
 }
 
 /// Which environment, and where its secrets live.
@@ -73,6 +77,15 @@ pub struct StatusArgs {
     pub at: Option<Timestamp>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Remove without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}
+
 impl Args {
     /// How diagnostics (and the status report) are printed.
     pub fn format(&self) -> Format {
@@ -80,6 +93,7 @@ impl Args {
             SecretsCommand::Generate(target) => target.config.format,
             SecretsCommand::Rotate(args) => args.target.config.format,
             SecretsCommand::Status(args) => args.target.config.format,
+            SecretsCommand::Prune(args) => args.target.config.format,
         }
     }
 }
@@ -107,7 +121,29 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
             })
         }
         SecretsCommand::Status(args) => status(args),
+        SecretsCommand::Prune(args) => prune(args),
     }
+}
+
+/// Reads the environment's folder (files, modes, owners).
+fn inspect(target: &Target) -> Result<output::SecretsFolder, Failure> {
+    output::inspect_secrets(&target.dir, &target.env).map_err(|e| {
+        Failure::io(
+            format!("cannot read {}/{}", target.dir.display(), target.env),
+            e,
+        )
+    })
+}
+
+/// Per file (folders left out): its permission bits and, when another user owns it, that
+/// user's id; what `Status::flag_exposed` judges.
+fn file_modes(folder: &output::SecretsFolder) -> Vec<(String, u32, Option<u32>)> {
+    folder
+        .modes
+        .iter()
+        .filter(|(_, m)| !m.is_dir)
+        .map(|(path, m)| (path.clone(), m.mode, (!m.mine).then_some(m.uid)))
+        .collect()
 }
 
 /// Loads, runs `produce` on what is in the folder, and writes its changes under the lock.
@@ -122,11 +158,23 @@ fn write(
     let (platform, findings) = super::load(&target.config)?;
     secrets::check_environment(&platform, &target.env).map_err(refused)?;
     let dir = target.dir.display().to_string();
-    let read = || {
-        output::read_secrets(&target.dir, &target.env)
-            .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))
-    };
-    let existing = read()?;
+    let folder = inspect(target)?;
+    // A private file of another user's cannot be made private again by this user, and that
+    // user could swap it: refuse rather than issue beside it.
+    let foreign: Vec<String> = file_modes(&folder)
+        .into_iter()
+        .filter(|(path, _, uid)| uid.is_some() && Status::is_private(path))
+        .map(|(path, _, uid)| format!("{path} (uid {})", uid.unwrap_or_default()))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(Failure::Usage(format!(
+            "{dir}/{}: owned by another user: {}; nothing written: chown them to the user that \
+             runs bakeryc",
+            target.env,
+            foreign.join(", ")
+        )));
+    }
+    let existing = folder.files;
     let bar = KeyProgress::new();
     let outcome = produce(&platform, &existing, &bar);
     bar.0.finish_and_clear();
@@ -135,17 +183,94 @@ fn write(
     let outcome = outcome.map_err(refused)?;
     let _lock = output::lock_secrets(&target.dir)
         .map_err(|e| Failure::io(format!("cannot lock {dir}"), e))?;
-    if read()? != existing {
+    if inspect(target)?.files != existing {
         return Err(Failure::Usage(format!(
             "{dir}/{} changed while bakeryc ran; nothing written: run the command again",
             target.env
         )));
     }
+    let repaired = output::repair_modes(&target.dir, &target.env)
+        .map_err(|e| Failure::io(format!("cannot repair modes in {dir}/{}", target.env), e))?;
     output::write_secrets(&target.dir, &target.env, &outcome.changes, Fault::None)
+        .map_err(|e| Failure::io(format!("cannot write {dir}/{}", target.env), e))?;
+    let mut text = String::new();
+    if !repaired.is_empty() {
+        let _ = writeln!(
+            text,
+            "  made private again (0600 files, 0700 folders): {}",
+            repaired.join(", ")
+        );
+    }
+    text.push_str(&summary(
+        &platform,
+        &dir,
+        &target.env,
+        &outcome,
+        !repaired.is_empty(),
+    ));
+    Ok(Success {
+        findings: warnings(findings),
+        summary: Some(text),
+        stdout: None,
+    })
+}
+
+fn prune(args: &PruneArgs) -> Result<Success, Failure> {
+    let target = &args.target;
+    let (platform, findings) = super::load(&target.config)?;
+    secrets::check_environment(&platform, &target.env).map_err(refused)?;
+    let dir = target.dir.display().to_string();
+    let existing = inspect(target)?.files;
+    let report =
+        secrets::status(&platform, &target.env, &existing, Timestamp::now()).map_err(refused)?;
+    let orphans = report.orphans;
+    let listed: Vec<String> = orphans
+        .iter()
+        .map(|o| format!("{dir}/{}/{o}/", target.env))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(Success {
+            findings: warnings(findings),
+            summary: Some(format!(
+                "bakeryc: {dir}/{}: every folder belongs to bakery.toml; nothing removed",
+                target.env
+            )),
+            stdout: None,
+        });
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::Usage(format!(
+                "would remove {}; nothing removed: confirm with --yes (stdin is not a terminal)",
+                listed.join(", ")
+            )));
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(
+            stderr,
+            "bakeryc: remove {} (their keys and passwords are gone for good)? [y/N] ",
+            listed.join(", ")
+        );
+        let _ = stderr.flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(Failure::Usage("nothing removed".to_owned()));
+        }
+    }
+    let _lock = output::lock_secrets(&target.dir)
+        .map_err(|e| Failure::io(format!("cannot lock {dir}"), e))?;
+    if inspect(target)?.files != existing {
+        return Err(Failure::Usage(format!(
+            "{dir}/{} changed while bakeryc ran; nothing removed: run the command again",
+            target.env
+        )));
+    }
+    output::prune_secrets(&target.dir, &target.env, &orphans)
         .map_err(|e| Failure::io(format!("cannot write {dir}/{}", target.env), e))?;
     Ok(Success {
         findings: warnings(findings),
-        summary: Some(summary(&platform, &dir, &target.env, &outcome)),
+        summary: Some(format!("bakeryc: removed {}", listed.join(", "))),
         stdout: None,
     })
 }
@@ -155,10 +280,11 @@ fn status(args: &StatusArgs) -> Result<Success, Failure> {
     let (platform, findings) = super::load(&target.config)?;
     secrets::check_environment(&platform, &target.env).map_err(refused)?;
     let dir = target.dir.display().to_string();
-    let existing = output::read_secrets(&target.dir, &target.env)
-        .map_err(|e| Failure::io(format!("cannot read {dir}/{}", target.env), e))?;
+    let folder = inspect(target)?;
     let now = args.at.unwrap_or_else(Timestamp::now);
-    let report = secrets::status(&platform, &target.env, &existing, now).map_err(refused)?;
+    let mut report =
+        secrets::status(&platform, &target.env, &folder.files, now).map_err(refused)?;
+    report.flag_exposed(&platform, &file_modes(&folder));
     let text = match target.config.format {
         Format::Json => {
             let mut json = serde_json::to_string_pretty(&report)
@@ -204,7 +330,8 @@ fn refused(error: SecretsError) -> Failure {
 }
 
 /// What changed, by name only, and for a rotation the rollout that makes it take effect.
-fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> String {
+/// `repaired`: modes were made private again (listed by the caller), so something did change.
+fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome, repaired: bool) -> String {
     let mut text = String::new();
     for (change, verb) in [
         (Change::Created, "created"),
@@ -236,7 +363,12 @@ fn summary(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
     if outcome.changes.is_empty() {
         let _ = write!(
             text,
-            "bakeryc: {dir}/{env} is complete ({kept} kept); nothing written"
+            "bakeryc: {dir}/{env} is complete ({kept} kept); {}",
+            if repaired {
+                "no file written"
+            } else {
+                "nothing written"
+            }
         );
         return text;
     }

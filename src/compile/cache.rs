@@ -2,20 +2,22 @@
 //! Deployment running Redis on TLS only (`port 0`), with the password read from a config file
 //! in the credentials Secret, never from an argument or an environment variable.
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
-    TCPSocketAction, Volume,
+    Container, ContainerPort, PersistentVolumeClaimVolumeSource, Probe, TCPSocketAction, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{self, REDIS};
+use super::pod::{Lifetime, Pod};
 use super::{Object, client, network, pod, storage};
 use crate::model::{Cache, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY};
 
 /// Any uid works for Redis; one above 10000 cannot collide with a host user.
 pub const REDIS_UID: i64 = 10001;
+/// The Redis server container; overlays patch it by this name.
+pub const SERVER_CONTAINER: &str = "redis";
 const TLS_DIR: &str = "/tls";
 const CREDENTIALS_DIR: &str = "/run/secrets/redis";
 const SOCKET: &str = "/run/redis/redis.sock";
@@ -68,111 +70,96 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
     let names = cache.names();
     let mut metadata = meta::object_meta(platform, REDIS, &names.workload, &names.workload);
     metadata.annotations = meta::checkov_skips(&cache.placement.image, false);
-    Deployment {
-        metadata,
-        spec: Some(DeploymentSpec {
-            replicas: Some(1),
-            revision_history_limit: Some(3),
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".into()),
-                ..Default::default()
-            }),
-            selector: LabelSelector {
-                match_labels: Some(meta::selector(REDIS, &names.workload)),
-                ..Default::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(meta::labels(platform, REDIS, &names.workload)),
-                    ..Default::default()
-                }),
-                spec: Some(pod_spec(platform, cache)),
-            },
+    let template = pod::harden(Pod {
+        uid: REDIS_UID,
+        lifetime: Lifetime::Server,
+        metadata: ObjectMeta {
+            labels: Some(meta::labels(platform, REDIS, &names.workload)),
             ..Default::default()
-        }),
+        },
+        init_containers: vec![secrets_present_container(cache)],
+        containers: vec![redis_container(platform, cache)],
+        volumes: volumes(cache),
+        termination_grace_period_seconds: None,
+    });
+    pod::singleton_deployment(metadata, meta::selector(REDIS, &names.workload), template)
+}
+
+/// Refuses to start the pod, naming what is missing, until `bakeryc secrets` made its Secrets.
+fn secrets_present_container(cache: &Cache) -> Container {
+    Container {
+        name: "secrets-present".into(),
+        image: Some(cache.placement.image.reference()),
+        command: Some(
+            ["sh", "-euc", pod::REQUIRE_FILES_SCRIPT, "secrets-present"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(["tls.crt", "tls.key", "ca.crt"].map(|f| format!("{TLS_DIR}/{f}")))
+                .chain([
+                    format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
+                    format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
+                ])
+                .collect(),
+        ),
+        volume_mounts: Some(vec![
+            pod::mount("credentials", CREDENTIALS_DIR, true),
+            pod::mount("tls", TLS_DIR, true),
+        ]),
         ..Default::default()
     }
 }
 
-fn pod_spec(platform: &Platform, cache: &Cache) -> PodSpec {
-    let names = cache.names();
+fn redis_container(platform: &Platform, cache: &Cache) -> Container {
     let ping = format!(
         "REDISCLI_AUTH=\"$(cat {CREDENTIALS_DIR}/{PASSWORD_KEY})\" redis-cli -s {SOCKET} ping | grep -qx PONG"
     );
-    PodSpec {
-        automount_service_account_token: Some(false),
-        enable_service_links: Some(false),
-        security_context: Some(pod::pod_security(REDIS_UID)),
-        init_containers: Some(vec![Container {
-            name: "secrets-present".into(),
-            image: Some(cache.placement.image.reference()),
-            image_pull_policy: Some("Always".into()),
-            command: Some(
-                ["sh", "-euc", pod::REQUIRE_FILES_SCRIPT, "secrets-present"]
-                    .into_iter()
-                    .map(str::to_owned)
-                    .chain(["tls.crt", "tls.key", "ca.crt"].map(|f| format!("{TLS_DIR}/{f}")))
-                    .chain([
-                        format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
-                        format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
-                    ])
-                    .collect(),
-            ),
-            resources: Some(pod::helper_resources()),
-            security_context: Some(pod::container_security(REDIS_UID)),
-            volume_mounts: Some(vec![
-                pod::mount("credentials", CREDENTIALS_DIR, true),
-                pod::mount("tls", TLS_DIR, true),
-            ]),
+    Container {
+        name: SERVER_CONTAINER.into(),
+        image: Some(cache.placement.image.reference()),
+        command: Some(vec!["redis-server".into()]),
+        args: Some(redis_args(platform, cache)),
+        ports: Some(vec![ContainerPort {
+            name: Some("redis".into()),
+            container_port: 6379,
+            protocol: Some("TCP".into()),
             ..Default::default()
         }]),
-        containers: vec![Container {
-            name: "redis".into(),
-            image: Some(cache.placement.image.reference()),
-            image_pull_policy: Some("Always".into()),
-            command: Some(vec!["redis-server".into()]),
-            args: Some(redis_args(platform, cache)),
-            ports: Some(vec![ContainerPort {
-                name: Some("redis".into()),
-                container_port: 6379,
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }]),
-            readiness_probe: Some(pod::exec_probe(&["sh", "-c", &ping], 5, 10)),
-            liveness_probe: Some(Probe {
-                tcp_socket: Some(TCPSocketAction {
-                    port: IntOrString::String("redis".into()),
-                    ..Default::default()
-                }),
-                initial_delay_seconds: Some(15),
-                period_seconds: Some(20),
-                timeout_seconds: Some(5),
-                failure_threshold: Some(6),
+        readiness_probe: Some(pod::exec_probe(&["sh", "-c", &ping], 5, 10)),
+        liveness_probe: Some(Probe {
+            tcp_socket: Some(TCPSocketAction {
+                port: IntOrString::String("redis".into()),
                 ..Default::default()
             }),
-            resources: Some(pod::resources(&cache.placement.resources)),
-            security_context: Some(pod::container_security(REDIS_UID)),
-            volume_mounts: Some(vec![
-                pod::mount("credentials", CREDENTIALS_DIR, true),
-                pod::mount("data", "/data", false),
-                pod::mount("run", "/run/redis", false),
-                pod::mount("tls", TLS_DIR, true),
-            ]),
+            initial_delay_seconds: Some(15),
+            period_seconds: Some(20),
+            timeout_seconds: Some(5),
+            failure_threshold: Some(6),
             ..Default::default()
-        }],
-        volumes: Some(vec![
-            pod::secret_volume("credentials", &names.credentials_secret),
-            Volume {
-                name: "data".into(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: names.volume_claim.clone(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            pod::empty_dir_volume("run", false),
-            pod::secret_volume("tls", &names.tls_secret),
+        }),
+        resources: Some(pod::resources(&cache.placement.resources)),
+        volume_mounts: Some(vec![
+            pod::mount("credentials", CREDENTIALS_DIR, true),
+            pod::mount("data", "/data", false),
+            pod::mount("run", "/run/redis", false),
+            pod::mount("tls", TLS_DIR, true),
         ]),
         ..Default::default()
     }
+}
+
+fn volumes(cache: &Cache) -> Vec<Volume> {
+    let names = cache.names();
+    vec![
+        pod::secret_volume("credentials", &names.credentials_secret),
+        Volume {
+            name: "data".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: names.volume_claim.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        pod::empty_dir_volume("run", false),
+        pod::secret_volume("tls", &names.tls_secret),
+    ]
 }

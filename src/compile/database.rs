@@ -1,25 +1,31 @@
-//! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, init SQL),
-//! volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so two
-//! servers never share one data directory).
+//! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, reconcile
+//! SQL), volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so
+//! two servers never share one data directory), whose postgres container applies the reconcile SQL
+//! at every start.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, KeyToPath, PodSpec,
-    PodTemplateSpec, Volume,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction, KeyToPath,
+    Lifecycle, LifecycleHandler, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, TLS_DIR};
+use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, RECONCILE_SCRIPT, TLS_DIR};
 use super::meta::{self, POSTGRES};
+use super::pod::{Lifetime, Pod};
 use super::{Object, client, network, pod, storage};
 use crate::model::{Database, PASSWORD_KEY, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
 pub const POSTGRES_UID: i64 = 70;
+/// The PostgreSQL server container; overlays patch it by this name.
+pub const SERVER_CONTAINER: &str = "postgres";
 const SECRET_DIR: &str = "/tls-secret";
 const PASSWORD_DIR: &str = "/run/secrets/postgres";
+/// Where the official image's server puts its unix socket (an emptyDir, the root being read-only).
+const SOCKET_DIR: &str = "/var/run/postgresql";
 
 /// Checks that the Secrets exist (`$1` TLS, `$3` credentials), then copies the kubernetes.io/tls
 /// files into the in-memory emptyDir `$2` under the names postgresql.conf uses, with the key at
@@ -62,12 +68,12 @@ fn config_map(platform: &Platform, db: &Database) -> ConfigMap {
     ConfigMap {
         metadata: meta::object_meta(platform, POSTGRES, &names.config_map, &names.workload),
         data: Some(BTreeMap::from([
-            ("init.sql".to_owned(), config_files::init_sql(db)),
             ("pg_hba.conf".to_owned(), PG_HBA_CONF.to_owned()),
             (
                 "postgresql.conf".to_owned(),
                 config_files::postgresql_conf(platform, db),
             ),
+            ("reconcile.sql".to_owned(), config_files::reconcile_sql(db)),
         ])),
         ..Default::default()
     }
@@ -80,87 +86,63 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
     let digest = meta::config_digest(&[
         &config_files::postgresql_conf(platform, db),
         PG_HBA_CONF,
-        &config_files::init_sql(db),
+        &config_files::reconcile_sql(db),
     ]);
-    Deployment {
-        metadata,
-        spec: Some(DeploymentSpec {
-            replicas: Some(1),
-            revision_history_limit: Some(3),
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".into()),
-                ..Default::default()
-            }),
-            selector: LabelSelector {
-                match_labels: Some(meta::selector(POSTGRES, &names.workload)),
-                ..Default::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(meta::labels(platform, POSTGRES, &names.workload)),
-                    annotations: Some(BTreeMap::from([(
-                        "bakeryc.dev/config-digest".to_owned(),
-                        digest,
-                    )])),
-                    ..Default::default()
-                }),
-                spec: Some(pod_spec(db)),
-            },
+    let template = pod::harden(Pod {
+        uid: POSTGRES_UID,
+        lifetime: Lifetime::Server,
+        metadata: ObjectMeta {
+            labels: Some(meta::labels(platform, POSTGRES, &names.workload)),
+            annotations: Some(BTreeMap::from([(
+                "bakeryc.dev/config-digest".to_owned(),
+                digest,
+            )])),
             ..Default::default()
-        }),
-        ..Default::default()
-    }
+        },
+        init_containers: vec![tls_init_container(db)],
+        containers: vec![postgres_container(db)],
+        volumes: volumes(db),
+        termination_grace_period_seconds: Some(60),
+    });
+    pod::singleton_deployment(
+        metadata,
+        meta::selector(POSTGRES, &names.workload),
+        template,
+    )
 }
 
-fn pod_spec(db: &Database) -> PodSpec {
+fn volumes(db: &Database) -> Vec<Volume> {
     let names = db.names();
-    PodSpec {
-        automount_service_account_token: Some(false),
-        enable_service_links: Some(false),
-        security_context: Some(pod::pod_security(POSTGRES_UID)),
-        termination_grace_period_seconds: Some(60),
-        init_containers: Some(vec![tls_init_container(db)]),
-        containers: vec![postgres_container(db)],
-        volumes: Some(vec![
-            Volume {
-                name: "config".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: names.config_map.clone(),
-                    items: Some(vec![
-                        key_to_path("pg_hba.conf"),
-                        key_to_path("postgresql.conf"),
-                    ]),
+    vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: names.config_map.clone(),
+                items: Some(vec![
+                    key_to_path("pg_hba.conf"),
+                    key_to_path("postgresql.conf"),
+                    key_to_path("reconcile.sql"),
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        pod::secret_volume("credentials", &names.credentials_secret),
+        Volume {
+            name: "data".into(),
+            persistent_volume_claim: Some(
+                k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                    claim_name: names.volume_claim.clone(),
                     ..Default::default()
-                }),
-                ..Default::default()
-            },
-            pod::secret_volume("credentials", &names.credentials_secret),
-            Volume {
-                name: "data".into(),
-                persistent_volume_claim: Some(
-                    k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
-                        claim_name: names.volume_claim.clone(),
-                        ..Default::default()
-                    },
-                ),
-                ..Default::default()
-            },
-            Volume {
-                name: "initdb".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: names.config_map.clone(),
-                    items: Some(vec![key_to_path("init.sql")]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            pod::empty_dir_volume("run", false),
-            pod::empty_dir_volume("tls", true),
-            pod::secret_volume("tls-secret", &names.tls_secret),
-            pod::empty_dir_volume("tmp", false),
-        ]),
-        ..Default::default()
-    }
+                },
+            ),
+            ..Default::default()
+        },
+        pod::empty_dir_volume("run", false),
+        pod::empty_dir_volume("tls", true),
+        pod::secret_volume("tls-secret", &names.tls_secret),
+        pod::empty_dir_volume("tmp", false),
+    ]
 }
 
 fn key_to_path(key: &str) -> KeyToPath {
@@ -175,7 +157,6 @@ fn tls_init_container(db: &Database) -> Container {
     Container {
         name: "tls-files".into(),
         image: Some(db.placement.image.reference()),
-        image_pull_policy: Some("Always".into()),
         command: Some(vec![
             "sh".into(),
             "-euc".into(),
@@ -185,8 +166,6 @@ fn tls_init_container(db: &Database) -> Container {
             TLS_DIR.into(),
             PASSWORD_DIR.into(),
         ]),
-        security_context: Some(pod::container_security(POSTGRES_UID)),
-        resources: Some(pod::helper_resources()),
         volume_mounts: Some(vec![
             pod::mount("credentials", PASSWORD_DIR, true),
             pod::mount("tls", TLS_DIR, false),
@@ -204,7 +183,7 @@ fn postgres_container(db: &Database) -> Container {
     };
     let ready = [
         "pg_isready",
-        "--host=/var/run/postgresql",
+        &format!("--host={SOCKET_DIR}"),
         "--port=5432",
         &format!("--username={}", db.role_name()),
         &format!("--dbname={}", db.database_name()),
@@ -212,9 +191,8 @@ fn postgres_container(db: &Database) -> Container {
     .map(str::to_owned);
     let ready: Vec<&str> = ready.iter().map(String::as_str).collect();
     Container {
-        name: "postgres".into(),
+        name: SERVER_CONTAINER.into(),
         image: Some(db.placement.image.reference()),
-        image_pull_policy: Some("Always".into()),
         args: Some(vec![
             "-c".into(),
             format!("config_file={CONFIG_DIR}/postgresql.conf"),
@@ -228,6 +206,25 @@ fn postgres_container(db: &Database) -> Container {
             ),
             env("POSTGRES_USER", &db.role_name()),
         ]),
+        lifecycle: Some(Lifecycle {
+            post_start: Some(LifecycleHandler {
+                exec: Some(ExecAction {
+                    command: Some(vec![
+                        "sh".into(),
+                        "-euc".into(),
+                        RECONCILE_SCRIPT.into(),
+                        "reconcile".into(),
+                        format!("{CONFIG_DIR}/reconcile.sql"),
+                        format!("{PASSWORD_DIR}/{PASSWORD_KEY}"),
+                        SOCKET_DIR.into(),
+                        db.role_name(),
+                        db.database_name(),
+                    ]),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         ports: Some(vec![ContainerPort {
             name: Some("postgres".into()),
             container_port: 5432,
@@ -237,13 +234,11 @@ fn postgres_container(db: &Database) -> Container {
         readiness_probe: Some(pod::exec_probe(&ready, 5, 10)),
         liveness_probe: Some(pod::exec_probe(&ready, 60, 20)),
         resources: Some(pod::resources(&db.placement.resources)),
-        security_context: Some(pod::container_security(POSTGRES_UID)),
         volume_mounts: Some(vec![
             pod::mount("config", CONFIG_DIR, true),
             pod::mount("credentials", PASSWORD_DIR, true),
             pod::mount("data", "/var/lib/postgresql/data", false),
-            pod::mount("initdb", "/docker-entrypoint-initdb.d", true),
-            pod::mount("run", "/var/run/postgresql", false),
+            pod::mount("run", SOCKET_DIR, false),
             pod::mount("tls", TLS_DIR, true),
             pod::mount("tmp", "/tmp", false),
         ]),

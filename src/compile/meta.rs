@@ -33,9 +33,15 @@ pub fn selector(kind: Kind, instance: &str) -> BTreeMap<String, String> {
     ])
 }
 
-/// All recommended labels of a workload's objects.
+/// All recommended labels of a workload's objects, with the platform's extra labels.
 pub fn labels(platform: &Platform, kind: Kind, instance: &str) -> BTreeMap<String, String> {
-    let mut labels = selector(kind, instance);
+    // `[platform] labels` first: they may not name a label bakeryc sets (validate refuses it).
+    let mut labels: BTreeMap<String, String> = platform
+        .labels
+        .iter()
+        .map(|(key, value)| (key.as_str().to_owned(), value.as_str().to_owned()))
+        .collect();
+    labels.extend(selector(kind, instance));
     labels.insert("app.kubernetes.io/component".into(), kind.component.into());
     labels.insert("app.kubernetes.io/managed-by".into(), "bakeryc".into());
     labels.insert(

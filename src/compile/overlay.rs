@@ -1,13 +1,19 @@
-//! One overlay per environment: a kustomization over `../../base` plus RFC 6902 patches for
-//! exactly what the environment changes (image, storage, storage class, resources). Overlays are
-//! patches, never copies, so a reviewer sees an environment's difference and nothing else.
+//! One overlay per environment: a kustomization over `../../base` plus patches for exactly what
+//! the environment changes (image, storage, storage class, resources). Deployments get
+//! strategic-merge patches that name each container (kustomize merges containers by `name`, so a
+//! patch never depends on their order, and a container added later cannot receive another's
+//! settings); volume claims get RFC 6902 patches. Overlays are patches, never copies, so a
+//! reviewer sees an environment's difference and nothing else.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::meta;
 use super::pod;
-use super::{Document, Tree};
+use super::{Document, Object, Tree, cache, database};
 use crate::model::{Environment, Image, Placement, Platform, Quantity, Resources, WorkloadNames};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -82,9 +88,9 @@ fn add(path: &str, value: Value) -> PatchOperation {
 /// The files of `overlays/<env>/`. A change shared by most databases is one patch selecting them
 /// by label; databases that differ from it get their own patch, listed after it (kustomize
 /// applies patches in order), so a reviewer reads an environment's intent, not a thousand files.
-pub fn files(platform: &Platform, environment: &Environment) -> Tree {
+pub fn files(platform: &Platform, environment: &Environment, base: &Tree) -> Tree {
     let dir = format!("overlays/{}", environment.name);
-    let mut workloads: Vec<(WorkloadNames, Placement, &Placement, bool)> = Vec::new();
+    let mut workloads: Vec<(WorkloadNames, Placement, &Placement, Server)> = Vec::new();
     let pairs: Vec<(&Placement, &Placement)> = platform
         .databases
         .iter()
@@ -103,12 +109,23 @@ pub fn files(platform: &Platform, environment: &Environment) -> Tree {
     };
     for db in &platform.databases {
         if let Some(env) = environment.databases.get(&db.name) {
-            workloads.push((db.names(), shared.apply(&db.placement), env, true));
+            workloads.push((
+                db.names(),
+                shared.apply(&db.placement),
+                env,
+                Server::POSTGRES,
+            ));
         }
     }
     if let (Some(cache), Some(env)) = (&platform.cache, &environment.cache) {
-        workloads.push((cache.names(), cache.placement.clone(), env, false));
+        workloads.push((cache.names(), cache.placement.clone(), env, Server::REDIS));
     }
+    // Every database pod is built by one function, so the first one's containers are everyone's.
+    let database_containers = platform
+        .databases
+        .first()
+        .map(|db| containers(base, &db.names().workload))
+        .unwrap_or_default();
 
     let mut tree = Tree::new();
     let mut patches = Vec::new();
@@ -116,15 +133,23 @@ pub fn files(platform: &Platform, environment: &Environment) -> Tree {
         "app.kubernetes.io/component=database,app.kubernetes.io/part-of={}",
         platform.name
     );
-    for (kind, ops) in [
-        ("Deployment", shared.deployment_ops()),
-        ("PersistentVolumeClaim", shared.volume_claim_ops()),
+    for (kind, document) in [
+        (
+            "Deployment",
+            shared
+                .deployment_change()
+                .patch("databases", &database_containers, Server::POSTGRES),
+        ),
+        (
+            "PersistentVolumeClaim",
+            json_patch(shared.volume_claim_ops()),
+        ),
     ] {
-        if ops.is_empty() {
+        let Some(document) = document else {
             continue;
-        }
+        };
         let path = format!("patches/databases-{}.yaml", kind.to_ascii_lowercase());
-        tree.insert(format!("{dir}/{path}"), Document::JsonPatch(ops));
+        tree.insert(format!("{dir}/{path}"), document);
         patches.push(PatchRef {
             path,
             target: PatchTarget {
@@ -135,25 +160,26 @@ pub fn files(platform: &Platform, environment: &Environment) -> Tree {
         });
     }
     let mut object_patches = Vec::new();
-    for (names, current, env, postgres) in workloads {
+    for (names, current, env, server) in workloads {
+        let pod = containers(base, &names.workload);
         let targets = [
             (
                 "Deployment",
+                deployment_change(&current, env, server).patch(&names.workload, &pod, server),
                 names.workload,
-                deployment_ops(&current, env, postgres),
             ),
             (
                 "PersistentVolumeClaim",
+                json_patch(volume_claim_ops(&current, env)),
                 names.volume_claim,
-                volume_claim_ops(&current, env),
             ),
         ];
-        for (kind, name, ops) in targets {
-            if ops.is_empty() {
+        for (kind, document, name) in targets {
+            let Some(document) = document else {
                 continue;
-            }
+            };
             let path = format!("patches/{}-{name}.yaml", kind.to_ascii_lowercase());
-            tree.insert(format!("{dir}/{path}"), Document::JsonPatch(ops));
+            tree.insert(format!("{dir}/{path}"), document);
             object_patches.push(PatchRef {
                 path,
                 target: PatchTarget {
@@ -202,15 +228,13 @@ impl Shared {
         }
     }
 
-    fn deployment_ops(&self) -> Vec<PatchOperation> {
-        let mut ops = Vec::new();
+    fn deployment_change(&self) -> DeploymentChange {
+        let mut change = DeploymentChange::default();
         if let Some(image) = &self.image {
-            ops.extend(image_ops(None, image, true));
+            change.image(None, image, Server::POSTGRES);
         }
-        if let Some(resources) = &self.resources {
-            ops.push(resources_op(resources));
-        }
-        ops
+        change.resources = self.resources.as_ref().map(pod::resources);
+        change
     }
 
     fn volume_claim_ops(&self) -> Vec<PatchOperation> {
@@ -250,16 +274,16 @@ fn shared_value<'a, T: PartialEq>(
     (exceptions + 1 < changed).then_some(best)
 }
 
-/// Operations that take a workload's Deployment from `current` to `env`.
-fn deployment_ops(current: &Placement, env: &Placement, postgres: bool) -> Vec<PatchOperation> {
-    let mut ops = Vec::new();
+/// The change that takes a workload's Deployment from `current` to `env`.
+fn deployment_change(current: &Placement, env: &Placement, server: Server) -> DeploymentChange {
+    let mut change = DeploymentChange::default();
     if current.image != env.image {
-        ops.extend(image_ops(Some(&current.image), &env.image, postgres));
+        change.image(Some(&current.image), &env.image, server);
     }
     if current.resources != env.resources {
-        ops.push(resources_op(&env.resources));
+        change.resources = Some(pod::resources(&env.resources));
     }
-    ops
+    change
 }
 
 fn volume_claim_ops(current: &Placement, env: &Placement) -> Vec<PatchOperation> {
@@ -273,32 +297,138 @@ fn volume_claim_ops(current: &Placement, env: &Placement) -> Vec<PatchOperation>
     ops
 }
 
-/// The image of every container, and the checkov skips that depend on it (a digest lifts
-/// CKV_K8S_43). PostgreSQL's init container runs the same image.
-fn image_ops(previous: Option<&Image>, image: &Image, postgres: bool) -> Vec<PatchOperation> {
-    let mut ops = Vec::new();
-    let after = meta::checkov_skips(image, postgres);
-    if previous.map(|p| meta::checkov_skips(p, postgres)) != Some(after.clone()) {
-        ops.push(match after {
-            Some(annotations) => add("/metadata/annotations", json!(annotations)),
-            None => remove("/metadata/annotations"),
-        });
-    }
-    let reference = json!(image.reference());
-    ops.push(replace(
-        "/spec/template/spec/containers/0/image",
-        reference.clone(),
-    ));
-    ops.push(replace(
-        "/spec/template/spec/initContainers/0/image",
-        reference,
-    ));
-    ops
+/// The workload kind a Deployment patch is for: its server container (the one the placement's
+/// resources are for) and whether its image runs as uid 70 (a checkov skip).
+#[derive(Clone, Copy, Debug)]
+struct Server {
+    container: &'static str,
+    uid_below_10000: bool,
 }
 
-fn resources_op(resources: &Resources) -> PatchOperation {
-    let value = serde_json::to_value(pod::resources(resources)).unwrap_or(Value::Null);
-    replace("/spec/template/spec/containers/0/resources", value)
+impl Server {
+    const POSTGRES: Self = Self {
+        container: database::SERVER_CONTAINER,
+        uid_below_10000: true,
+    };
+    const REDIS: Self = Self {
+        container: cache::SERVER_CONTAINER,
+        uid_below_10000: false,
+    };
+}
+
+/// The names of a pod's containers in the base, init containers first.
+#[derive(Clone, Debug, Default)]
+struct Containers {
+    init: Vec<String>,
+    main: Vec<String>,
+}
+
+/// The containers of a workload's Deployment in the base tree, by name.
+fn containers(base: &Tree, workload: &str) -> Containers {
+    let Some(Document::Objects(objects)) = base.get(&format!("base/{workload}.yaml")) else {
+        return Containers::default();
+    };
+    let spec = objects.iter().find_map(|object| match object {
+        Object::Deployment(deployment) if deployment.metadata.name.as_deref() == Some(workload) => {
+            deployment.spec.as_ref()?.template.spec.as_ref()
+        }
+        _ => None,
+    });
+    let names = |list: &[k8s_openapi::api::core::v1::Container]| {
+        list.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+    };
+    spec.map(|spec| Containers {
+        init: names(spec.init_containers.as_deref().unwrap_or_default()),
+        main: names(&spec.containers),
+    })
+    .unwrap_or_default()
+}
+
+/// What an environment changes in a Deployment; `None` leaves the base's value.
+#[derive(Debug, Default)]
+struct DeploymentChange {
+    /// The complete checkov skips (they follow the image); `Some(None)` removes them.
+    #[allow(
+        clippy::option_option,
+        reason = "None: unchanged; Some(None): the skips are removed"
+    )]
+    annotations: Option<Option<BTreeMap<String, String>>>,
+    /// The image of every container: they all run the workload's image.
+    image: Option<String>,
+    /// The server container's resources.
+    resources: Option<ResourceRequirements>,
+}
+
+impl DeploymentChange {
+    /// Sets the image, and the checkov skips that depend on it (a digest lifts CKV_K8S_43) when
+    /// they differ from `previous`'s (or when `previous` is unknown, for the shared patch).
+    fn image(&mut self, previous: Option<&Image>, image: &Image, server: Server) {
+        let after = meta::checkov_skips(image, server.uid_below_10000);
+        if previous.map(|p| meta::checkov_skips(p, server.uid_below_10000)) != Some(after.clone()) {
+            self.annotations = Some(after);
+        }
+        self.image = Some(image.reference());
+    }
+
+    /// The strategic-merge patch for a Deployment named `name`, or `None` when nothing changes.
+    /// Containers are named; the annotations map is replaced whole (`$patch: replace`) because
+    /// a merge could not drop a skip that no longer applies.
+    fn patch(&self, name: &str, pod: &Containers, server: Server) -> Option<Document> {
+        if self.annotations.is_none() && self.image.is_none() && self.resources.is_none() {
+            return None;
+        }
+        let mut metadata = Map::new();
+        metadata.insert("name".into(), json!(name));
+        if let Some(annotations) = &self.annotations {
+            let mut map: Map<String, Value> = annotations
+                .iter()
+                .flatten()
+                .map(|(key, value)| (key.clone(), json!(value)))
+                .collect();
+            map.insert("$patch".into(), json!("replace"));
+            metadata.insert("annotations".into(), Value::Object(map));
+        }
+        let entries = |names: &[String]| -> Vec<Value> {
+            names
+                .iter()
+                .filter_map(|container| {
+                    let mut entry = Map::new();
+                    if let Some(image) = &self.image {
+                        entry.insert("image".into(), json!(image));
+                    }
+                    if let Some(resources) = &self.resources
+                        && container == server.container
+                    {
+                        entry.insert("resources".into(), json!(resources));
+                    }
+                    (!entry.is_empty()).then(|| {
+                        entry.insert("name".into(), json!(container));
+                        Value::Object(entry)
+                    })
+                })
+                .collect()
+        };
+        let mut spec = Map::new();
+        for (key, names) in [("containers", &pod.main), ("initContainers", &pod.init)] {
+            let list = entries(names);
+            if !list.is_empty() {
+                spec.insert(key.into(), Value::Array(list));
+            }
+        }
+        let mut patch = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata,
+        });
+        if !spec.is_empty() {
+            patch["spec"] = json!({"template": {"spec": spec}});
+        }
+        Some(Document::StrategicMergePatch(patch))
+    }
+}
+
+fn json_patch(ops: Vec<PatchOperation>) -> Option<Document> {
+    (!ops.is_empty()).then_some(Document::JsonPatch(ops))
 }
 
 fn storage_op(storage: &Quantity) -> PatchOperation {
@@ -309,5 +439,72 @@ fn storage_class_op(class: Option<&str>) -> PatchOperation {
     match class {
         Some(class) => add("/spec/storageClassName", json!(class)),
         None => remove("/spec/storageClassName"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Container;
+
+    use super::*;
+
+    /// A sidecar put in front of each server container (the reloader of issue 10, say) takes the
+    /// workload's image but never the server's resources: patches follow names, not positions.
+    #[test]
+    fn patches_follow_container_names_not_positions() {
+        let platform = crate::check(include_str!(
+            "../../tests/fixtures/three-environments/bakery.toml"
+        ))
+        .platform
+        .expect("the fixture is valid");
+        let mut base = crate::compile::compile(&platform);
+        base.retain(|path, _| path.starts_with("base/"));
+        for document in base.values_mut() {
+            let Document::Objects(objects) = document else {
+                continue;
+            };
+            for object in objects {
+                if let Object::Deployment(deployment) = object {
+                    let pod = deployment.spec.as_mut().unwrap().template.spec.as_mut();
+                    pod.unwrap().containers.insert(
+                        0,
+                        Container {
+                            name: "sidecar".into(),
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+        }
+        let prod = platform
+            .environments
+            .iter()
+            .find(|e| e.name.as_str() == "prod")
+            .unwrap();
+        let overlay = files(&platform, prod, &base);
+        let (mut resources, mut sidecar_images) = (0, 0);
+        for (path, document) in &overlay {
+            let Document::StrategicMergePatch(patch) = document else {
+                continue;
+            };
+            let containers = patch["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap();
+            for container in containers {
+                let name = container["name"].as_str().unwrap();
+                let server = name == database::SERVER_CONTAINER || name == cache::SERVER_CONTAINER;
+                assert!(
+                    server || container.get("resources").is_none(),
+                    "{path}: {name} got the server's resources"
+                );
+                resources += usize::from(container.get("resources").is_some());
+                sidecar_images +=
+                    usize::from(name == "sidecar" && container.get("image").is_some());
+            }
+        }
+        assert!(
+            resources >= 1 && sidecar_images >= 1,
+            "the fixture's prod no longer changes resources and an image: {overlay:#?}"
+        );
     }
 }

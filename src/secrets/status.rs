@@ -1,7 +1,9 @@
 //! `status`: inspects one environment's material at a given moment and reports, per certificate
 //! and password, whether it still matches bakery.toml (present, SANs, key type, signed by the
-//! environment's CA) and how long it has left. Pure and read-only: the moment is a parameter, so
-//! a test can look years ahead without waiting, and the report carries no secret material.
+//! environment's CA) and how long it has left, which folders belong to no declared workload
+//! (orphans), and, given their modes, which private files others can read. Pure and read-only:
+//! the moment and the modes are parameters, so a test can look years ahead without waiting,
+//! and the report carries no secret material.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -104,12 +106,87 @@ pub struct Status {
     /// The moment the report describes (RFC 3339, UTC).
     pub evaluated_at: String,
     pub entries: Vec<Entry>,
+    /// Top-level folders of `secrets/<env>/` that belong to no database or cache of bakery.toml
+    /// (each also has an entry); `bakeryc secrets prune` removes them.
+    pub orphans: Vec<String>,
 }
 
 impl Status {
     /// Entries that are not `ok`.
     pub fn problems(&self) -> usize {
         self.entries.iter().filter(|e| e.state != State::Ok).count()
+    }
+
+    /// Whether `path` (relative to `secrets/<env>/`) holds private material: the CA key, a
+    /// server key or anything of a credentials folder. Such a file must be readable by its
+    /// owner only and owned by the user who runs bakeryc.
+    pub fn is_private(path: &str) -> bool {
+        let parts: Vec<&str> = path.split('/').collect();
+        matches!(
+            parts.as_slice(),
+            [CA_KEY] | [_, "tls", "tls.key"] | [_, "credentials", _]
+        )
+    }
+
+    /// Flags every private file (see [`Status::is_private`]) that group or others may read or
+    /// write, or that another user owns, on the row it belongs to. `files` gives, per path, its
+    /// permission bits and, when another user owns it, that user's id.
+    pub fn flag_exposed(&mut self, platform: &Platform, files: &[(String, u32, Option<u32>)]) {
+        for (path, mode, foreign) in files {
+            if !Self::is_private(path) {
+                continue;
+            }
+            let mut problems = Vec::new();
+            if mode & 0o077 != 0 {
+                problems.push(format!(
+                    "{path} is open to group or others (mode {mode:04o}): \
+                     `bakeryc secrets generate` sets it to 0600"
+                ));
+            }
+            if let Some(uid) = foreign {
+                problems.push(format!(
+                    "{path} is owned by another user (uid {uid}), who can replace it: \
+                     chown it to the user that runs bakeryc"
+                ));
+            }
+            if problems.is_empty() {
+                continue;
+            }
+            let object = self.row_of(platform, path);
+            let found = self
+                .entries
+                .iter()
+                .position(|e| Some(&e.object) == object.as_ref());
+            let index = found.unwrap_or_else(|| {
+                self.entries
+                    .push(Entry::new(EntryKind::Files, path.clone()));
+                self.entries.len() - 1
+            });
+            for problem in problems {
+                self.entries[index].flag(State::Mismatch, problem);
+            }
+        }
+    }
+
+    /// The object of the row a file belongs to (the CA, a server certificate, a password, an
+    /// orphaned folder).
+    fn row_of(&self, platform: &Platform, path: &str) -> Option<String> {
+        if path == CA_KEY {
+            return Some(platform.ca_config_map());
+        }
+        let (folder, rest) = path.split_once('/')?;
+        if self.orphans.iter().any(|o| o == folder) {
+            return Some(format!("{folder}/"));
+        }
+        let names = workloads(platform)
+            .into_iter()
+            .map(Workload::names)
+            .find(|names| names.workload == folder)?;
+        Some(if rest.starts_with("tls/") {
+            names.tls_secret
+        } else {
+            names.credentials_secret
+        })
     }
 }
 
@@ -135,11 +212,41 @@ pub fn status(
         entries.push(password_entry(workload, existing));
     }
     entries.push(files_entry(platform, env, existing, now));
+    let orphans = orphans(platform, existing);
+    for folder in &orphans {
+        let mut entry = Entry::new(EntryKind::Files, format!("{folder}/"));
+        entry.flag(
+            State::Mismatch,
+            format!(
+                "{folder}/ belongs to no database or cache of bakery.toml (removed or renamed?): \
+                 back it up if you may restore it, then `bakeryc secrets prune --env {env}` \
+                 removes it"
+            ),
+        );
+        entries.push(entry);
+    }
     Ok(Status {
         environment: env.to_owned(),
         evaluated_at: now.to_string(),
         entries,
+        orphans,
     })
+}
+
+/// The top-level folders of the environment that no workload of bakery.toml owns, sorted.
+fn orphans(platform: &Platform, files: &SecretFiles) -> Vec<String> {
+    let declared: Vec<String> = workloads(platform)
+        .into_iter()
+        .map(|w| w.names().workload)
+        .collect();
+    let mut found: Vec<String> = files
+        .paths()
+        .filter_map(|path| path.split_once('/').map(|(folder, _)| folder))
+        .filter(|folder| !declared.iter().any(|d| d == folder))
+        .map(str::to_owned)
+        .collect();
+    found.dedup();
+    found
 }
 
 fn ca_entry(

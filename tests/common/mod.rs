@@ -1,24 +1,213 @@
-//! Helpers shared by the integration tests that run the `bakeryc` binary. Each test crate uses
-//! a subset, hence the allowance for unused items.
+//! The one test builder every integration test goes through: a [`Test`] is a temporary workspace
+//! made from config text (or a fixture); [`Test::run`] runs the built binary there and gives back
+//! the exit code, stdout and stderr ([`Run`]); [`Test::tree`] and [`Test::diagnostics`] run the
+//! library on the same text; [`files`] and [`kustomize`] read what ended up on disk. This is the
+//! only place that knows how to start `bakeryc`, walk a tree or call kubectl; a test says what goes
+//! in and what must come out. `bakeryc()` and `files_under()` are the older names, kept as thin
+//! wrappers for tests written against them. Each test crate uses a subset, hence the allowance
+//! for unused items.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Runs the built binary in `dir` without colors.
-pub fn bakeryc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakeryc"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+use bakeryc::diagnostic::Diagnostic;
+use bakeryc::model::Platform;
+use bakeryc::render::Files;
+
+/// A path in the repository (tests run with the crate root as working directory, but the
+/// binary runs in the workspace).
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// Every file under `dir` with its bytes, sorted by path relative to `dir`.
-pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
+/// A temporary workspace where `bakeryc` runs, and the environment it runs with.
+pub struct Test {
+    dir: tempfile::TempDir,
+    /// Variables set (`Some`) or removed (`None`) for every run; colors are off by default.
+    env: Vec<(String, Option<String>)>,
+}
+
+impl Default for Test {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Test {
+    /// An empty workspace (no bakery.toml).
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            env: vec![("NO_COLOR".into(), Some("1".into()))],
+        }
+    }
+
+    /// A workspace whose bakery.toml is `text`.
+    pub fn config(text: &str) -> Self {
+        Self::new().file("bakery.toml", text)
+    }
+
+    /// A workspace whose bakery.toml is a copy of the repository file `path`
+    /// (`tests/fixtures/one-database/bakery.toml`, or `bakery.toml` itself).
+    pub fn fixture(path: &str) -> Self {
+        let text = fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Self::config(&text)
+    }
+
+    /// Writes `contents` to `path` in the workspace, creating its folders.
+    pub fn file(self, path: &str, contents: &str) -> Self {
+        let target = self.dir.path().join(path);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(target, contents).unwrap();
+        self
+    }
+
+    /// Sets a variable for every run.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Removes a variable (say `NO_COLOR`, to see colors) from every run.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), None));
+        self
+    }
+
+    /// The workspace folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the workspace.
+    pub fn join(&self, path: &str) -> PathBuf {
+        self.dir.path().join(path)
+    }
+
+    /// The workspace's bakery.toml as it is now.
+    pub fn source(&self) -> String {
+        fs::read_to_string(self.join("bakery.toml")).unwrap()
+    }
+
+    /// Runs `bakeryc ARGS` in the workspace.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// Runs `bakeryc ARGS` in the workspace with `env` on top of the workspace's variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut all = self.env.clone();
+        all.extend(
+            env.iter()
+                .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))),
+        );
+        Run::new(args, run_in(self.dir.path(), args, &all))
+    }
+
+    /// Every file of the workspace, or of a folder in it (`generated`), by relative path.
+    pub fn files(&self, folder: &str) -> BTreeMap<String, Vec<u8>> {
+        files(&self.join(folder))
+    }
+
+    /// What the library makes of the workspace's bakery.toml: every diagnostic, in order.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        bakeryc::check(&self.source()).diagnostics
+    }
+
+    /// The validated platform; panics with the diagnostics when the config is invalid.
+    pub fn platform(&self) -> Platform {
+        platform(&self.source())
+    }
+
+    /// The generated files the library compiles the workspace's bakery.toml to.
+    pub fn tree(&self) -> Files {
+        tree(&self.source())
+    }
+}
+
+/// The validated platform of config text; panics with the diagnostics when it is invalid.
+pub fn platform(source: &str) -> Platform {
+    let checked = bakeryc::check(source);
+    checked
+        .platform
+        .unwrap_or_else(|| panic!("the config is invalid: {:#?}", checked.diagnostics))
+}
+
+/// The generated files of config text, compiled and rendered by the library.
+pub fn tree(source: &str) -> Files {
+    bakeryc::build(&platform(source)).unwrap()
+}
+
+/// One finished run of the binary.
+pub struct Run {
+    pub args: Vec<String>,
+    pub output: Output,
+}
+
+impl Run {
+    fn new(args: &[&str], output: Output) -> Self {
+        Self {
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            output,
+        }
+    }
+
+    /// The exit code (`-1` when a signal ended the process).
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Asserts the exit code, showing the command and both streams when it differs.
+    #[track_caller]
+    pub fn status(self, code: i32) -> Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "bakeryc {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.args,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    /// Asserts exit code 0.
+    #[track_caller]
+    pub fn success(self) -> Self {
+        self.status(0)
+    }
+
+    /// Asserts that stderr contains `text`.
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Self {
+        assert!(
+            self.stderr().contains(text),
+            "bakeryc {:?}: {text:?} not in stderr:\n{}",
+            self.args,
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// Every file under `dir` with its bytes, by path relative to `dir` (sorted).
+pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut found = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(next) = pending.pop() {
         for entry in fs::read_dir(next).unwrap() {
@@ -26,13 +215,51 @@ pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 pending.push(path);
             } else {
-                files.push((
+                found.insert(
                     path.strip_prefix(dir).unwrap().display().to_string(),
                     fs::read(&path).unwrap(),
-                ));
+                );
             }
         }
     }
-    files.sort();
-    files
+    found
+}
+
+/// Every YAML document `kubectl kustomize DIR` prints, as JSON values.
+pub fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
+    let output = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl (with kustomize) is installed");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_saphyr::from_multiple(&String::from_utf8(output.stdout).unwrap()).unwrap()
+}
+
+/// The one place that starts the binary: in `dir`, with variables set (`Some`) or removed.
+fn run_in(dir: &Path, args: &[&str], env: &[(String, Option<String>)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bakeryc"));
+    command.args(args).current_dir(dir);
+    for (key, value) in env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command.output().unwrap()
+}
+
+/// Runs the built binary in `dir` without colors. Older name: prefer [`Test::run`].
+pub fn bakeryc(dir: &Path, args: &[&str]) -> Output {
+    run_in(dir, args, &[("NO_COLOR".into(), Some("1".into()))])
+}
+
+/// Every file under `dir` with its bytes, sorted by path. Older name: prefer [`files`].
+pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    files(dir).into_iter().collect()
 }

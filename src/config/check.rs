@@ -1,20 +1,21 @@
-//! Checks of single values (names, quantities, images, durations, choices) into model types,
-//! each reporting its own diagnostic at the value's span.
+//! The collecting context every section's checks report into ([`Checker`]), and the checks of
+//! single values (names, quantities, images, durations, choices) into model types, each
+//! reporting a typed diagnostic kind at the value's span.
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Diagnostic, ExtensionAdvice, Kind, Missing, SettingAdvice};
 use crate::model::{
     CpuMemory, DnsLabel, DomainName, Extension, Image, KeyAlgorithm, Period, PgVersion, Placement,
     Quantity, Resources, Setting, TlsVersion,
 };
 use std::collections::BTreeSet;
 
-use crate::parse::{RawPlacement, RawResources, SettingValue, Sp, Span};
+use super::environments::RawPlacement;
+use super::postgres::{RawPostgres, SettingValue};
+use super::resources::{RawCpuMemory, RawResources};
+use super::{Sp, Span, Table, suggest};
 
 use super::catalogue;
 
-/// Resource defaults when bakery.toml declares none: (request cpu, request memory, limit cpu, limit memory).
-pub const POSTGRES_RESOURCES: [&str; 4] = ["100m", "256Mi", "1", "512Mi"];
-pub const CACHE_RESOURCES: [&str; 4] = ["50m", "64Mi", "500m", "256Mi"];
 /// Settings bakeryc writes itself; `[postgres.settings]` may not override them.
 const RESERVED_SETTINGS: &[&str] = &[
     "config_file",
@@ -78,24 +79,55 @@ impl Checker {
             .any(|t| self.mistyped.contains(&(t.start, t.end, key.to_owned())))
     }
 
+    /// Reports a problem with a value at its span.
+    pub fn report(&mut self, span: &Span, kind: &Kind) {
+        self.push(Diagnostic::of(span.clone(), kind));
+    }
+
     /// A key that must be present; when it is not, reports at the table that should hold it
     /// (unless parse dropped it for its type, which it reported already).
     pub fn required<'a, T>(
         &mut self,
         value: Option<&'a Sp<T>>,
         wanted: &Wanted<'_>,
-        message: &str,
-        help: &str,
+        missing: Missing,
     ) -> Option<&'a Sp<T>> {
         let searched: Vec<&Span> = std::iter::once(wanted.table).chain(wanted.also).collect();
         if value.is_none() && !self.mistyped(&searched, wanted.key) {
-            self.push(
-                Diagnostic::error(Code::MissingKey, wanted.table.clone(), message)
-                    .with_label(format!("{} has no `{}`", wanted.table_name, wanted.key))
-                    .with_help(help),
+            self.report(
+                wanted.table,
+                &Kind::MissingKey {
+                    table: wanted.table_name.to_owned(),
+                    key: wanted.key.to_owned(),
+                    missing,
+                },
             );
         }
         value
+    }
+
+    /// A required key of a section (`[platform] name`), reported at the section when missing,
+    /// with the key's example from `table`'s definition and `why` the key is needed.
+    pub fn required_in<'a, T>(
+        &mut self,
+        value: Option<&'a Sp<T>>,
+        section: &Span,
+        table: &'static Table,
+        key: &'static str,
+        why: &'static str,
+    ) -> Option<&'a Sp<T>> {
+        let wanted = Wanted {
+            table: section,
+            table_name: table.title,
+            key,
+            also: None,
+        };
+        let missing = Missing::InSection {
+            path: table.title.trim_matches(['[', ']']),
+            example: table.example(key),
+            why,
+        };
+        self.required(value, &wanted, missing)
     }
 
     /// A DNS label that must still fit 63 characters once `suffix` is appended.
@@ -103,58 +135,58 @@ impl Checker {
         match DnsLabel::new(&name.value) {
             Err(problem) => {
                 let suggestion = name.value.to_lowercase().replace(['_', '.', ' '], "-");
-                let help = if DnsLabel::new(&suggestion).is_ok() {
-                    format!("use lowercase letters, digits and '-', e.g. \"{suggestion}\"")
-                } else {
-                    Code::InvalidName.help().to_owned()
+                let kind = Kind::NotDnsLabel {
+                    written: name.value.clone(),
+                    problem,
+                    suggestion: DnsLabel::new(&suggestion).is_ok().then_some(suggestion),
                 };
-                self.push(
-                    Diagnostic::error(
-                        Code::InvalidName,
-                        name.span.clone(),
-                        format!("{:?} is not a DNS-1123 label: it {problem}", name.value),
-                    )
-                    .with_label("not a valid Kubernetes name")
-                    .with_help(help),
-                );
+                self.report(&name.span, &kind);
                 None
             }
             Ok(label) if label.as_str().len() + suffix.len() > DnsLabel::MAX_LEN => {
-                let max = DnsLabel::MAX_LEN - suffix.len();
-                self.push(
-                    Diagnostic::error(
-                        Code::NameTooLong,
-                        name.span.clone(),
-                        format!(
-                            "{:?} is {} characters; derived names allow at most {max}",
-                            name.value,
-                            name.value.len()
-                        ),
-                    )
-                    .with_label(format!(
-                        "\"{}{suffix}\" would exceed 63 characters",
-                        name.value
-                    ))
-                    .with_help(format!("shorten the name to {max} characters or fewer")),
-                );
+                let kind = Kind::NameTooLong {
+                    written: name.value.clone(),
+                    suffix: suffix.to_owned(),
+                    max: DnsLabel::MAX_LEN - suffix.len(),
+                };
+                self.report(&name.span, &kind);
                 None
             }
             Ok(label) => Some(label),
         }
     }
 
+    /// A database's or cache's name: a label as [`Self::label`] checks it, whose Service
+    /// (`<name>-db-service`, `<name>-service`) must also be a DNS-1035 label, which starts with
+    /// a letter, or the API server refuses it at deploy time. `example_prefix` makes the help's
+    /// valid example (`db-` gives `db-123`).
+    pub fn service_label(
+        &mut self,
+        name: &Sp<String>,
+        suffix: &str,
+        example_prefix: &str,
+    ) -> Option<DnsLabel> {
+        let label = self.label(name, suffix)?;
+        if label.as_str().starts_with(|c: char| c.is_ascii_digit()) {
+            let kind = Kind::ServiceNameStartsWithDigit {
+                written: name.value.clone(),
+                example: format!("{example_prefix}{}", name.value),
+            };
+            self.report(&name.span, &kind);
+        }
+        // Still the label: the error above already stops the build, and the name's other
+        // checks (environments, derived names) keep reporting as they would.
+        Some(label)
+    }
+
     pub fn domain(&mut self, domain: &Sp<String>) -> Option<DomainName> {
         DomainName::new(&domain.value)
             .map_err(|problem| {
-                self.push(
-                    Diagnostic::error(
-                        Code::InvalidName,
-                        domain.span.clone(),
-                        format!("{:?} is not a DNS domain: {problem}", domain.value),
-                    )
-                    .with_label("not a DNS domain")
-                    .with_help("use the cluster's DNS domain, usually \"cluster.local\""),
-                );
+                let kind = Kind::NotDomain {
+                    written: domain.value.clone(),
+                    problem,
+                };
+                self.report(&domain.span, &kind);
             })
             .ok()
     }
@@ -162,14 +194,10 @@ impl Checker {
     pub fn version(&mut self, version: &Sp<i64>) -> Option<PgVersion> {
         PgVersion::new(version.value)
             .map_err(|problem| {
-                self.push(
-                    Diagnostic::error(Code::UnsupportedVersion, version.span.clone(), problem)
-                        .with_label("unsupported PostgreSQL major version")
-                        .with_help(format!(
-                            "use a major version from {} to {}",
-                            PgVersion::SUPPORTED.start(),
-                            PgVersion::SUPPORTED.end()
-                        )),
+                let supported = (*PgVersion::SUPPORTED.start(), *PgVersion::SUPPORTED.end());
+                self.report(
+                    &version.span,
+                    &Kind::UnsupportedVersion { problem, supported },
                 );
             })
             .ok()
@@ -178,56 +206,36 @@ impl Checker {
     pub fn image(&mut self, image: &Sp<String>) -> Option<Image> {
         match parse_image(&image.value) {
             Ok(parsed) => {
+                let written = image.value.clone();
+                let repository = parsed.repository.clone();
                 if parsed.tag.as_deref() == Some("latest") && parsed.digest.is_none() {
-                    self.push(
-                        Diagnostic::error(
-                            Code::ImageLatest,
-                            image.span.clone(),
-                            format!("image {:?} is tagged `latest`", image.value),
-                        )
-                        .with_label("`latest` is not a version")
-                        .with_help(format!(
-                            "pin a version, e.g. \"{}:<version>\", or a digest",
-                            parsed.repository
-                        )),
-                    );
+                    let kind = Kind::ImageLatest {
+                        written,
+                        repository,
+                    };
+                    self.report(&image.span, &kind);
                     return None;
                 }
                 if parsed.tag.is_none() && parsed.digest.is_none() {
-                    self.push(
-                        Diagnostic::error(
-                            Code::ImageLatest,
-                            image.span.clone(),
-                            format!("image {:?} has no tag or digest", image.value),
-                        )
-                        .with_label("means `latest`")
-                        .with_help(format!(
-                            "pin a version, e.g. \"{}:<version>\", or a digest",
-                            parsed.repository
-                        )),
-                    );
+                    let kind = Kind::ImageUntagged {
+                        written,
+                        repository,
+                    };
+                    self.report(&image.span, &kind);
                     return None;
                 }
                 Some(parsed)
             }
             Err(problem) => {
                 let lower = image.value.trim().to_ascii_lowercase();
-                let help = if image.value.contains('@') {
-                    "a digest is sha256: followed by 64 lowercase hex digits, as `docker buildx imagetools inspect <image>` prints it, e.g. postgres:17.2-alpine@sha256:<64 hex digits>".to_owned()
-                } else if lower != image.value && parse_image(&lower).is_ok() {
-                    format!("did you mean \"{lower}\"?")
-                } else {
-                    Code::ImageInvalid.help().to_owned()
+                let kind = Kind::ImageInvalid {
+                    written: image.value.clone(),
+                    problem,
+                    has_digest: image.value.contains('@'),
+                    lowercase: (lower != image.value && parse_image(&lower).is_ok())
+                        .then_some(lower),
                 };
-                self.push(
-                    Diagnostic::error(
-                        Code::ImageInvalid,
-                        image.span.clone(),
-                        format!("{:?} is not an image reference: {problem}", image.value),
-                    )
-                    .with_label("malformed image reference")
-                    .with_help(help),
-                );
+                self.report(&image.span, &kind);
                 None
             }
         }
@@ -248,25 +256,13 @@ impl Checker {
             let major: String = tag.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(major) = major.parse::<u8>() {
                 if major != version.major() {
-                    self.push(
-                        Diagnostic::warning(
-                            Code::ImageVersionMismatch,
-                            image.span.clone(),
-                            format!(
-                                "image tag {tag:?} is PostgreSQL {major}, but `version` is {}",
-                                version.major()
-                            ),
-                        )
-                        .with_label(format!("runs PostgreSQL {major}"))
-                        .with_secondary(
-                            written.span.clone(),
-                            format!("settings are written for PostgreSQL {}", version.major()),
-                        )
-                        .with_help(format!(
-                            "use a postgres:{}.x image, or set version = {major}",
-                            version.major()
-                        )),
-                    );
+                    let kind = Kind::ImageVersionMismatch {
+                        tag: tag.clone(),
+                        image_major: major,
+                        version: version.major(),
+                        version_at: written.span.clone(),
+                    };
+                    self.report(&image.span, &kind);
                 }
             }
         }
@@ -275,19 +271,16 @@ impl Checker {
 
     pub fn quantity(&mut self, written: &Sp<String>, what: &str) -> Option<Quantity> {
         let bytes = what.contains("memory") || what.contains("storage");
+        let (what, text) = (what.to_owned(), written.value.clone());
         match Quantity::new(&written.value) {
             Ok(quantity) => {
                 if quantity.value() <= 0.0 || quantity.value().is_nan() {
-                    let example = if bytes { "\"1Gi\"" } else { "\"100m\"" };
-                    self.push(
-                        Diagnostic::error(
-                            Code::NonPositiveQuantity,
-                            written.span.clone(),
-                            format!("{what} {:?} is not greater than zero", written.value),
-                        )
-                        .with_label("must be greater than zero")
-                        .with_help(format!("use a {what} greater than zero, e.g. {example}")),
-                    );
+                    let kind = Kind::NotPositive {
+                        what,
+                        written: text,
+                        bytes,
+                    };
+                    self.report(&written.span, &kind);
                     return None;
                 }
                 let bare = written
@@ -297,59 +290,33 @@ impl Checker {
                 if bytes && bare && quantity.value() < 1_048_576.0 {
                     // A bare number is bytes: `storage = "2"` is two bytes, not two gigabytes.
                     let unit = if what.contains("storage") { "Gi" } else { "Mi" };
-                    let number = &written.value;
-                    self.push(
-                        Diagnostic::error(
-                            Code::InvalidQuantity,
-                            written.span.clone(),
-                            format!("{what} {:?} is less than a mebibyte", written.value),
-                        )
-                        .with_label("a size without a binary unit is counted in bytes")
-                        .with_help(format!(
-                            "did you mean {number}{unit}? Sizes are written in Ki, Mi, Gi or Ti"
-                        )),
-                    );
+                    let kind = Kind::BareBytes {
+                        what,
+                        written: text,
+                        unit,
+                    };
+                    self.report(&written.span, &kind);
                     return None;
                 }
                 if bytes && written.value.ends_with('m') {
                     // Valid for Kubernetes, but millibytes: "512m" of memory is half a byte.
-                    let near = format!("{}Mi", written.value.trim_end_matches('m'));
-                    self.push(
-                        Diagnostic::error(
-                            Code::InvalidQuantity,
-                            written.span.clone(),
-                            format!(
-                                "{what} {:?} means {} thousandths of a byte",
-                                written.value,
-                                written.value.trim_end_matches('m')
-                            ),
-                        )
-                        .with_label("`m` is milli, not mega")
-                        .with_help(format!(
-                            "did you mean {near}? Sizes are written in Ki, Mi, Gi or Ti"
-                        )),
-                    );
+                    let kind = Kind::Millibytes {
+                        what,
+                        written: text,
+                    };
+                    self.report(&written.span, &kind);
                     return None;
                 }
                 Some(quantity)
             }
             Err(problem) => {
-                let help = match quantity_suggestion(&written.value) {
-                    Some(near) if bytes || !near.ends_with('i') => format!(
-                        "did you mean {near}? Kubernetes writes binary sizes as Ki, Mi, Gi, Ti"
-                    ),
-                    _ if bytes => "write a size such as \"512Mi\" or \"2Gi\"".to_owned(),
-                    _ => "write CPU as cores (\"1\", \"0.5\") or millicores (\"500m\")".to_owned(),
+                let kind = Kind::NotQuantity {
+                    what,
+                    problem,
+                    near: quantity_suggestion(&written.value),
+                    bytes,
                 };
-                self.push(
-                    Diagnostic::error(
-                        Code::InvalidQuantity,
-                        written.span.clone(),
-                        format!("{what}: {problem}"),
-                    )
-                    .with_label("not a Kubernetes quantity")
-                    .with_help(help),
-                );
+                self.report(&written.span, &kind);
                 None
             }
         }
@@ -364,18 +331,11 @@ impl Checker {
         match DomainName::new(&written.value) {
             Ok(_) => Some(written.value.clone()),
             Err(problem) => {
-                self.push(
-                    Diagnostic::error(
-                        Code::InvalidName,
-                        written.span.clone(),
-                        format!(
-                            "storage class {:?} is not a valid name: {problem}",
-                            written.value
-                        ),
-                    )
-                    .with_label("not a StorageClass name")
-                    .with_help("use the name shown by `kubectl get storageclass`"),
-                );
+                let kind = Kind::NotStorageClass {
+                    written: written.value.clone(),
+                    problem,
+                };
+                self.report(&written.span, &kind);
                 None
             }
         }
@@ -410,30 +370,16 @@ impl Checker {
                     let span = written[request]
                         .or(written[limit])
                         .map_or(0..0, |w| w.span.clone());
-                    let mut diagnostic = Diagnostic::error(
-                        Code::RequestAboveLimit,
-                        span,
-                        format!(
-                            "{what} request {} is above the {what} limit {}",
-                            r.as_str(),
-                            l.as_str()
-                        ),
-                    )
-                    .with_label("request above limit")
-                    .with_help(format!(
-                        "lower the {what} request to at most {}, or raise the limit",
-                        l.as_str()
-                    ));
-                    if let (Some(_), Some(limit_written)) = (written[request], written[limit]) {
-                        diagnostic =
-                            diagnostic.with_secondary(limit_written.span.clone(), "limit set here");
-                    } else if written[limit].is_none() {
-                        diagnostic = diagnostic.with_help(format!(
-                            "the {what} limit defaults to {}: lower the request or set a limit explicitly",
-                            l.as_str()
-                        ));
-                    }
-                    self.push(diagnostic);
+                    let kind = Kind::RequestAboveLimit {
+                        what,
+                        request: r.as_str().to_owned(),
+                        limit: l.as_str().to_owned(),
+                        limit_at: written[request]
+                            .and(written[limit])
+                            .map(|limit| limit.span.clone()),
+                        limit_defaulted: written[limit].is_none(),
+                    };
+                    self.report(&span, &kind);
                     return None;
                 }
             }
@@ -468,20 +414,12 @@ impl Checker {
                 Ok(extension) => {
                     if let (Some(version), Some(known)) = (version, &known) {
                         if !known.contains(&extension.as_str()) {
-                            let help = extension_help(&written.value, version, known);
-                            self.push(
-                                Diagnostic::warning(
-                                    Code::UnknownExtension,
-                                    written.span.clone(),
-                                    format!(
-                                        "extension {:?} is not in the PostgreSQL {} contrib set",
-                                        written.value,
-                                        version.major()
-                                    ),
-                                )
-                                .with_label("CREATE EXTENSION may fail")
-                                .with_help(help),
-                            );
+                            let kind = Kind::ExtensionNotInContrib {
+                                name: written.value.clone(),
+                                major: version.major(),
+                                advice: extension_advice(&written.value, version, known),
+                            };
+                            self.report(&written.span, &kind);
                         }
                     }
                     if seen.insert(extension.as_str().to_owned()) {
@@ -491,16 +429,12 @@ impl Checker {
                 Err(problem) => {
                     ok = false;
                     let lower = written.value.to_ascii_lowercase();
-                    let help = if lower != written.value && Extension::new(&lower).is_ok() {
-                        format!("did you mean \"{lower}\"? Extension names are lowercase")
-                    } else {
-                        "extension names are lowercase letters, digits, '_' and '-'".to_owned()
+                    let kind = Kind::NotExtension {
+                        problem,
+                        lowercase: (lower != written.value && Extension::new(&lower).is_ok())
+                            .then_some(lower),
                     };
-                    self.push(
-                        Diagnostic::error(Code::UnknownExtension, written.span.clone(), problem)
-                            .with_label("not an extension name")
-                            .with_help(help),
-                    );
+                    self.report(&written.span, &kind);
                 }
             }
         }
@@ -511,28 +445,18 @@ impl Checker {
         &mut self,
         written: &Sp<String>,
         key: &str,
-        names: &[&str],
+        names: &'static [&'static str],
         from_name: fn(&str) -> Option<T>,
     ) -> Option<T> {
         let found = from_name(&written.value);
         if found.is_none() {
-            let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-            let help = match crate::parse::suggest(&written.value, names) {
-                Some(near) => format!(
-                    "did you mean \"{near}\"? `{key}` is one of {}",
-                    quoted.join(", ")
-                ),
-                None => format!("`{key}` is one of {}", quoted.join(", ")),
+            let kind = Kind::InvalidChoice {
+                written: written.value.clone(),
+                key: key.to_owned(),
+                choices: names,
+                near: suggest(&written.value, names),
             };
-            self.push(
-                Diagnostic::error(
-                    Code::InvalidChoice,
-                    written.span.clone(),
-                    format!("{:?} is not a valid `{key}`", written.value),
-                )
-                .with_label("unknown value")
-                .with_help(help),
-            );
+            self.report(&written.span, &kind);
         }
         found
     }
@@ -553,11 +477,10 @@ impl Checker {
                     .min(i32::MAX as u64),
             )),
             _ => {
-                self.push(
-                    Diagnostic::error(Code::InvalidDuration, written.span.clone(), format!("{:?} is not a duration", written.value))
-                        .with_label("expected a duration such as 500ms or 2s, or \"off\"")
-                        .with_help("write log_min_duration = \"500ms\" (statements at least this slow are logged) or \"off\""),
-                );
+                let kind = Kind::NotStatementDuration {
+                    written: written.value.clone(),
+                };
+                self.report(&written.span, &kind);
                 None
             }
         }
@@ -568,48 +491,21 @@ impl Checker {
         let number = lower
             .trim_start_matches("tls")
             .trim_start_matches(['v', ' ', '_']);
-        match number {
-            "1.2" => Some(TlsVersion::V1_2),
-            "1.3" => Some(TlsVersion::V1_3),
-            "1.0" | "1.1" | "1" | "1_0" | "1_1" => {
-                self.push(
-                    Diagnostic::error(
-                        Code::TlsMinVersion,
-                        written.span.clone(),
-                        format!("TLS {number} is deprecated and insecure"),
-                    )
-                    .with_label("below TLS 1.2")
-                    .with_help(
-                        "use min_version = \"1.2\" (or \"1.3\" when every client supports it)",
-                    ),
-                );
-                None
-            }
-            _ if lower.starts_with("ssl") => {
-                self.push(
-                    Diagnostic::error(
-                        Code::TlsMinVersion,
-                        written.span.clone(),
-                        format!("{:?} is SSL, broken since 2014", written.value),
-                    )
-                    .with_label("below TLS 1.2")
-                    .with_help("use min_version = \"1.2\" or \"1.3\""),
-                );
-                None
-            }
-            _ => {
-                self.push(
-                    Diagnostic::error(
-                        Code::TlsMinVersion,
-                        written.span.clone(),
-                        format!("{:?} is not a TLS version", written.value),
-                    )
-                    .with_label("unknown TLS version")
-                    .with_help("use min_version = \"1.2\" or \"1.3\""),
-                );
-                None
-            }
-        }
+        let kind = match number {
+            "1.2" => return Some(TlsVersion::V1_2),
+            "1.3" => return Some(TlsVersion::V1_3),
+            "1.0" | "1.1" | "1" | "1_0" | "1_1" => Kind::TlsDeprecated {
+                number: number.to_owned(),
+            },
+            _ if lower.starts_with("ssl") => Kind::TlsSsl {
+                written: written.value.clone(),
+            },
+            _ => Kind::NotTlsVersion {
+                written: written.value.clone(),
+            },
+        };
+        self.report(&written.span, &kind);
+        None
     }
 
     pub fn period(&mut self, written: Option<&Sp<String>>, default: &str) -> Option<Period> {
@@ -618,19 +514,11 @@ impl Checker {
         };
         Period::new(&written.value)
             .map_err(|problem| {
-                let zero = problem.ends_with("must be longer than zero");
-                let message = if zero {
-                    problem
-                } else {
-                    format!("{:?} is not a duration", written.value)
+                let kind = Kind::NotPeriod {
+                    written: written.value.clone(),
+                    problem,
                 };
-                self.push(
-                    Diagnostic::error(Code::InvalidDuration, written.span.clone(), message)
-                        .with_label(if zero { "not longer than zero" } else { "not a duration" })
-                        .with_help(
-                            "write a number and a unit: y (years), mo (months), w, d, h, e.g. \"10y\", \"3y\", \"90d\"",
-                        ),
-                );
+                self.report(&written.span, &kind);
             })
             .ok()
     }
@@ -650,46 +538,22 @@ impl Checker {
                 .strip_prefix("rsa")
                 .map(|bits| bits.trim_start_matches(['-', '_', ' ', ':']))
                 .and_then(|bits| bits.parse::<u32>().ok());
-            let weak_rsa = rsa_bits.filter(|bits| *bits < 2048);
-            let spelled = KeyAlgorithm::NAMES
-                .iter()
-                .find(|name| {
-                    name.replace('-', "") == lower.replace(['-', '_', ' ', ':'], "")
-                        || rsa_bits.is_some_and(|bits| **name == format!("rsa-{bits}"))
-                })
-                .copied();
-            let (message, help) = match weak_rsa {
-                Some(bits) => (
-                    format!("RSA {bits} is too weak"),
-                    "RSA keys must have at least 2048 bits: use rsa-2048, rsa-3072 or rsa-4096 (or ecdsa-p256)".to_owned(),
-                ),
-                None if spelled.is_some() => (
-                    format!("{:?} is not spelled as bakeryc expects", written.value),
-                    format!(
-                        "write key = \"{}\"",
-                        spelled.unwrap_or_default()
-                    ),
-                ),
-                None => (
-                    format!("{:?} is not a key algorithm", written.value),
-                    match crate::parse::suggest(&written.value, KeyAlgorithm::NAMES) {
-                        Some(near) => format!("did you mean \"{near}\"? Key algorithms: {}", KeyAlgorithm::NAMES.join(", ")),
-                        None => format!("key algorithms: {}", KeyAlgorithm::NAMES.join(", ")),
-                    },
-                ),
+            let spelled = KeyAlgorithm::NAMES.iter().find(|name| {
+                name.replace('-', "") == lower.replace(['-', '_', ' ', ':'], "")
+                    || rsa_bits.is_some_and(|bits| **name == format!("rsa-{bits}"))
+            });
+            let kind = match (rsa_bits.filter(|bits| *bits < 2048), spelled) {
+                (Some(bits), _) => Kind::WeakRsa { bits },
+                (None, Some(spelled)) => Kind::KeyMisspelt {
+                    written: written.value.clone(),
+                    spelled,
+                },
+                (None, None) => Kind::NotKeyAlgorithm {
+                    written: written.value.clone(),
+                    near: suggest(&written.value, KeyAlgorithm::NAMES),
+                },
             };
-            let label = if weak_rsa.is_some() {
-                "fewer than 2048 bits"
-            } else if spelled.is_some() {
-                "spelt differently"
-            } else {
-                "unknown key algorithm"
-            };
-            self.push(
-                Diagnostic::error(Code::KeyAlgorithm, written.span.clone(), message)
-                    .with_label(label)
-                    .with_help(help),
-            );
+            self.report(&written.span, &kind);
         }
         found
     }
@@ -702,17 +566,10 @@ impl Checker {
         version: PgVersion,
     ) -> Option<Setting> {
         if RESERVED_SETTINGS.contains(&name.value.as_str()) {
-            self.push(
-                Diagnostic::error(
-                    Code::ReservedSetting,
-                    name.span.clone(),
-                    format!("`{}` is managed by bakeryc", name.value),
-                )
-                .with_label("cannot be overridden")
-                .with_help(
-                    "remove it: bakeryc sets it from [tls], [postgres.audit] and its own hardening",
-                ),
-            );
+            let kind = Kind::ReservedSetting {
+                name: name.value.clone(),
+            };
+            self.report(&name.span, &kind);
             return None;
         }
         let valid_name = !name.value.is_empty()
@@ -723,47 +580,29 @@ impl Checker {
         if !valid_name || !catalogue::setting_exists(version, &name.value) {
             let major = version.major();
             let versions = catalogue::versions_with_setting(&name.value);
-            let help = match (versions.first(), versions.last()) {
-                (Some(first), _) if *first > major => format!(
-                    "`{}` exists from PostgreSQL {first} on: remove it, or declare version = {first} with a matching image",
-                    name.value
-                ),
-                (_, Some(last)) if *last < major => format!(
-                    "`{}` was removed after PostgreSQL {last}: remove it",
-                    name.value
-                ),
+            let advice = match (versions.first(), versions.last()) {
+                (Some(first), _) if *first > major => SettingAdvice::From(*first),
+                (_, Some(last)) if *last < major => SettingAdvice::RemovedAfter(*last),
                 _ => {
                     let known = catalogue::settings(version);
-                    match crate::parse::suggest(&name.value, &known) {
-                        Some(near) => format!("did you mean `{near}`?"),
-                        None => format!(
-                            "remove it: it is not a PostgreSQL {major} setting (extension settings are written with a dot, e.g. pg_stat_statements.max)"
-                        ),
+                    match suggest(&name.value, &known) {
+                        Some(near) => SettingAdvice::Near(near.to_owned()),
+                        None => SettingAdvice::Remove,
                     }
                 }
             };
-            self.push(
-                Diagnostic::error(
-                    Code::UnknownSetting,
-                    name.span.clone(),
-                    format!("PostgreSQL {major} has no setting `{}`", name.value),
-                )
-                .with_label("the server would refuse to start")
-                .with_help(help),
-            );
+            let kind = Kind::UnknownSetting {
+                name: name.value.clone(),
+                major,
+                advice,
+            };
+            self.report(&name.span, &kind);
             return None;
         }
         let rendered = match &value.value {
             SettingValue::String(text) => {
                 if text.contains(['\n', '\r', '\0']) {
-                    self.push(
-                        Diagnostic::error(
-                            Code::WrongType,
-                            value.span.clone(),
-                            "setting values must be on one line",
-                        )
-                        .with_label("contains a line break"),
-                    );
+                    self.report(&value.span, &Kind::SettingOnSeveralLines);
                     return None;
                 }
                 format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
@@ -771,14 +610,7 @@ impl Checker {
             SettingValue::Integer(number) => number.to_string(),
             SettingValue::Float(number) if number.is_finite() => number.to_string(),
             SettingValue::Float(_) => {
-                self.push(
-                    Diagnostic::error(
-                        Code::WrongType,
-                        value.span.clone(),
-                        "PostgreSQL settings cannot be inf or nan",
-                    )
-                    .with_label("not a finite number"),
-                );
+                self.report(&value.span, &Kind::SettingNotFinite);
                 return None;
             }
             SettingValue::Bool(flag) => if *flag { "on" } else { "off" }.to_owned(),
@@ -855,11 +687,9 @@ const THIRD_PARTY_EXTENSIONS: &[(&str, &str)] = &[
 ];
 
 /// What to do about an extension outside the declared version's contrib set.
-fn extension_help(name: &str, version: PgVersion, known: &[&str]) -> String {
+fn extension_advice(name: &str, version: PgVersion, known: &[&str]) -> ExtensionAdvice {
     if let Some((_, source)) = THIRD_PARTY_EXTENSIONS.iter().find(|(n, _)| *n == name) {
-        return format!(
-            "`{name}` is not part of contrib: use {source}, and ignore this warning once the image has it"
-        );
+        return ExtensionAdvice::ThirdParty(source);
     }
     let versions: Vec<u8> = PgVersion::SUPPORTED
         .filter(|major| {
@@ -869,18 +699,14 @@ fn extension_help(name: &str, version: PgVersion, known: &[&str]) -> String {
         .collect();
     if let (Some(first), Some(last)) = (versions.first(), versions.last()) {
         return if *first > version.major() {
-            format!(
-                "`{name}` ships with PostgreSQL {first} and later: remove it, or declare a version that has it"
-            )
+            ExtensionAdvice::From(*first)
         } else {
-            format!("`{name}` ships with PostgreSQL {first} to {last} only: remove it")
+            ExtensionAdvice::Only(*first, *last)
         };
     }
-    match crate::parse::suggest(name, known) {
-        Some(near) => format!(
-            "did you mean \"{near}\"? If the image adds `{name}` itself, ignore this warning"
-        ),
-        None => format!("check the name; if the image adds `{name}` itself, ignore this warning"),
+    match suggest(name, known) {
+        Some(near) => ExtensionAdvice::Near(near.to_owned()),
+        None => ExtensionAdvice::CheckName,
     }
 }
 
@@ -973,6 +799,49 @@ fn quantity_suggestion(text: &str) -> Option<String> {
     };
     let candidate = format!("{number}{binary}");
     (candidate != text).then_some(candidate)
+}
+
+/// Helpers shared by the layering code above: everything that reads one raw value.
+impl Checker {
+    pub fn postgres_section(&mut self, section: &RawPostgres) {
+        if let Some(resources) = &section.resources {
+            self.resources_section(resources);
+        }
+    }
+
+    pub fn placement_section(&mut self, section: &RawPlacement) {
+        if let Some(image) = &section.image {
+            self.image(image);
+        }
+        if let Some(storage) = &section.storage {
+            self.storage(storage);
+        }
+        if let Some(class) = &section.storage_class {
+            self.storage_class(class);
+        }
+        if let Some(resources) = &section.resources {
+            self.resources_section(resources);
+        }
+    }
+
+    /// Each quantity of a resources table, named as [`Checker::resources`] names it so that the
+    /// two reports of one value are one.
+    fn resources_section(&mut self, resources: &RawResources) {
+        for (cpu_memory, kind) in [
+            (&resources.requests, "request"),
+            (&resources.limits, "limit"),
+        ] {
+            let Some(RawCpuMemory { cpu, memory, .. }) = cpu_memory else {
+                continue;
+            };
+            if let Some(cpu) = cpu {
+                self.quantity(cpu, &format!("cpu {kind}"));
+            }
+            if let Some(memory) = memory {
+                self.quantity(memory, &format!("memory {kind}"));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

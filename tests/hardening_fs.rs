@@ -1,0 +1,615 @@
+//! Issue 17, the filesystem half: what a hostile or careless filesystem does to `build` and
+//! `secrets` (folders bakeryc does not own, symbolic links, mount points, FIFOs and devices,
+//! staging folders of killed runs, open modes and foreign owners, orphaned secrets). Each test
+//! runs the binary in a temp folder; those that need root (chown, mount, another user) skip
+//! with a printed reason when they cannot.
+
+mod common;
+
+use common::bakeryc;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NOBODY: u32 = 65534;
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A temp folder with `config` as `bakery.toml`.
+fn workspace(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(fixture(config), dir.path().join("bakery.toml")).unwrap();
+    dir
+}
+
+/// The secrets fixture (ECDSA, fast), with its secrets for `prod` generated.
+fn secrets_workspace() -> tempfile::TempDir {
+    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
+    expect(
+        &bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]),
+        0,
+    );
+    dir
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn expect(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn is_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Changes every database's storage in `dir/bakery.toml` to `gib` Gi, so that the next build
+/// changes files.
+fn restorage(dir: &Path, gib: u32) {
+    let path = dir.join("bakery.toml");
+    let config = fs::read_to_string(&path).unwrap();
+    let mut changed = String::new();
+    for line in config.lines() {
+        if line.starts_with("storage = ") {
+            let _ = writeln!(changed, "storage = \"{gib}Gi\"");
+        } else {
+            changed.push_str(line);
+            changed.push('\n');
+        }
+    }
+    assert_ne!(changed, config);
+    fs::write(path, changed).unwrap();
+}
+
+/// Names in `dir` that start with `.bakeryc-`.
+fn leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".bakeryc-"))
+        .collect()
+}
+
+/// Item 1: folders bakeryc does not own keep mode, owner, setgid bit and existence.
+#[test]
+fn build_keeps_the_folders_it_does_not_own() {
+    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let h = dir.path().join("h");
+    fs::create_dir_all(h.join(".ssh")).unwrap();
+    fs::set_permissions(h.join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(h.join(".ssh/id"), "k\n").unwrap();
+    fs::create_dir_all(h.join(".gnupg/p")).unwrap();
+    fs::create_dir_all(h.join("base")).unwrap();
+    fs::set_permissions(h.join("base"), fs::Permissions::from_mode(0o2750)).unwrap();
+    fs::create_dir_all(h.join("overlays/mine/empty")).unwrap();
+    fs::set_permissions(h.join("overlays/mine"), fs::Permissions::from_mode(0o711)).unwrap();
+    if is_root() {
+        std::os::unix::fs::chown(h.join("base"), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    for round in 0..2 {
+        expect(&bakeryc(dir.path(), &["build", "-o", "h"]), 0);
+        assert_eq!(mode(&h.join(".ssh")), 0o700);
+        assert_eq!(fs::read_to_string(h.join(".ssh/id")).unwrap(), "k\n");
+        assert!(h.join(".gnupg/p").is_dir(), "an empty folder survives");
+        assert_eq!(mode(&h.join("base")), 0o2750, "setgid and mode kept");
+        if is_root() {
+            assert_eq!(fs::metadata(h.join("base")).unwrap().uid(), NOBODY);
+        }
+        assert_eq!(mode(&h.join("overlays/mine")), 0o711);
+        assert!(h.join("overlays/mine/empty").is_dir());
+        assert!(h.join("base/kustomization.yaml").is_file());
+        assert_eq!(leftovers(&h), Vec::<String>::new());
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        // Second round: the tree exists, so the roots are replaced rather than created.
+        restorage(dir.path(), round + 6);
+    }
+}
+
+/// Item 9 (the output half): only the roots bakeryc writes are read; a copy of a generated file
+/// elsewhere in the output folder is the user's, not pruned, and no drift.
+#[test]
+fn build_reads_and_prunes_only_its_own_roots() {
+    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    expect(&bakeryc(dir.path(), &["build"]), 0);
+    let generated = dir.path().join("generated");
+    fs::create_dir(generated.join("backup")).unwrap();
+    fs::copy(
+        generated.join("base/kustomization.yaml"),
+        generated.join("backup/kustomization.yaml"),
+    )
+    .unwrap();
+    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+    let build = bakeryc(dir.path(), &["build"]);
+    expect(&build, 0);
+    assert!(stderr(&build).contains("up to date"), "{}", stderr(&build));
+    assert!(generated.join("backup/kustomization.yaml").is_file());
+}
+
+/// Item 9: the config is a regular file of at most 10 MB; anything else is exit 2 at once.
+#[test]
+fn config_reads_refuse_devices_fifos_folders_and_huge_files() {
+    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let fifo = dir.path().join("fifo.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let big = dir.path().join("big.toml");
+    fs::write(&big, "\n".repeat(10 * 1024 * 1024 + 1)).unwrap();
+    for (config, says) in [
+        ("/dev/zero", "a device"),
+        (fifo.to_str().unwrap(), "a FIFO"),
+        (dir.path().to_str().unwrap(), "a folder"),
+        (big.to_str().unwrap(), "larger than 10 MB"),
+    ] {
+        for command in ["check", "build"] {
+            // `timeout` turns the old hang on a FIFO into a failure instead of a stuck test.
+            let output = Command::new("timeout")
+                .args(["20", env!("CARGO_BIN_EXE_bakeryc"), command, "-c", config])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            expect(&output, 2);
+            assert!(
+                stderr(&output).contains(says),
+                "{config}: {}",
+                stderr(&output)
+            );
+        }
+    }
+    assert!(!dir.path().join("generated").exists());
+}
+
+/// Item 3: a linked output folder is written through; the link stays.
+#[test]
+fn a_linked_output_folder_is_written_through() {
+    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    fs::create_dir_all(dir.path().join("gitops/generated")).unwrap();
+    symlink("gitops/generated", dir.path().join("generated")).unwrap();
+    expect(&bakeryc(dir.path(), &["build"]), 0);
+    let link = dir.path().join("generated");
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        dir.path()
+            .join("gitops/generated/base/kustomization.yaml")
+            .is_file()
+    );
+    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+
+    // A link to nothing is refused with the reason; nothing is left behind.
+    symlink("nowhere/generated", dir.path().join("dangling")).unwrap();
+    let output = bakeryc(dir.path(), &["build", "-o", "dangling"]);
+    expect(&output, 2);
+    assert!(
+        stderr(&output).contains("does not exist"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        fs::symlink_metadata(dir.path().join("dangling"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+}
+
+/// Item 3: a linked environment folder (a vault elsewhere) is written through; the link stays
+/// and no key lands beside it.
+#[test]
+fn a_linked_secrets_environment_is_written_through() {
+    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
+    fs::create_dir_all(dir.path().join("vault")).unwrap();
+    fs::create_dir_all(dir.path().join("secrets")).unwrap();
+    symlink("../vault/prod", dir.path().join("secrets/prod")).unwrap();
+    for args in [
+        &["secrets", "generate", "--env", "prod"][..],
+        &["secrets", "rotate", "--env", "prod", "--ca"][..],
+    ] {
+        expect(&bakeryc(dir.path(), args), 0);
+        assert!(
+            fs::symlink_metadata(dir.path().join("secrets/prod"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(dir.path().join("vault/prod/ca.key").is_file());
+        assert_eq!(leftovers(&dir.path().join("vault")), Vec::<String>::new());
+        assert_eq!(leftovers(&dir.path().join("secrets")), Vec::<String>::new());
+    }
+    expect(
+        &bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]),
+        0,
+    );
+}
+
+/// Item 2: a link inside an environment's folder (or `.lock`) is refused by name, and nothing
+/// is written through it.
+#[test]
+fn a_link_inside_the_secrets_folder_is_refused() {
+    let dir = secrets_workspace();
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let tls = dir.path().join("secrets/prod/auth-db/tls");
+    fs::remove_dir_all(&tls).unwrap();
+    symlink(&elsewhere, &tls).unwrap();
+    for args in [
+        &["secrets", "generate", "--env", "prod"][..],
+        &["secrets", "rotate", "--env", "prod"][..],
+        &["secrets", "status", "--env", "prod"][..],
+    ] {
+        let output = bakeryc(dir.path(), args);
+        expect(&output, 2);
+        assert!(
+            stderr(&output).contains("secrets/prod/auth-db/tls is a symbolic link"),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0, "{args:?}");
+    }
+
+    let dir = secrets_workspace();
+    let lock = dir.path().join("secrets/.lock");
+    fs::remove_file(&lock).unwrap();
+    let target = dir.path().join("planted");
+    symlink(&target, &lock).unwrap();
+    let output = bakeryc(dir.path(), &["secrets", "rotate", "--env", "prod"]);
+    expect(&output, 2);
+    assert!(
+        stderr(&output).contains("symbolic link"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!target.exists(), "the lock link was followed");
+}
+
+/// Item 10: staging folders of killed runs are removed by the next run (only bakeryc's own),
+/// and a run keeps none.
+#[test]
+fn stale_staging_folders_are_removed_and_none_is_kept() {
+    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    expect(&bakeryc(dir.path(), &["build"]), 0);
+    let generated = dir.path().join("generated");
+    fs::create_dir_all(generated.join(".bakeryc-staging-base-killed/sub")).unwrap();
+    fs::write(
+        generated.join(".bakeryc-staging-base-killed/sub/x.yaml"),
+        "x",
+    )
+    .unwrap();
+    fs::create_dir(generated.join(".not-bakeryc-staging")).unwrap();
+    // What earlier versions left beside the output folder, in the repository's root.
+    fs::create_dir_all(dir.path().join(".bakeryc-staging-legacy/base")).unwrap();
+    restorage(dir.path(), 13);
+    expect(&bakeryc(dir.path(), &["build"]), 0);
+    assert_eq!(leftovers(&generated), Vec::<String>::new());
+    assert!(generated.join(".not-bakeryc-staging").is_dir());
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+
+    let dir = secrets_workspace();
+    let secrets = dir.path().join("secrets");
+    fs::create_dir_all(secrets.join(".bakeryc-staging-prod-killed/auth-db")).unwrap();
+    expect(
+        &bakeryc(
+            dir.path(),
+            &["secrets", "rotate", "--env", "prod", "--only", "auth"],
+        ),
+        0,
+    );
+    assert_eq!(leftovers(&secrets), Vec::<String>::new());
+}
+
+/// Item 10: a successful build by a user who is not root keeps no staging folder, even with a
+/// read-only (0555) base/.
+#[test]
+fn a_read_only_root_leaves_nothing_behind_for_a_normal_user() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run bakeryc as another user (setpriv)");
+        return;
+    }
+    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_bakeryc"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+    };
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    let Ok(first) = as_nobody(&["build"]) else {
+        eprintln!("skipped: setpriv is not available");
+        return;
+    };
+    expect(&first, 0);
+    let base = dir.path().join("generated/base");
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o555)).unwrap();
+    restorage(dir.path(), 15);
+    let second = as_nobody(&["build"]).unwrap();
+    expect(&second, 0);
+    assert_eq!(mode(&base), 0o555);
+    assert!(fs::read_dir(&base).unwrap().any(|e| {
+        fs::read_to_string(e.unwrap().path())
+            .unwrap()
+            .contains("15Gi")
+    }));
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    assert_eq!(
+        leftovers(&dir.path().join("generated")),
+        Vec::<String>::new()
+    );
+    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+
+    // A folder of another owner's cannot be given back to that owner: refused, nothing changes.
+    std::os::unix::fs::chown(&base, Some(0), Some(0)).unwrap();
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o777)).unwrap();
+    restorage(dir.path(), 17);
+    let refused = as_nobody(&["build"]).unwrap();
+    expect(&refused, 2);
+    assert!(
+        stderr(&refused).contains("generated/base belongs to 0:0"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(fs::metadata(&base).unwrap().uid(), 0);
+    assert_eq!(mode(&base), 0o777);
+    assert_eq!(
+        leftovers(&dir.path().join("generated")),
+        Vec::<String>::new()
+    );
+}
+
+/// A tmpfs mounted for the length of a test, unmounted on drop.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path) -> Option<Self> {
+        fs::create_dir_all(at).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "mode=0755", "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status();
+        if status.is_ok_and(|s| s.success()) {
+            Some(Self(at.to_path_buf()))
+        } else {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root and mount permission)");
+            None
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Item 11: `-o` on a mount point (a container volume) works: the roots inside it are swapped,
+/// not the mount point.
+#[test]
+fn build_into_a_mount_point_swaps_its_contents() {
+    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let Some(_mount) = Mount::tmpfs(&dir.path().join("generated")) else {
+        return;
+    };
+    expect(&bakeryc(dir.path(), &["build"]), 0);
+    restorage(dir.path(), 14);
+    expect(&bakeryc(dir.path(), &["build"]), 0);
+    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+    assert_eq!(
+        leftovers(&dir.path().join("generated")),
+        Vec::<String>::new()
+    );
+
+    // A root that is itself a mount point cannot be exchanged: refused, and it stays.
+    let base = dir.path().join("generated/base");
+    let Some(_inner) = Mount::tmpfs(&base) else {
+        return;
+    };
+    restorage(dir.path(), 16);
+    let output = bakeryc(dir.path(), &["build"]);
+    expect(&output, 2);
+    assert!(
+        stderr(&output).contains("generated/base is a mount point"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read_dir(&base).unwrap().count(), 0);
+    assert_eq!(
+        leftovers(&dir.path().join("generated")),
+        Vec::<String>::new()
+    );
+}
+
+/// Item 11: an environment folder that is a mount point is refused with why and what to do,
+/// and nothing is written.
+#[test]
+fn a_secrets_environment_on_a_mount_point_is_refused_with_the_way_out() {
+    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
+    let Some(_mount) = Mount::tmpfs(&dir.path().join("secrets/prod")) else {
+        return;
+    };
+    let output = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    expect(&output, 2);
+    let text = stderr(&output);
+    assert!(
+        text.contains("is a mount point") && text.contains("--dir") && text.contains("link"),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read_dir(dir.path().join("secrets/prod"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+/// Item 12: `status` fails on a private file open to group or others, or owned by another user;
+/// `generate` repairs the mode and refuses the foreign owner.
+#[test]
+fn open_modes_are_reported_and_repaired_foreign_owners_refused() {
+    let dir = secrets_workspace();
+    let key = dir.path().join("secrets/prod/auth-db/tls/tls.key");
+    let password = dir.path().join("secrets/prod/redis/credentials/password");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(&password, fs::Permissions::from_mode(0o640)).unwrap();
+    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    expect(&status, 1);
+    let report = stdout(&status);
+    assert!(
+        report.contains("auth-db/tls/tls.key is open to group or others (mode 0644)")
+            && report.contains("redis/credentials/password is open to group or others"),
+        "{report}"
+    );
+    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    expect(&generate, 0);
+    assert!(
+        stderr(&generate).contains("made private again"),
+        "{}",
+        stderr(&generate)
+    );
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(&password), 0o600);
+    expect(
+        &bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]),
+        0,
+    );
+
+    if !is_root() {
+        eprintln!("skipped (foreign owner): needs root to chown");
+        return;
+    }
+    std::os::unix::fs::chown(&key, Some(NOBODY), None).unwrap();
+    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    expect(&status, 1);
+    assert!(
+        stdout(&status).contains("owned by another user (uid 65534)"),
+        "{}",
+        stdout(&status)
+    );
+    for args in [
+        &["secrets", "generate", "--env", "prod"][..],
+        &["secrets", "rotate", "--env", "prod"][..],
+    ] {
+        let output = bakeryc(dir.path(), args);
+        expect(&output, 2);
+        assert!(
+            stderr(&output).contains("owned by another user"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(fs::metadata(&key).unwrap().uid(), NOBODY);
+}
+
+/// Item 17: a folder no workload owns is listed by `status` (which fails) and removed by
+/// `prune` only with confirmation.
+#[test]
+fn orphaned_secrets_are_reported_and_pruned_on_confirmation() {
+    let dir = secrets_workspace();
+    let env = dir.path().join("secrets/prod");
+    let copied = Command::new("cp")
+        .args(["-a", "auth-db", "old-db"])
+        .current_dir(&env)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    expect(&status, 1);
+    assert!(stdout(&status).contains("old-db/ "), "{}", stdout(&status));
+    assert!(stdout(&status).contains("secrets prune --env prod"));
+    let json = bakeryc(
+        dir.path(),
+        &["secrets", "status", "--env", "prod", "--format", "json"],
+    );
+    expect(&json, 1);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["orphans"], serde_json::json!(["old-db"]));
+
+    // No terminal and no --yes: refuse at once, never wait for an answer.
+    let refused = bakeryc(dir.path(), &["secrets", "prune", "--env", "prod"]);
+    expect(&refused, 2);
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert!(env.join("old-db/tls/tls.key").is_file());
+
+    let pruned = bakeryc(dir.path(), &["secrets", "prune", "--env", "prod", "--yes"]);
+    expect(&pruned, 0);
+    assert!(
+        stderr(&pruned).contains("removed secrets/prod/old-db/"),
+        "{}",
+        stderr(&pruned)
+    );
+    assert!(!env.join("old-db").exists());
+    assert!(env.join("auth-db/tls/tls.key").is_file());
+    assert_eq!(mode(&env), 0o700);
+    expect(
+        &bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]),
+        0,
+    );
+    let again = bakeryc(dir.path(), &["secrets", "prune", "--env", "prod"]);
+    expect(&again, 0);
+    assert!(stderr(&again).contains("nothing removed"));
+}
+
+/// Concurrent builds of one output folder (which held before this change) still all succeed
+/// and leave one whole tree: they take turns on a lock of the output folder, and none removes
+/// another's staging folder as stale.
+#[test]
+fn concurrent_builds_take_turns() {
+    let dir = workspace("tests/fixtures/three-environments/bakery.toml");
+    let other = fs::read_to_string(dir.path().join("bakery.toml"))
+        .unwrap()
+        .replacen("[[database]]", "[[database]]\nstorage = \"77Gi\"", 1);
+    fs::write(dir.path().join("other.toml"), other).unwrap();
+    for _ in 0..10 {
+        let runs: Vec<_> = ["bakery.toml", "other.toml", "bakery.toml", "other.toml"]
+            .iter()
+            .map(|config| {
+                Command::new(env!("CARGO_BIN_EXE_bakeryc"))
+                    .args(["build", "-c", config])
+                    .current_dir(dir.path())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for run in runs {
+            expect(&run.wait_with_output().unwrap(), 0);
+        }
+        assert_eq!(
+            leftovers(&dir.path().join("generated")),
+            Vec::<String>::new()
+        );
+        let one = bakeryc(dir.path(), &["build", "--check"]).status.code();
+        let two = bakeryc(dir.path(), &["build", "--check", "-c", "other.toml"])
+            .status
+            .code();
+        assert!(one == Some(0) || two == Some(0), "a mix of two trees");
+    }
+}
