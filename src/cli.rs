@@ -1,12 +1,14 @@
 //! The command line: clap definitions, and the one place that prints. Commands (in `cli/`) return
 //! values; this module renders their diagnostics with miette (or as JSON) and maps every outcome
 //! to an exit code: 0 success; 1 invalid config, drift, or secrets that are due, missing or
-//! mismatched; 2 usage or I/O error.
+//! mismatched; 2 usage or I/O error (a failed write to stdout included). With `--format json`
+//! stdout holds exactly one JSON document, whatever happens.
 
 mod build;
 mod check;
 mod completions;
 mod explain;
+mod lines;
 mod schema;
 mod secrets;
 
@@ -17,10 +19,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use lines::{IndexedSource, LineIndex};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -157,11 +160,27 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(error) if error.use_stderr() => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+            // Even a command line clap refuses keeps the promise of one JSON document.
+            let json = args
+                .windows(2)
+                .any(|w| w[0] == "--format" && w[1] == "json")
+                || args.iter().any(|a| a == "--format=json");
+            let written = if json { write_stdout("[]\n") } else { Ok(()) };
+            return ExitCode::from(stdout_written(2, written));
+        }
+        // --help and --version: their text is the output, so failing to write it is an error.
+        Err(error) => {
+            let written = if stdout_is_closed() {
+                Err(closed_stdout())
+            } else {
+                error.print()
+            };
+            return ExitCode::from(stdout_written(0, written));
         }
     };
     let color = match cli.color {
@@ -181,27 +200,60 @@ where
         Command::Secrets(args) => (args.format(), secrets::run(args)),
         Command::Schema(args) => (Format::Human, Ok(schema::run(args))),
     };
-    let mut stderr = std::io::stderr().lock();
+    let printed = report(result, format, color);
+    // stderr carries messages about the run; if it cannot be written there is no one to tell.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(printed.stderr.as_bytes());
+    ExitCode::from(stdout_written(printed.code, write_stdout(&printed.stdout)))
+}
+
+/// Writes `text` (nothing at all when it is empty) to stdout and flushes it.
+fn write_stdout(text: &str) -> std::io::Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    if stdout_is_closed() {
+        return Err(closed_stdout());
+    }
     let mut stdout = std::io::stdout().lock();
-    let code = match result {
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+}
+
+/// What a run prints, and its exit code.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Printed {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: u8,
+}
+
+impl Printed {
+    fn stderr_line(&mut self, line: &str) {
+        self.stderr.push_str(line);
+        self.stderr.push('\n');
+    }
+}
+
+/// Renders the outcome of a command. With `--format json`, stdout is always exactly one JSON
+/// document: the command's own report when it has one (`secrets status`), otherwise the array
+/// of diagnostics, empty when there are none or when the command failed before reading
+/// bakery.toml. Everything else (summaries, errors, the diff of `build --check`) goes to stderr.
+pub fn report(result: Result<Success, Failure>, format: Format, color: bool) -> Printed {
+    let mut out = Printed::default();
+    let (findings, document, code) = match result {
         Ok(success) => {
-            if let Some(findings) = &success.findings {
-                emit(&mut stdout, &mut stderr, findings, format, color);
-            }
             if let Some(summary) = success.summary {
-                let _ = writeln!(stderr, "{summary}");
+                out.stderr_line(&summary);
             }
-            if let Some(text) = success.stdout {
-                let _ = write!(stdout, "{text}");
-            }
-            0
+            (success.findings, success.stdout, 0)
         }
         Err(Failure::Invalid(findings)) => {
-            emit(&mut stdout, &mut stderr, &findings, format, color);
             let errors = findings.diagnostics.iter().filter(|d| d.is_error()).count();
             let warnings = findings.diagnostics.len() - errors;
-            let _ = writeln!(
-                stderr,
+            out.stderr_line(&format!(
                 "bakeryc: {} is invalid: {errors} error(s), {warnings} warning(s){}",
                 findings.path.display(),
                 if errors == 0 {
@@ -209,66 +261,140 @@ where
                 } else {
                     ""
                 }
-            );
-            1
+            ));
+            (Some(findings), None, 1)
         }
         Err(Failure::Drift { diff, findings }) => {
-            if let Some(findings) = &findings {
-                emit(&mut stdout, &mut stderr, findings, format, color);
+            // The diff is the output of `build --check`, unless stdout is reserved for JSON.
+            match format {
+                Format::Human => out.stdout.push_str(&diff),
+                Format::Json => out.stderr.push_str(&diff),
             }
-            let _ = write!(stdout, "{diff}");
-            let _ = writeln!(
-                stderr,
-                "bakeryc: the generated tree is out of date: run `bakeryc build`"
-            );
-            1
+            out.stderr_line("bakeryc: the generated tree is out of date: run `bakeryc build`");
+            (findings, None, 1)
         }
         Err(Failure::Io { context, error }) => {
-            let _ = writeln!(stderr, "bakeryc: {context}: {error}");
-            2
+            out.stderr_line(&format!("bakeryc: {context}: {error}"));
+            (None, None, 2)
         }
         Err(Failure::Usage(message)) => {
-            let _ = writeln!(stderr, "bakeryc: {message}");
-            2
+            // Refusals may quote certificates (an issuer's name): their lines are escaped.
+            out.stderr_line(&format!("bakeryc: {}", printable_lines(&message)));
+            (None, None, 2)
         }
-        Err(Failure::Problems {
-            stdout: text,
-            message,
-        }) => {
-            let _ = write!(stdout, "{text}");
-            let _ = writeln!(stderr, "bakeryc: {message}");
-            1
+        Err(Failure::Problems { stdout, message }) => {
+            out.stderr_line(&format!("bakeryc: {message}"));
+            (None, Some(stdout), 1)
         }
     };
-    ExitCode::from(code)
-}
-
-fn emit(
-    stdout: &mut impl std::io::Write,
-    stderr: &mut impl std::io::Write,
-    findings: &Findings,
-    format: Format,
-    color: bool,
-) {
-    match format {
-        Format::Human => {
-            let _ = write!(stderr, "{}", render_human(findings, color, 100));
+    match (format, document) {
+        (Format::Json, None) => {
+            let array = findings
+                .as_ref()
+                .map_or_else(|| "[]".to_owned(), render_json);
+            out.stdout.insert_str(0, &format!("{array}\n"));
         }
-        Format::Json => {
-            let _ = writeln!(stdout, "{}", render_json(findings));
+        (_, document) => {
+            // Diagnostics come before the summary on stderr; in JSON mode they go there too
+            // when the command's report already fills stdout.
+            if let Some(findings) = &findings {
+                out.stderr
+                    .insert_str(0, &render_human(findings, color, 100));
+            }
+            if let Some(document) = document {
+                out.stdout.push_str(&document);
+            }
         }
     }
+    out.code = code;
+    out
+}
+
+/// `text` with every control character (newline and escape included) and every invisible
+/// direction override written as `\u{..}`, for text that comes from outside bakeryc (names in
+/// certificates): printed raw, it could forge lines of a report or drive the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            escaped.push_str(&c.escape_unicode().to_string());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
+/// [`printable`] line by line: the line breaks stay, everything else hidden is escaped.
+pub fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The exit code once stdout has been written: a failed write is an I/O error (exit 2), except
+/// a closed pipe, which means the reader has read enough (`bakeryc ... | head`) and stays quiet.
+fn stdout_written(code: u8, written: std::io::Result<()>) -> u8 {
+    match written {
+        Ok(()) => code,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(error) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "bakeryc: cannot write to stdout: {error}"
+            );
+            2
+        }
+    }
+}
+
+/// The error for a closed stdout, with the one case it cannot be told from.
+fn closed_stdout() -> std::io::Error {
+    std::io::Error::other(
+        "it is closed (or is /dev/null opened read-write, which a closed stdout becomes, and which \
+         Python's subprocess.DEVNULL also opens; to discard the output, redirect it write-only: \
+         >/dev/null)",
+    )
+}
+
+/// Whether the process started with stdout closed (`>&-`). Rust's runtime then opens /dev/null
+/// read-write in its place before `main`, so every write "succeeds" and the output is lost
+/// silently; a shell's `>/dev/null` opens it write-only, which stays a valid, quiet choice.
+/// /dev/null opened read-write by the caller (Python's `subprocess.DEVNULL`) looks the same
+/// and is refused too: the message says so and how to discard output instead.
+fn stdout_is_closed() -> bool {
+    let stdout = std::io::stdout();
+    let Ok(stat) = rustix::fs::fstat(&stdout) else {
+        return true;
+    };
+    let null_device = rustix::fs::FileType::from_raw_mode(stat.st_mode)
+        == rustix::fs::FileType::CharacterDevice
+        && rustix::fs::major(stat.st_rdev) == 1
+        && rustix::fs::minor(stat.st_rdev) == 3;
+    null_device
+        && rustix::fs::fcntl_getfl(&stdout)
+            .is_ok_and(|flags| flags.contains(rustix::fs::OFlags::RDWR))
 }
 
 /// The diagnostics as miette draws them; `color` false gives the plain text used in snapshots.
 /// A diagnostic on a line longer than 1000 bytes is shown with its position instead of the
 /// source: miette cannot place a label beyond column 65535, and such a line is unreadable anyway.
+/// So is a line holding a control character, and texts quoting one show it escaped.
 pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
     const LONGEST_DRAWN_LINE: usize = 1000;
     // Whether miette can draw `span`: inside the source, on character boundaries, on lines (and
     // the lines around them) of a readable length.
+    let source = findings.source.as_str();
+    let index = LineIndex::new(source);
     let drawable = |span: &std::ops::Range<usize>| {
-        let source = findings.source.as_str();
         if span.start > span.end
             || span.end > source.len()
             || !source.is_char_boundary(span.start)
@@ -276,18 +402,18 @@ pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
         {
             return false;
         }
-        let before = source[..span.start].rfind('\n').unwrap_or(0);
-        let first = source[..before].rfind('\n').map_or(0, |i| i + 1);
-        let after = source[span.end..]
-            .find('\n')
-            .map_or(source.len(), |i| span.end + i + 1);
-        let last = source
-            .get(after..)
-            .and_then(|rest| rest.find('\n'))
-            .map_or(source.len(), |i| after + i);
-        source[first..last.max(first)]
-            .split('\n')
-            .all(|line| line.len() <= LONGEST_DRAWN_LINE)
+        let first = index.line_at(span.start).saturating_sub(1);
+        let last = index.line_at(span.end) + 1;
+        // A line holding a control character (TOML refuses them, so it is a mistake) is not
+        // drawn either: it would reach the terminal raw.
+        (first..=last)
+            .map_while(|line| index.line_range(line))
+            .all(|line| {
+                line.len() <= LONGEST_DRAWN_LINE
+                    && !source[line]
+                        .trim_end_matches('\r')
+                        .contains(|c: char| c.is_control() && c != '\t')
+            })
     };
     let theme = if color {
         GraphicalTheme::unicode()
@@ -298,13 +424,16 @@ pub fn render_human(findings: &Findings, color: bool, width: usize) -> String {
         .with_width(width)
         .with_links(false);
     let path = findings.path.display().to_string();
-    let source = NamedSource::new(path.clone(), findings.source.clone());
+    let source = IndexedSource {
+        name: &path,
+        index: &index,
+    };
     let mut text = String::new();
     for diagnostic in &findings.diagnostics {
         let snippet = std::iter::once(&diagnostic.primary)
             .chain(&diagnostic.secondary)
             .all(|label| drawable(&label.span));
-        let (line, column) = line_column(&findings.source, diagnostic.primary.span.start);
+        let (line, column) = index.line_column(diagnostic.primary.span.start);
         let report = MietteReport {
             diagnostic,
             source: &source,
@@ -333,12 +462,13 @@ struct JsonDiagnostic<'a> {
 
 /// The diagnostics as a JSON array (1-based lines and columns, columns in characters).
 pub fn render_json(findings: &Findings) -> String {
+    let index = LineIndex::new(&findings.source);
     let entries: Vec<JsonDiagnostic<'_>> = findings
         .diagnostics
         .iter()
         .map(|d| {
-            let (line, column) = line_column(&findings.source, d.primary.span.start);
-            let (end_line, end_column) = line_column(&findings.source, d.primary.span.end);
+            let (line, column) = index.line_column(d.primary.span.start);
+            let (end_line, end_column) = index.line_column(d.primary.span.end);
             JsonDiagnostic {
                 code: d.code.as_str(),
                 severity: d.severity.as_str(),
@@ -356,19 +486,11 @@ pub fn render_json(findings: &Findings) -> String {
     serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = source.get(..offset).unwrap_or(source);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
 /// Adapts a [`Diagnostic`] to miette's protocol. Without `snippet`, the source is not drawn and
 /// the message ends with the position instead.
 struct MietteReport<'a> {
     diagnostic: &'a Diagnostic,
-    source: &'a NamedSource<String>,
+    source: &'a IndexedSource<'a>,
     snippet: bool,
     location: String,
 }
@@ -381,11 +503,14 @@ impl fmt::Debug for MietteReport<'_> {
 
 impl fmt::Display for MietteReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)?;
+        // Messages and labels quote bakery.toml (a key, a name), which may hold escaped
+        // control characters: they are shown escaped, a newline included, so they never reach
+        // the terminal nor start a line of their own. (Only help texts span lines.)
+        f.write_str(&printable(&self.diagnostic.message))?;
         if !self.snippet {
-            write!(f, "\nat {}", self.location)?;
+            write!(f, "\nat {}", printable(&self.location))?;
             if !self.diagnostic.primary.message.is_empty() {
-                write!(f, ": {}", self.diagnostic.primary.message)?;
+                write!(f, ": {}", printable(&self.diagnostic.primary.message))?;
             }
         }
         Ok(())
@@ -407,7 +532,7 @@ impl miette::Diagnostic for MietteReport<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(&self.diagnostic.help))
+        Some(Box::new(printable_lines(&self.diagnostic.help)))
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -418,7 +543,7 @@ impl miette::Diagnostic for MietteReport<'_> {
         if !self.snippet {
             return None;
         }
-        let label = |message: &str| (!message.is_empty()).then(|| message.to_owned());
+        let label = |message: &str| (!message.is_empty()).then(|| printable(message).into_owned());
         let primary = &self.diagnostic.primary;
         let first =
             LabeledSpan::new_primary_with_span(label(&primary.message), primary.span.clone());

@@ -60,7 +60,7 @@ impl Key {
     /// (`name = 1`, `min_version = 1.2`), rather than a word of another type.
     pub fn quotes_numbers(&self) -> bool {
         match &self.kind {
-            Kind::Str(Format::Label | Format::Text { .. }) => true,
+            Kind::Str(Format::Label | Format::ServiceLabel | Format::Text { .. }) => true,
             Kind::Str(Format::Choice(names)) => names
                 .iter()
                 .all(|n| n.starts_with(|c: char| c.is_ascii_digit())),
@@ -131,6 +131,8 @@ pub enum Format {
     },
     /// A DNS-1123 label.
     Label,
+    /// A DNS-1123 label starting with a letter: it names a Service, a DNS-1035 label.
+    ServiceLabel,
     /// Dot-separated DNS-1123 labels.
     Domain,
     /// A Kubernetes quantity with a unit (`2Gi`).
@@ -140,6 +142,8 @@ pub enum Format {
     DurationOrOff,
     Image,
     Extension,
+    /// A certificate's SHA-256 fingerprint, as `openssl x509 -fingerprint -sha256` prints it.
+    Fingerprint,
     /// A Kubernetes label key (`example.com/team`) and value.
     LabelKey,
     LabelValue,

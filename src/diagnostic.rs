@@ -229,7 +229,8 @@ characters of lowercase letters, digits and '-', starting and ending with an alp
 character; storage classes and the cluster domain are dot-separated labels. An invalid name is \
 rejected by the API server at deploy time, halfway through an Argo CD sync that has already \
 applied some objects; bakeryc rejects it before anything is written and suggests a valid \
-spelling (`Auth_DB` -> `auth-db`).";
+spelling (`Auth_DB` -> `auth-db`). Database and cache names also name Services, which must be \
+DNS-1035 labels: they start with a letter, so `123` is refused.";
     NameTooLong => "bakery::name::too-long",
         "shorten the name so that the longest derived name fits 63 characters",
         "bakeryc derives several names from each declared name: `<name>-db`, `<name>-db-service`, \
@@ -337,12 +338,27 @@ can never be green, so real expiries drown in noise. Make renew_before a fractio
         "Very long validities (a CA above 30 years, server certificates above 5 years) mean a leaked key \
 stays useful for a long time, and rotation procedures are forgotten before they are needed. This \
 is a warning; `--deny-warnings` makes it fail CI.";
+    ValidityTooLong => "bakery::tls::validity-too-long",
+        "use a validity of at most a few decades, such as \"10y\" for a CA",
+        "X.509 certificates store their end of validity as a date no later than 9999-12-31, so a \
+validity that reaches past it cannot be issued: `bakeryc secrets generate` would fail long after \
+`check` passed. `check` refuses a validity that would end after 9999-12-31 if issued on \
+2100-01-01 (it stays independent of today). Such validities are far beyond any sensible policy \
+anyway: a CA of 10 to 20 years is common.";
+    Fingerprint => "bakery::tls::fingerprint",
+        "copy the fingerprint `bakeryc secrets status` or `openssl x509 -noout -fingerprint -sha256` prints",
+        "`[environments.E] trusted_cas` lists CA certificates that `bakeryc secrets status` accepts \
+in E's trust files (ca.crt, ca-previous.crt, ca-bundle.crt) although bakeryc did not issue them \
+for E, for example a CA shared with another system during a migration. Each entry is the SHA-256 \
+fingerprint of the certificate: 64 hex digits, colons allowed, as `openssl x509 -noout \
+-fingerprint -sha256` prints it. A name would not do: anyone can issue a CA with any name.";
     CommonName => "bakery::tls::common-name",
         "use a short descriptive name such as \"Bakery IA Internal CA\"",
         "The CA common name is empty, blank or longer than the 64 characters X.509 allows for a \
 common name. Certificate generation would fail at `bakeryc secrets generate` time, or produce a CA \
 that clients and operators cannot recognise in `openssl x509 -text` output. Write a short, \
-descriptive name of 1 to 64 characters.";
+descriptive name of 1 to 64 printable characters: a control character (newline, escape) would \
+reach terminals through `openssl` and `bakeryc secrets status`, forging lines or driving them.";
     InvalidDuration => "bakery::duration::invalid",
         "write a duration such as 90d, 3y, 12h or 500ms",
         "The duration could not be read, or is zero or negative. Durations are a number and a unit: \

@@ -2,8 +2,8 @@
 //! checks its invariant in its constructor). No spans and no I/O: everything downstream of
 //! `validate` works on these types and never has to re-check them.
 
-use std::collections::BTreeMap;
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
 
 /// A DNS-1123 label: 1-63 of `[a-z0-9-]`, starting and ending alphanumeric.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -484,6 +484,54 @@ pub struct Environment {
     pub name: DnsLabel,
     pub databases: BTreeMap<DnsLabel, Placement>,
     pub cache: Option<Placement>,
+    /// CA certificates that `secrets status` accepts in the environment's trust files although
+    /// bakeryc did not issue them for it (`trusted_cas`).
+    pub trusted_cas: BTreeSet<CaFingerprint>,
+}
+
+/// The SHA-256 fingerprint of a certificate's DER, as `openssl x509 -fingerprint -sha256`
+/// prints it (64 hex digits, colons optional, any case); held as 64 lowercase hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CaFingerprint(String);
+
+impl CaFingerprint {
+    pub fn new(text: &str) -> Result<Self, String> {
+        let hex: String = text
+            .trim()
+            .trim_start_matches("sha256:")
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(Self(hex))
+        } else {
+            Err(format!(
+                "{text:?} is not a SHA-256 fingerprint: 64 hex digits, colons allowed"
+            ))
+        }
+    }
+
+    /// The fingerprint of a certificate in DER.
+    pub fn of(der: &[u8]) -> Self {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(der);
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            let _ = write!(hex, "{byte:02x}");
+        }
+        Self(hex)
+    }
+
+    /// As openssl prints it: uppercase pairs joined by colons.
+    pub fn to_openssl(&self) -> String {
+        let upper = self.0.to_ascii_uppercase();
+        let pairs: Vec<&str> = (0..upper.len())
+            .step_by(2)
+            .filter_map(|i| upper.get(i..i + 2))
+            .collect();
+        pairs.join(":")
+    }
 }
 
 /// The labels bakeryc sets on every object itself; `[platform] labels` may not set them, since
@@ -845,6 +893,24 @@ mod tests {
     fn user_info_is_percent_encoded() {
         assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
         assert_eq!(percent_encode("p@ss:w/rd"), "p%40ss%3Aw%2Frd");
+    }
+
+    #[test]
+    fn fingerprints_read_as_openssl_prints_them() {
+        let hex = "4f2a8c110b9e77d35a60c218e493ab0f6d21c85e993b07f1a462de80135cb72e";
+        let openssl = CaFingerprint::new(hex).unwrap().to_openssl();
+        assert!(
+            openssl.starts_with("4F:2A:8C:") && openssl.len() == 95,
+            "{openssl}"
+        );
+        assert_eq!(CaFingerprint::new(&openssl), CaFingerprint::new(hex));
+        assert_eq!(
+            CaFingerprint::new(&format!("sha256:{hex}")),
+            CaFingerprint::new(hex)
+        );
+        assert!(CaFingerprint::new("Old Acme Root CA").is_err());
+        assert!(CaFingerprint::new(&hex[2..]).is_err());
+        assert_eq!(CaFingerprint::of(b"").to_openssl()[..5], *"E3:B0");
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod rotate;
 mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -166,16 +166,38 @@ pub fn credentials_entries(
             }
         }
         Workload::Cache(cache) => {
-            // Redis reads this file with `--include`; the password alphabet needs no escaping.
+            // Redis reads this file with `--include`. A generated password needs no escaping,
+            // but a restored one may hold anything, a quote and a newline included.
             entries.insert(
                 AUTH_CONF_KEY.to_owned(),
-                format!("requirepass \"{password}\"\n"),
+                format!("requirepass {}\n", redis_config_string(password)),
             );
             let url = platform.cache_profile(cache).redis_url(Some(password));
             entries.insert("REDIS_URL".to_owned(), url);
         }
     }
     entries
+}
+
+/// `text` as one double-quoted argument in Redis's config syntax (config.c splits the file into
+/// lines, then each line with `sdssplitargs`): `"` and `\` escaped, and every byte outside
+/// printable ASCII written `\xHH`, so the value stays on its line, cannot end its quotes early,
+/// and Redis reads back exactly its bytes.
+fn redis_config_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for byte in text.bytes() {
+        match byte {
+            b'"' => quoted.push_str("\\\""),
+            b'\\' => quoted.push_str("\\\\"),
+            b' '..=b'~' => quoted.push(char::from(byte)),
+            _ => {
+                let _ = write!(quoted, "\\x{byte:02x}");
+            }
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// Why secrets could not be produced.
@@ -328,6 +350,14 @@ fn plan(
     progress: &dyn Progress,
 ) -> Result<Outcome, SecretsError> {
     check_environment(platform, env)?;
+    let damaged = status::damage(platform, env, existing, renewal);
+    if !damaged.is_empty() {
+        return Err(SecretsError::Refused(format!(
+            "the material of environment `{env}` is damaged, and bakeryc neither builds on it \
+             nor replaces it by itself:\n  {}",
+            damaged.join("\n  ")
+        )));
+    }
     let workloads = workloads(platform);
     let mut files = existing.clone();
     let mut actions = Vec::new();
@@ -582,6 +612,15 @@ mod tests {
         assert_eq!(cache[PASSWORD_KEY], "pw");
         assert!(cache["REDIS_URL"].starts_with("rediss://:pw@"));
         assert!(cache["REDIS_URL"].contains("ssl_cert_reqs=required&ssl_ca_certs="));
+    }
+
+    #[test]
+    fn redis_config_strings_are_escaped() {
+        assert_eq!(redis_config_string("pw-_9"), "\"pw-_9\"");
+        assert_eq!(
+            redis_config_string("a\"b\\c\nrename-command CONFIG \"\"\té"),
+            "\"a\\\"b\\\\c\\x0arename-command CONFIG \\\"\\\"\\x09\\xc3\\xa9\""
+        );
     }
 
     #[test]

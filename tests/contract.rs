@@ -194,6 +194,30 @@ fn jsonschema_refuses_unknown_keys_wrong_types_and_bad_choices() {
     );
 }
 
+/// The patterns of names, common names and fingerprints refuse what `check` refuses for them:
+/// a database or cache name starting with a digit (its Service is a DNS-1035 label), a control
+/// character in the CA's common name, a `trusted_cas` entry that is not a fingerprint.
+#[test]
+fn jsonschema_refuses_what_the_value_patterns_forbid() {
+    let files: Vec<PathBuf> = [
+        "name-starts-with-digit.toml",
+        "tls-common-name-control-character.toml",
+        "environment-trusted-ca-not-a-fingerprint.toml",
+    ]
+    .iter()
+    .map(|case| root().join("tests/ui").join(case))
+    .collect();
+    let accepted: Vec<String> = verdicts(&files)
+        .into_iter()
+        .filter(|(_, error)| error.is_none())
+        .map(|(file, _)| file.display().to_string())
+        .collect();
+    assert!(
+        accepted.is_empty(),
+        "the schema accepts broken files: {accepted:#?}"
+    );
+}
+
 /// `[platform] labels` lands on the metadata of every object and pod template, and on nothing
 /// else: without it, the labels are exactly bakeryc's own.
 #[test]

@@ -424,7 +424,8 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
     assert_eq!(fresh.code(), 0, "{}", fresh.stdout());
     let report: serde_json::Value = serde_json::from_slice(&fresh.output.stdout).unwrap();
     let entries = report["entries"].as_array().unwrap();
-    assert_eq!(entries.len(), 1 + 3 + 3 + 1);
+    // The CA, the bundle's copy of it, three certificates, three passwords, the files.
+    assert_eq!(entries.len(), 1 + 1 + 3 + 3 + 1);
     assert!(entries.iter().all(|e| e["state"] == "ok"), "{report:#}");
     let auth = entries
         .iter()

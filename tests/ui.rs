@@ -133,6 +133,8 @@ const RELEASED: &[&str] = &[
     "bakery::tls::renew-before",
     "bakery::tls::long-validity",
     "bakery::tls::common-name",
+    "bakery::tls::validity-too-long",
+    "bakery::tls::fingerprint",
     "bakery::duration::invalid",
     "bakery::audit::log-statement-all",
     "bakery::value::invalid-choice",

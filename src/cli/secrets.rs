@@ -13,7 +13,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::Timestamp;
 
-use super::{ConfigArgs, Failure, Findings, Format, Success};
+use super::{ConfigArgs, Failure, Findings, Format, Success, printable};
 use crate::model::Platform;
 use crate::output::{self, Fault};
 use crate::secrets::{self, Change, EntryKind, Outcome, Rotation, SecretsError, State, Status};
@@ -295,11 +295,8 @@ fn status(args: &StatusArgs) -> Result<Success, Failure> {
         Format::Human => table(&report),
     };
     let problems = report.problems();
-    // JSON on stdout is the report alone: warnings would make it two documents.
-    let findings = match target.config.format {
-        Format::Json => None,
-        Format::Human => warnings(findings),
-    };
+    // With JSON the report is stdout's one document, and `cli` shows warnings on stderr.
+    let findings = warnings(findings);
     if problems == 0 {
         return Ok(Success {
             findings,
@@ -462,12 +459,14 @@ fn rollout(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
     text
 }
 
-/// The status report as a table: one row per item, its problems indented below it.
+/// The status report as a table: one row per item, its problems indented below it. Every
+/// text is escaped with `printable`: subjects, SANs and problems quote certificates, which
+/// anyone who can write to the folder controls.
 fn table(report: &Status) -> String {
     let width = report
         .entries
         .iter()
-        .map(|e| e.object.len())
+        .map(|e| printable(&e.object).chars().count())
         .max()
         .unwrap_or(0)
         .max("OBJECT".len());
@@ -480,19 +479,24 @@ fn table(report: &Status) -> String {
         let _ = writeln!(
             text,
             "{:<width$}  {:<8}  {:>5}  {:<20}  {:<10}  {}",
-            entry.object,
+            printable(&entry.object),
             entry.state.as_str(),
             days,
-            entry.not_after.as_deref().unwrap_or("-"),
-            entry.key.as_deref().unwrap_or("-"),
-            entry.subject.as_deref().unwrap_or("-"),
+            printable(entry.not_after.as_deref().unwrap_or("-")),
+            printable(entry.key.as_deref().unwrap_or("-")),
+            printable(entry.subject.as_deref().unwrap_or("-")),
         );
         if !entry.sans.is_empty() {
-            let _ = writeln!(text, "{:width$}  SANs: {}", "", entry.sans.join(", "));
+            let _ = writeln!(
+                text,
+                "{:width$}  SANs: {}",
+                "",
+                printable(&entry.sans.join(", "))
+            );
         }
         for problem in &entry.problems {
             let marker = if entry.state == State::Ok { "" } else { "! " };
-            let _ = writeln!(text, "{:width$}  {marker}{problem}", "");
+            let _ = writeln!(text, "{:width$}  {marker}{}", "", printable(problem));
         }
     }
     text

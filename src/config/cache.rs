@@ -38,10 +38,10 @@ pub static TABLE: Table = Table {
     keys: &[
         Key {
             name: "name",
-            kind: Kind::Str(Format::Label),
+            kind: Kind::Str(Format::ServiceLabel),
             required: Required::No,
             default: Default::Str(NAME),
-            doc: "DNS-1123 label, at most 51 characters",
+            doc: "as for databases: starts with a letter, at most 51 characters",
             example: "\"redis\"",
         },
         IMAGE,
@@ -97,9 +97,10 @@ pub fn validate(
         .name
         .clone()
         .unwrap_or_else(|| Sp::new(NAME.to_owned(), section.span.clone()));
-    let label = check.label(
+    let label = check.service_label(
         &name,
         WorkloadNames::for_cache(&name.value).longest_suffix(),
+        "cache-",
     );
     for db in databases {
         let db = &db.name;

@@ -156,6 +156,29 @@ impl Checker {
         }
     }
 
+    /// A database's or cache's name: a label as [`Self::label`] checks it, whose Service
+    /// (`<name>-db-service`, `<name>-service`) must also be a DNS-1035 label, which starts with
+    /// a letter, or the API server refuses it at deploy time. `example_prefix` makes the help's
+    /// valid example (`db-` gives `db-123`).
+    pub fn service_label(
+        &mut self,
+        name: &Sp<String>,
+        suffix: &str,
+        example_prefix: &str,
+    ) -> Option<DnsLabel> {
+        let label = self.label(name, suffix)?;
+        if label.as_str().starts_with(|c: char| c.is_ascii_digit()) {
+            let kind = Kind::ServiceNameStartsWithDigit {
+                written: name.value.clone(),
+                example: format!("{example_prefix}{}", name.value),
+            };
+            self.report(&name.span, &kind);
+        }
+        // Still the label: the error above already stops the build, and the name's other
+        // checks (environments, derived names) keep reporting as they would.
+        Some(label)
+    }
+
     pub fn domain(&mut self, domain: &Sp<String>) -> Option<DomainName> {
         DomainName::new(&domain.value)
             .map_err(|problem| {
@@ -382,22 +405,24 @@ impl Checker {
         version: Option<PgVersion>,
     ) -> Option<Vec<Extension>> {
         let mut result: Vec<Extension> = Vec::new();
+        // A set beside the list: `result.contains` made a long list quadratic.
+        let mut seen = BTreeSet::new();
+        let known = version.map(catalogue::contrib_extensions);
         let mut ok = true;
         for written in &list.value {
             match Extension::new(&written.value) {
                 Ok(extension) => {
-                    if let Some(version) = version {
-                        let known = catalogue::contrib_extensions(version);
+                    if let (Some(version), Some(known)) = (version, &known) {
                         if !known.contains(&extension.as_str()) {
                             let kind = Kind::ExtensionNotInContrib {
                                 name: written.value.clone(),
                                 major: version.major(),
-                                advice: extension_advice(&written.value, version, &known),
+                                advice: extension_advice(&written.value, version, known),
                             };
                             self.report(&written.span, &kind);
                         }
                     }
-                    if !result.contains(&extension) {
+                    if seen.insert(extension.as_str().to_owned()) {
                         result.push(extension);
                     }
                 }

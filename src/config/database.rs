@@ -17,10 +17,10 @@ pub static TABLE: Table = Table {
     doc: "overriding it for this database (also `[database.audit]`, `[database.settings]`)",
     keys: &[Key {
         name: "name",
-        kind: Kind::Str(Format::Label),
+        kind: Kind::Str(Format::ServiceLabel),
         required: Required::Yes,
         default: Default::None,
-        doc: "DNS-1123 label, at most 48 characters (`<name>-db-credentials` must fit 63)",
+        doc: "DNS-1123 label starting with a letter (its Service is a DNS-1035 label), at most 48 characters (`<name>-db-credentials` must fit 63)",
         example: "\"auth\"",
     }],
     inherits: Some(&postgres::TABLE),
@@ -156,9 +156,10 @@ fn declared(raw: &RawConfig, postgres: &RawPostgres, check: &mut Checker) -> Vec
         } else {
             seen.insert(name.value.clone(), name.span.clone());
         }
-        let label = check.label(
+        let label = check.service_label(
             name,
             WorkloadNames::for_database(&name.value).longest_suffix(),
+            "db-",
         );
         check.postgres_section(&db.settings);
         let layered = Layered {

@@ -2,14 +2,16 @@
 //! environment (one overlay) may change, where and how big a workload runs, never what it is.
 //! Its keys and raw form, and its checks (overrides of undeclared databases or cache included).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::cache::Declared;
 use super::database::DeclaredDatabase;
 use super::{Checker, RawConfig};
-use super::{Default, Fields, Key, Kind, Required, Sp, Span, Table, cache, postgres, resources};
+use super::{
+    Default, Fields, Format, Key, Kind, Required, Sp, Span, Table, cache, postgres, resources,
+};
 use crate::diagnostic;
-use crate::model::{Cache, Environment};
+use crate::model::{CaFingerprint, Cache, Environment};
 
 /// A workload key as an environment overrides it: optional, defaulting to the workload's value.
 const fn placement(key: Key) -> Key {
@@ -28,6 +30,14 @@ pub static TABLE: Table = Table {
         placement(postgres::STORAGE),
         placement(postgres::STORAGE_CLASS),
         placement(resources::key(&postgres::RESOURCES)),
+        Key {
+            name: "trusted_cas",
+            kind: Kind::List(Format::Fingerprint),
+            required: Required::No,
+            default: Default::EmptyList,
+            doc: "SHA-256 fingerprints (as `openssl x509 -noout -fingerprint -sha256` prints them) of CA certificates `secrets status` accepts in E's trust files although bakeryc did not issue them for E",
+            example: "[\"4F:2A:8C:11:0B:9E:77:D3:5A:60:C2:18:E4:93:AB:0F:6D:21:C8:5E:99:3B:07:F1:A4:62:DE:80:13:5C:B7:2E\"]",
+        },
         Key {
             name: "database",
             kind: Kind::Named(&DATABASE),
@@ -80,6 +90,8 @@ pub static CACHE: Table = Table {
 pub struct RawEnvironment {
     pub name: Sp<String>,
     pub defaults: RawPlacement,
+    /// SHA-256 fingerprints of CAs trusted beyond bakeryc's own.
+    pub trusted_cas: Option<Sp<Vec<Sp<String>>>>,
     pub databases: Vec<(Sp<String>, RawPlacement)>,
     pub cache: Option<RawPlacement>,
 }
@@ -98,6 +110,7 @@ pub fn read(name: Sp<String>, env: &mut Fields<'_, '_, '_>) -> RawEnvironment {
     RawEnvironment {
         name,
         defaults: placement_keys(env),
+        trusted_cas: env.string_array("trusted_cas"),
         databases: env
             .table("database", |dbs| {
                 dbs.each_table(|name, db| (name, placement_keys(db)))
@@ -182,14 +195,42 @@ pub fn validate(
             }
             _ => None,
         };
-        match name {
-            Some(name) => result.push(Environment {
+        let trusted_cas = trusted_cas(env.trusted_cas.as_ref(), check);
+        match (name, trusted_cas) {
+            (Some(name), Some(trusted_cas)) => result.push(Environment {
                 name,
                 databases: placements,
                 cache: cache_placement,
+                trusted_cas,
             }),
-            None => ok = false,
+            _ => ok = false,
         }
     }
     ok.then_some(result)
+}
+
+/// `trusted_cas`: SHA-256 fingerprints of CA certificates `secrets status` accepts in the
+/// environment's trust files although bakeryc did not issue them for it. A fingerprint, not a
+/// name: anyone can issue a CA with any name.
+fn trusted_cas(
+    written: Option<&Sp<Vec<Sp<String>>>>,
+    check: &mut Checker,
+) -> Option<BTreeSet<CaFingerprint>> {
+    let mut fingerprints = BTreeSet::new();
+    let mut ok = true;
+    for value in written
+        .map(|list| list.value.as_slice())
+        .unwrap_or_default()
+    {
+        if let Ok(fingerprint) = CaFingerprint::new(&value.value) {
+            fingerprints.insert(fingerprint);
+        } else {
+            ok = false;
+            let kind = diagnostic::Kind::NotFingerprint {
+                written: value.value.clone(),
+            };
+            check.report(&value.span, &kind);
+        }
+    }
+    ok.then_some(fingerprints)
 }

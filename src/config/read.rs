@@ -470,9 +470,12 @@ fn integer_value(value: &DeValue<'_>) -> Option<i64> {
 pub fn suggest<'a>(wrong: &str, known: &[&'a str]) -> Option<&'a str> {
     let wrong = wrong.to_lowercase();
     // Similar, and a few edits away: `storge` -> `storage`, not `postgis` -> `postgres_fdw`.
-    let edits = (wrong.chars().count() / 3).max(2);
+    let length = wrong.chars().count();
+    let edits = (length / 3).max(2);
     known
         .iter()
+        // The distance is at least the difference in length: skip the costly measure then.
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= edits)
         .filter(|candidate| strsim::damerau_levenshtein(&wrong, candidate) <= edits)
         .map(|candidate| (strsim::jaro_winkler(&wrong, candidate), *candidate))
         .filter(|(score, _)| *score > 0.8)

@@ -12,6 +12,8 @@ use crate::model::MANAGED_LABELS;
 
 /// A DNS-1123 label.
 const LABEL: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A DNS-1035 label: a DNS-1123 label that starts with a letter (Service names).
+const SERVICE_LABEL: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
 /// Dot-separated DNS-1123 labels.
 const DOMAIN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// The Kubernetes quantity grammar.
@@ -23,6 +25,10 @@ const DURATION: &str = "([0-9]+(\\.[0-9]+)?\\s*[a-zA-Z]+\\s*)+";
 const IMAGE: &str = "^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$";
 /// A PostgreSQL extension name.
 const EXTENSION: &str = "^[a-z_][a-z0-9_-]{0,62}$";
+/// A SHA-256 fingerprint: 64 hex digits in any case, colons allowed, an optional `sha256:`.
+const FINGERPRINT: &str = "^\\s*(sha256:)*(:*[0-9A-Fa-f]){64}:*\\s*$";
+/// No control characters (C0, DEL, C1): they reach terminals through certificates.
+const PRINTABLE: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*$";
 /// A Kubernetes label key: an optional DNS-subdomain prefix, then a name of up to 63 characters.
 const LABEL_KEY: &str = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
 /// A Kubernetes label value: empty, or a name of up to 63 characters.
@@ -117,8 +123,16 @@ fn key(key: &Key) -> Value {
 
 fn string(format: &Format) -> Value {
     match format {
-        Format::Text { max_len } => json!({"type": "string", "minLength": 1, "maxLength": max_len}),
+        Format::Text { max_len } => json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": max_len,
+            "pattern": PRINTABLE,
+        }),
         Format::Label => json!({"type": "string", "pattern": LABEL, "maxLength": 63}),
+        Format::ServiceLabel => {
+            json!({"type": "string", "pattern": SERVICE_LABEL, "maxLength": 63})
+        }
         Format::Domain => json!({"type": "string", "pattern": DOMAIN, "maxLength": 253}),
         Format::Quantity => json!({"type": "string", "pattern": QUANTITY}),
         Format::Duration => json!({"type": "string", "pattern": format!("^\\s*{DURATION}$")}),
@@ -127,6 +141,7 @@ fn string(format: &Format) -> Value {
         }
         Format::Image => json!({"type": "string", "pattern": IMAGE}),
         Format::Extension => json!({"type": "string", "pattern": EXTENSION}),
+        Format::Fingerprint => json!({"type": "string", "pattern": FINGERPRINT}),
         Format::LabelKey => json!({
             "type": "string",
             "pattern": LABEL_KEY,
@@ -173,9 +188,10 @@ fn rows(table: &Table, out: &mut String) {
     }
 }
 
-/// A table of user-named tables: one row listing its keys, then its inner tables.
+/// A table of user-named tables: one row listing the keys that override a workload's value,
+/// a row of its own for each other key (`trusted_cas`), then its inner tables.
 fn named_rows(table: &Table, out: &mut String) {
-    let leaves: Vec<String> = table
+    let (overrides, own): (Vec<&Key>, Vec<&Key>) = table
         .keys
         .iter()
         .filter(|k| {
@@ -184,15 +200,18 @@ fn named_rows(table: &Table, out: &mut String) {
                 Kind::Named(_) | Kind::Table(Table { inline: false, .. })
             )
         })
-        .map(|k| format!("`{}`", k.name))
-        .collect();
+        .partition(|k| matches!(k.default, Default::Described(_)));
+    let overrides: Vec<String> = overrides.iter().map(|k| format!("`{}`", k.name)).collect();
     let _ = writeln!(
         out,
         "| `{}` | no | | {} {} |",
         table.title,
-        leaves.join(", "),
+        overrides.join(", "),
         table.doc
     );
+    for key in own {
+        row(out, &format!("`{} {}`", table.title, key.name), key);
+    }
     for key in table.keys {
         if let Kind::Named(inner) | Kind::Table(inner) = &key.kind {
             if !inner.inline {

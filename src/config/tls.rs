@@ -5,7 +5,7 @@
 use super::{Checker, RawConfig};
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table};
 use crate::diagnostic::{self, Written};
-use crate::model::{CaPolicy, KeyAlgorithm, ServerCertPolicy, TlsPolicy, TlsVersion};
+use crate::model::{CaPolicy, KeyAlgorithm, Period, ServerCertPolicy, TlsPolicy, TlsVersion};
 
 pub const MIN_VERSION: &str = "1.2";
 /// [`MIN_VERSION`] as the model has it (a test keeps the two equal).
@@ -72,7 +72,7 @@ pub static CA: Table = Table {
             kind: Kind::Str(Format::Text { max_len: 64 }),
             required: Required::No,
             default: Default::Described("`<platform> internal CA`"),
-            doc: "the CA's subject, 1 to 64 characters",
+            doc: "the CA's subject, 1 to 64 characters, no control characters",
             example: "\"Bakery IA Internal CA\"",
         },
         Key {
@@ -80,7 +80,7 @@ pub static CA: Table = Table {
             kind: Kind::Str(Format::Duration),
             required: Required::No,
             default: Default::Str(CA_VALIDITY),
-            doc: "a duration: `10y`, `90d`, `12h`",
+            doc: "a duration: `10y`, `90d`, `12h`; it must end by 9999-12-31 when issued on 2100-01-01 (X.509's last date)",
             example: "\"10y\"",
         },
         key_algorithm("`rsa-2048`, `rsa-3072`, `rsa-4096`, `ecdsa-p256`, `ecdsa-p384`"),
@@ -98,7 +98,7 @@ pub static SERVER: Table = Table {
             kind: Kind::Str(Format::Duration),
             required: Required::No,
             default: Default::Str(SERVER_VALIDITY),
-            doc: "must be shorter than the CA's",
+            doc: "must be shorter than the CA's, and end by 9999-12-31 like it",
             example: "\"3y\"",
         },
         key_algorithm("as for `[tls.ca] key`"),
@@ -171,6 +171,8 @@ pub fn validate(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     let server_validity = check.period(server.validity.as_ref(), SERVER_VALIDITY);
     let server_key = check.key(server.key.as_ref(), KEY);
     let renew_before = check.period(server.renew_before.as_ref(), RENEW_BEFORE);
+    fits_x509(ca.validity.as_ref(), ca_validity.as_ref(), check);
+    fits_x509(server.validity.as_ref(), server_validity.as_ref(), check);
     if let (Some(ca_period), Some(server_period)) = (&ca_validity, &server_validity) {
         if let (true, Some(written)) = (ca_period.days() > 30.0 * 365.25, &ca.validity) {
             let kind = diagnostic::Kind::LongCaValidity {
@@ -213,6 +215,15 @@ pub fn validate(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
             }
         }
     }
+    if let Some(name) = &ca.common_name {
+        if let Some(character) = name.value.chars().find(|c| c.is_control()) {
+            let kind = diagnostic::Kind::CommonNameControl {
+                written: name.value.clone(),
+                character,
+            };
+            check.report(&name.span, &kind);
+        }
+    }
     let common_name = match &ca.common_name {
         Some(name) if name.value.trim().is_empty() || name.value.len() > 64 => {
             check.report(&name.span, &diagnostic::Kind::CommonName);
@@ -241,6 +252,22 @@ pub fn validate(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
             renew_before: renew_before?,
         },
     })
+}
+
+/// A written validity that cannot be issued: X.509 times end at 9999-12-31, so `generate` fails
+/// when its moment plus the validity passes it. To stay independent of today, the check assumes
+/// issuing up to 2100-01-01: anything that fits then fits earlier.
+fn fits_x509(written: Option<&Sp<String>>, period: Option<&Period>, check: &mut Checker) {
+    const LAST_ISSUE: jiff::civil::Date = jiff::civil::date(2100, 1, 1);
+    let (Some(written), Some(period)) = (written, period) else {
+        return;
+    };
+    if LAST_ISSUE.checked_add(period.span()).is_err() {
+        let kind = diagnostic::Kind::ValidityTooLong {
+            period: period.as_str().to_owned(),
+        };
+        check.report(&written.span, &kind);
+    }
 }
 
 /// Two periods where the first must be shorter than the second: the diagnostic is at the first

@@ -23,6 +23,13 @@ pub enum Kind {
         /// The written name made lowercase with `-`, when that is a valid label.
         suggestion: Option<String>,
     },
+    /// A database or cache name that is a DNS-1123 label starting with a digit: the Service
+    /// named after it must be a DNS-1035 label, which starts with a letter.
+    ServiceNameStartsWithDigit {
+        written: String,
+        /// The name behind a letter prefix (`db-123`), as an example of a valid one.
+        example: String,
+    },
     NameTooLong {
         written: String,
         suffix: String,
@@ -197,6 +204,19 @@ pub enum Kind {
         period: String,
     },
     CommonName,
+    /// The CA common name holds a control character (newline, ESC, DEL, C1).
+    CommonNameControl {
+        written: String,
+        character: char,
+    },
+    /// A validity that would end after 9999-12-31, the last date X.509 can hold.
+    ValidityTooLong {
+        period: String,
+    },
+    /// An `[environments.E] trusted_cas` entry that is not a SHA-256 fingerprint.
+    NotFingerprint {
+        written: String,
+    },
     /// The server certificate would outlive its CA.
     ValidityOrder {
         server: String,
@@ -484,6 +504,14 @@ impl Kind {
                     None => text,
                 }
             }
+            Self::ServiceNameStartsWithDigit { written, example } => Text::error(
+                Code::InvalidName,
+                format!("{written:?} starts with a digit; the Service named after it would too"),
+                "not a valid Service name",
+            )
+            .help(format!(
+                "Service names are DNS-1035 labels: they start with a lowercase letter, then lowercase letters, digits and '-'; e.g. \"{example}\""
+            )),
             Self::NameTooLong {
                 written,
                 suffix,
@@ -975,6 +1003,26 @@ impl Kind {
                 "not a usable common name",
             )
             .help("use a short descriptive name such as \"Bakery IA Internal CA\""),
+            Self::CommonNameControl { written, character } => Text::error(
+                Code::CommonName,
+                format!("{written:?} holds the control character {character:?}"),
+                "control character",
+            )
+            .help("use printable characters only: no newline, tab, escape or other control character"),
+            Self::ValidityTooLong { period } => Text::error(
+                Code::ValidityTooLong,
+                format!(
+                    "a validity of {period} ends after 9999-12-31, the last date a certificate can hold"
+                ),
+                "cannot be issued",
+            )
+            .help(Code::ValidityTooLong.help()),
+            Self::NotFingerprint { written } => Text::error(
+                Code::Fingerprint,
+                format!("{written:?} is not a SHA-256 fingerprint: 64 hex digits, colons allowed"),
+                "not a SHA-256 fingerprint",
+            )
+            .help("copy the fingerprint `bakeryc secrets status` or `openssl x509 -noout -fingerprint -sha256 -in <file>` prints"),
             Self::ValidityOrder {
                 server,
                 ca,

@@ -222,7 +222,7 @@ fn read_ca(cert_pem: &str, key_pem: &str) -> Option<Ca> {
     let key = KeyPair::from_pem(key_pem).ok()?;
     let der = pem_der(cert_pem)?;
     let (_, cert) = X509Certificate::from_der(&der).ok()?;
-    if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+    if !is_pair(&cert, &key) {
         return None;
     }
     Some(Ca {
@@ -247,9 +247,8 @@ fn plan_leaf(
     if !existing.contains(&key_path) {
         return Ok(LeafPlan::New);
     }
-    // Both halves present: keep them without parsing the key (an RSA-4096 parse costs
-    // milliseconds, and `generate` must be instant when nothing is missing). Whether they still
-    // belong together is `status`'s question, and `rotate --only` its answer.
+    // Both halves present: keep them. `plan` has already refused them if they are damaged
+    // (unreadable, not a pair, not signed by the CA), with the checks `status` runs.
     if existing.contains(&leaf_cert_path(&names.workload)) {
         return Ok(LeafPlan::Keep);
     }
@@ -270,9 +269,7 @@ fn plan_leaf(
         .text(&leaf_cert_path(&names.workload))
         .and_then(pem_der)
         .is_some_and(|der| {
-            X509Certificate::from_der(&der).is_ok_and(|(_, cert)| {
-                cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
-            })
+            X509Certificate::from_der(&der).is_ok_and(|(_, cert)| is_pair(&cert, &key))
         });
     Ok(if matches {
         LeafPlan::Keep
@@ -448,6 +445,11 @@ fn backdated(now: Timestamp) -> Timestamp {
 
 fn offset(ts: Timestamp) -> Result<time::OffsetDateTime, SecretsError> {
     time::OffsetDateTime::from_unix_timestamp(ts.as_second()).map_err(crypto)
+}
+
+/// Whether `key` is the private half of the key `cert` certifies.
+pub(super) fn is_pair(cert: &X509Certificate<'_>, key: &KeyPair) -> bool {
+    cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
 }
 
 /// The DER of the first PEM block, if the text is PEM.

@@ -9,13 +9,15 @@ use jiff::Timestamp;
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use super::issue::{key_algorithm, key_description, password_is_strong, pem_der, sub_period};
-use super::{
-    CA_CERT, CA_KEY, KUSTOMIZATION, MIN_PASSWORD_LEN, PASSWORD_KEY, SecretFiles, SecretsError,
-    Workload, check_environment, credential_path, derived_files, leaf_cert_path, leaf_key_path,
-    workloads,
+use super::issue::{
+    is_pair, key_algorithm, key_description, password_is_strong, pem_blocks, pem_der, sub_period,
 };
-use crate::model::Platform;
+use super::{
+    CA_BUNDLE, CA_CERT, CA_KEY, KUSTOMIZATION, MIN_PASSWORD_LEN, PASSWORD_KEY, PREVIOUS_CA_CERT,
+    Renewal, SecretFiles, SecretsError, Workload, check_environment, credential_path,
+    derived_files, leaf_cert_path, leaf_key_path, workloads,
+};
+use crate::model::{CaFingerprint, Platform};
 
 /// How bad an entry is; the order is the severity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -51,6 +53,9 @@ pub enum EntryKind {
     Server,
     /// A password (a credentials Secret).
     Password,
+    /// Any other certificate in a file that clients or servers trust (`ca.crt`,
+    /// `ca-previous.crt`, `ca-bundle.crt`).
+    Trusted,
     /// Files derived from the rest (kustomization, CA bundle, credentials keys).
     Files,
 }
@@ -199,6 +204,7 @@ pub fn status(
         .and_then(|der| X509Certificate::from_der(der).ok())
         .map(|(_, cert)| cert);
     let mut entries = vec![ca_entry(platform, existing, ca.as_ref(), now)];
+    entries.extend(trusted_entries(platform, env, existing, now));
     for workload in workloads(platform) {
         entries.push(server_entry(platform, workload, existing, ca.as_ref(), now));
     }
@@ -344,15 +350,22 @@ fn server_entry(
             "it lacks the extended key usage serverAuth",
         );
     }
+    check_issuer(&mut entry, &cert, ca);
+    entry
+}
+
+/// Flags a server certificate that the environment's CA did not sign.
+fn check_issuer(entry: &mut Entry, cert: &X509Certificate<'_>, ca: Option<&X509Certificate<'_>>) {
     match ca {
         Some(ca) => {
             let same_name = cert.issuer().as_raw() == ca.subject().as_raw();
             if !same_name || cert.verify_signature(Some(ca.public_key())).is_err() {
+                // Quoted: a sentence stays one line whatever the certificate's name holds.
                 entry.flag(
                     State::Mismatch,
                     format!(
-                        "it is signed by another CA than {CA_CERT} ({})",
-                        cert.issuer()
+                        "it is signed by another CA than {CA_CERT} ({:?})",
+                        cert.issuer().to_string()
                     ),
                 );
             }
@@ -362,7 +375,169 @@ fn server_entry(
             "its issuer cannot be checked: the CA is missing or unreadable",
         ),
     }
-    entry
+}
+
+/// The damaged material among what `renewal` keeps, one sentence each with its fix: a
+/// certificate or key that does not parse, a key that is not its certificate's, a server
+/// certificate the CA did not sign. These are the checks `status` reports, run for `generate`
+/// and `rotate`, which refuse to build on such material. What is missing is not damage: those
+/// commands create it.
+pub(super) fn damage(
+    platform: &Platform,
+    env: &str,
+    files: &SecretFiles,
+    renewal: &Renewal,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut report = |entry: Entry, fix: String| {
+        // Only the problems of material that is there: `Missing` is created, not refused.
+        if entry.state == State::Mismatch {
+            for problem in entry.problems {
+                found.push(format!(
+                    "{problem}: restore it from your backup, or run `{fix}`"
+                ));
+            }
+        }
+    };
+    let new_ca = renewal.ca || !(files.contains(CA_CERT) || files.contains(CA_KEY));
+    if new_ca {
+        // A new CA re-issues every certificate: nothing old is kept.
+        return found;
+    }
+    let ca_der = files.text(CA_CERT).and_then(pem_der);
+    let ca = ca_der
+        .as_deref()
+        .and_then(|der| X509Certificate::from_der(der).ok())
+        .map(|(_, cert)| cert);
+    let mut ca_entry = Entry::new(EntryKind::Ca, platform.ca_config_map());
+    check_pair(&mut ca_entry, files, CA_CERT, CA_KEY, ca.as_ref());
+    report(ca_entry, format!("bakeryc secrets rotate --env {env} --ca"));
+    for workload in workloads(platform) {
+        let names = workload.names();
+        let (cert_path, key_path) = (
+            leaf_cert_path(&names.workload),
+            leaf_key_path(&names.workload),
+        );
+        // Only a pair that is kept whole: a lone key gets its certificate re-issued (and is
+        // parsed then), a lone certificate gets a new key.
+        if renewal.leaves.contains(&names.workload)
+            || !files.contains(&cert_path)
+            || !files.contains(&key_path)
+        {
+            continue;
+        }
+        let der = files.text(&cert_path).and_then(pem_der);
+        let cert = der
+            .as_deref()
+            .and_then(|der| X509Certificate::from_der(der).ok())
+            .map(|(_, cert)| cert);
+        let mut entry = Entry::new(EntryKind::Server, names.tls_secret.clone());
+        let pair = check_pair(&mut entry, files, &cert_path, &key_path, cert.as_ref());
+        if let (true, Some(cert), Some(ca)) = (pair, cert.as_ref(), ca.as_ref()) {
+            check_issuer(&mut entry, cert, Some(ca));
+        }
+        report(
+            entry,
+            format!(
+                "bakeryc secrets rotate --env {env} --only {}",
+                names.declared
+            ),
+        );
+    }
+    found
+}
+
+/// One row per certificate that the trust files hold besides the CA itself (the first
+/// certificate of `ca.crt`, which has its own row): the CA `rotate --ca` replaced, and what
+/// the client bundle holds. Each must be a CA that bakeryc issued for this platform and
+/// environment (subject `O=<platform>, OU=<env>`, self-signed), or one whose fingerprint the
+/// environment's `trusted_cas` names, or clients would trust a stranger; a CA past its end is
+/// fine here, as it drops out of the bundle by itself.
+fn trusted_entries(
+    platform: &Platform,
+    env: &str,
+    files: &SecretFiles,
+    now: Timestamp,
+) -> Vec<Entry> {
+    let trusted = platform
+        .environments
+        .iter()
+        .find(|e| e.name.as_str() == env)
+        .map(|e| &e.trusted_cas);
+    let mut entries = Vec::new();
+    for file in [CA_CERT, PREVIOUS_CA_CERT, CA_BUNDLE] {
+        let Some(bytes) = files.get(file) else {
+            continue;
+        };
+        let blocks = pem_blocks(&String::from_utf8_lossy(bytes));
+        let skip = usize::from(file == CA_CERT);
+        if blocks.is_empty() && file != CA_CERT {
+            let mut entry = Entry::new(EntryKind::Trusted, file.to_owned());
+            entry.flag(State::Mismatch, format!("{file} holds no certificate"));
+            entries.push(entry);
+        }
+        for (number, der) in blocks.iter().enumerate().skip(skip) {
+            let mut entry = Entry::new(EntryKind::Trusted, format!("{file} #{}", number + 1));
+            match X509Certificate::from_der(der) {
+                Ok((_, cert)) => {
+                    fill(&mut entry, &cert, now);
+                    let fingerprint = CaFingerprint::of(der);
+                    let named = trusted.is_some_and(|t| t.contains(&fingerprint));
+                    match foreign(&cert, platform, env) {
+                        Some(problem) if !named => entry.flag(
+                            State::Mismatch,
+                            format!(
+                                "{problem}, yet clients trust it: remove it from {file} \
+                                 (`bakeryc secrets generate --env {env}` rebuilds {CA_BUNDLE}), \
+                                 or, if it is meant to be trusted, add \"{}\" to \
+                                 [environments.{env}] trusted_cas in bakery.toml",
+                                fingerprint.to_openssl()
+                            ),
+                        ),
+                        Some(_) => entry
+                            .problems
+                            .push(format!("trusted by [environments.{env}] trusted_cas")),
+                        None => {}
+                    }
+                }
+                Err(_) => entry.flag(
+                    State::Mismatch,
+                    format!("block {} of {file} is not a certificate", number + 1),
+                ),
+            }
+            entries.push(entry);
+        }
+    }
+    entries
+}
+
+/// Why `cert` is not a CA bakeryc issued for this platform and environment, if it is not.
+fn foreign(cert: &X509Certificate<'_>, platform: &Platform, env: &str) -> Option<String> {
+    let attribute = |values: Vec<&str>| values.first().copied().unwrap_or_default().to_owned();
+    let subject = cert.subject();
+    let organization = attribute(
+        subject
+            .iter_organization()
+            .filter_map(|a| a.as_str().ok())
+            .collect(),
+    );
+    let unit = attribute(
+        subject
+            .iter_organizational_unit()
+            .filter_map(|a| a.as_str().ok())
+            .collect(),
+    );
+    if organization != platform.name.as_str() || unit != env {
+        return Some(format!(
+            "it was not issued by bakeryc for platform `{}`, environment `{env}` \
+             (O={organization:?}, OU={unit:?})",
+            platform.name
+        ));
+    }
+    if !cert.is_ca() || cert.verify_signature(None).is_err() {
+        return Some("it is not a self-signed CA certificate".to_owned());
+    }
+    None
 }
 
 /// Flags a missing or unreadable certificate or key, or a key that is not the certificate's.
@@ -389,7 +564,7 @@ fn check_pair(
     }
     match (cert, key) {
         (Some(cert), Some(key)) => {
-            let pair = cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw();
+            let pair = is_pair(cert, &key);
             if !pair {
                 entry.flag(
                     State::Mismatch,
@@ -404,6 +579,25 @@ fn check_pair(
 
 /// Fills subject, SANs, key and validity, and flags an expired or soon expiring certificate.
 fn describe(entry: &mut Entry, cert: &X509Certificate<'_>, platform: &Platform, now: Timestamp) {
+    let Some(not_after) = fill(entry, cert, now) else {
+        return;
+    };
+    let renew_before = &platform.tls.server.renew_before;
+    if not_after <= now {
+        entry.flag(State::Expired, format!("it expired at {not_after}"));
+    } else if sub_period(not_after, renew_before).is_none_or(|due| due <= now) {
+        entry.flag(
+            State::Due,
+            format!(
+                "it expires within renew_before ({}): rotate it",
+                renew_before.as_str()
+            ),
+        );
+    }
+}
+
+/// Fills subject, SANs, key and validity; returns the end of validity.
+fn fill(entry: &mut Entry, cert: &X509Certificate<'_>, now: Timestamp) -> Option<Timestamp> {
     entry.subject = Some(cert.subject().to_string());
     entry.sans = cert
         .subject_alternative_name()
@@ -423,22 +617,11 @@ fn describe(entry: &mut Entry, cert: &X509Certificate<'_>, platform: &Platform, 
     entry.key = Some(key_description(cert));
     let Ok(not_after) = Timestamp::from_second(cert.validity().not_after.timestamp()) else {
         entry.flag(State::Mismatch, "its end of validity is out of range");
-        return;
+        return None;
     };
     entry.not_after = Some(not_after.to_string());
     entry.days_left = Some((not_after.as_second() - now.as_second()).div_euclid(86_400));
-    let renew_before = &platform.tls.server.renew_before;
-    if not_after <= now {
-        entry.flag(State::Expired, format!("it expired at {not_after}"));
-    } else if sub_period(not_after, renew_before).is_none_or(|due| due <= now) {
-        entry.flag(
-            State::Due,
-            format!(
-                "it expires within renew_before ({}): rotate it",
-                renew_before.as_str()
-            ),
-        );
-    }
+    Some(not_after)
 }
 
 fn check_key_type(
