@@ -46,14 +46,21 @@ pub fn read_secrets(dir: &Path, env: &str) -> io::Result<SecretFiles> {
     Ok(inspect_secrets(dir, env)?.files)
 }
 
+/// `<dir>/<env>/` opened without following links, or `None` when it does not exist yet.
+fn open_environment(dir: &Path, env: &str) -> io::Result<Option<SafeDir>> {
+    match SafeDir::open(&dir.join(env)) {
+        Ok(root) => Ok(Some(root)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// [`read_secrets`], with the mode and owner of every entry.
 pub fn inspect_secrets(dir: &Path, env: &str) -> io::Result<SecretsFolder> {
     let mut folder = SecretsFolder::default();
     let mut files = BTreeMap::new();
-    let root = match SafeDir::open(&dir.join(env)) {
-        Ok(root) => root,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(folder),
-        Err(e) => return Err(e),
+    let Some(root) = open_environment(dir, env)? else {
+        return Ok(folder);
     };
     let me = safe::current_uid();
     visit(&root, "", &mut |Visited {
@@ -178,10 +185,8 @@ pub fn prune_secrets(dir: &Path, env: &str, folders: &[String]) -> io::Result<()
 /// user are left alone (the caller refuses them first).
 pub fn repair_modes(dir: &Path, env: &str) -> io::Result<Vec<String>> {
     let mut repaired = Vec::new();
-    let root = match SafeDir::open(&dir.join(env)) {
-        Ok(root) => root,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(repaired),
-        Err(e) => return Err(e),
+    let Some(root) = open_environment(dir, env)? else {
+        return Ok(repaired);
     };
     let me = safe::current_uid();
     visit(&root, "", &mut |Visited {
