@@ -109,17 +109,23 @@ SET client_min_messages = warning;
 /// (`$1`) as the bootstrap superuser (`$4`, password file `$2`) over the unix socket in `$3`, in
 /// database `$5`. Readiness is asked over TCP on loopback on purpose: at first start the image's
 /// entrypoint runs a temporary server that listens on the socket only while it creates the
-/// database, so the socket answering does not yet mean the database exists. The wait is bounded
-/// (300 attempts), and any failure exits non-zero: the kubelet then records a
-/// FailedPostStartHook event with this output and restarts the container, so the pod never turns
-/// Ready with its declaration unapplied. The port is libpq's default, 5432, as in postgresql.conf.
+/// database, so the socket answering does not yet mean the database exists. A server that answers
+/// but is still starting (pg_isready exit 1: crash recovery replaying WAL can take longer than any
+/// fixed bound) is waited for as long as it takes, since killing it would restart the replay;
+/// only silence is bounded (300 attempts without an answer). Any failure exits non-zero: the
+/// kubelet then records a FailedPostStartHook event with this output and restarts the container,
+/// so the pod never turns Ready with its declaration unapplied. The port is libpq's default,
+/// 5432, as in postgresql.conf.
 pub const RECONCILE_SCRIPT: &str = "\
-attempts=0
-until pg_isready --quiet --host=127.0.0.1 --timeout=2; do
-  attempts=$((attempts + 1))
-  if [ \"$attempts\" -ge 300 ]; then
-    echo \"bakeryc: the server did not accept connections after 300 attempts; $1 was not applied\" >&2
-    exit 1
+silent=0
+while :; do
+  pg_isready --quiet --host=127.0.0.1 --timeout=2 && break
+  if [ \"$?\" -ne 1 ]; then
+    silent=$((silent + 1))
+    if [ \"$silent\" -ge 300 ]; then
+      echo \"bakeryc: the server did not answer 300 times; $1 was not applied\" >&2
+      exit 1
+    fi
   fi
   sleep 1
 done
