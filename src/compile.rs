@@ -3,6 +3,7 @@
 //! (that is `render`'s job), and the same platform always compiles to the same tree.
 
 mod cache;
+pub mod certificates;
 mod client;
 mod config_files;
 mod database;
@@ -72,6 +73,13 @@ pub fn compile(platform: &Platform) -> Tree {
     if let Some(cache) = &platform.cache {
         let file = format!("base/{}.yaml", cache.names().workload);
         tree.insert(file, Document::Objects(cache::objects(platform, cache)));
+    }
+    let certificates = certificates::objects(platform);
+    if !certificates.is_empty() {
+        tree.insert(
+            certificates::FILE.to_owned(),
+            Document::Objects(certificates),
+        );
     }
     let resources = tree
         .keys()

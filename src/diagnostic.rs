@@ -343,6 +343,11 @@ is a warning; `--deny-warnings` makes it fail CI.";
 common name. Certificate generation would fail at `bakeryc secrets generate` time, or produce a CA \
 that clients and operators cannot recognise in `openssl x509 -text` output. Write a short, \
 descriptive name of 1 to 64 characters.";
+    CertManagerUnused => "bakery::tls::cert-manager-unused",
+        "add `provider = \"cert-manager\"` under [tls], or remove [tls.cert_manager]",
+        "`[tls.cert_manager]` only means something when cert-manager issues the servers' \
+certificates. With the default `provider = \"bakeryc\"` it would be ignored, and the issuer it names \
+would never sign anything, so bakeryc refuses it instead of dropping it in silence.";
     InvalidDuration => "bakery::duration::invalid",
         "write a duration such as 90d, 3y, 12h or 500ms",
         "The duration could not be read, or is zero or negative. Durations are a number and a unit: \

@@ -417,3 +417,52 @@ fn the_crd_validation_refuses_what_the_api_server_would() {
         );
     }
 }
+
+/// Every custom resource the cert-manager fixtures compile to (issuers, CA and server
+/// Certificates, and whatever else they emit) is valid for its CRD, and no Secret is generated:
+/// cert-manager writes them in the cluster.
+#[test]
+fn compiled_cert_manager_fixtures_validate_against_their_crds() {
+    for fixture in ["cert-manager", "cert-manager-cluster-issuer"] {
+        let source =
+            std::fs::read_to_string(format!("tests/fixtures/{fixture}/bakery.toml")).unwrap();
+        let checked = bakeryc::check(&source);
+        let platform = checked.platform.expect("the fixture is valid");
+        let files = bakeryc::build(&platform).unwrap();
+        let documents: Vec<Value> = files
+            .iter()
+            .filter(|(path, _)| path.starts_with("base/"))
+            .flat_map(|(_, text)| serde_saphyr::from_multiple::<Value>(text).unwrap())
+            .filter(Value::is_object)
+            .collect();
+        assert!(
+            documents.iter().all(|d| d["kind"] != "Secret"),
+            "{fixture}: no Secret in generated/"
+        );
+        let custom: Vec<Value> = documents
+            .into_iter()
+            .filter(|d| {
+                !d["apiVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("v1")
+                    && !d["apiVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(".k8s.io/")
+                    && d["apiVersion"] != "apps/v1"
+                    && d["kind"] != "Kustomization"
+            })
+            .collect();
+        let certificates = custom.iter().filter(|d| d["kind"] == "Certificate").count();
+        assert!(certificates >= 2, "{fixture}: {certificates} Certificates");
+        for (document, problems) in custom.iter().zip(validate(&custom)) {
+            assert!(
+                problems.is_empty(),
+                "{fixture}: {}/{}: {problems:#?}",
+                document["kind"],
+                document["metadata"]["name"]
+            );
+        }
+    }
+}

@@ -133,6 +133,7 @@ const RELEASED: &[&str] = &[
     "bakery::tls::renew-before",
     "bakery::tls::long-validity",
     "bakery::tls::common-name",
+    "bakery::tls::cert-manager-unused",
     "bakery::duration::invalid",
     "bakery::audit::log-statement-all",
     "bakery::value::invalid-choice",

@@ -197,6 +197,8 @@ pub enum Kind {
         period: String,
     },
     CommonName,
+    /// `[tls.cert_manager]` is written while `bakeryc secrets` issues the certificates.
+    CertManagerUnused,
     /// The server certificate would outlive its CA.
     ValidityOrder {
         server: String,
@@ -975,6 +977,12 @@ impl Kind {
                 "not a usable common name",
             )
             .help("use a short descriptive name such as \"Bakery IA Internal CA\""),
+            Self::CertManagerUnused => Text::error(
+                Code::CertManagerUnused,
+                "[tls.cert_manager] is set, but `bakeryc secrets` issues the certificates",
+                "only read with provider = \"cert-manager\"",
+            )
+            .help("add `provider = \"cert-manager\"` under [tls], or remove [tls.cert_manager]"),
             Self::ValidityOrder {
                 server,
                 ca,
