@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
+use crate::crd::trust_manager::Bundle;
 use crate::model::Platform;
 
 pub use client::uncovered_profile_hosts;
@@ -41,6 +42,7 @@ pub enum Object {
     Certificate(Box<Certificate>),
     Issuer(Box<Issuer>),
     ClusterIssuer(Box<ClusterIssuer>),
+    Bundle(Box<Bundle>),
 }
 
 /// The content of one generated file.

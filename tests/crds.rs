@@ -14,6 +14,10 @@ use bakeryc::crd::cert_manager::{
     IssuerRef, IssuerSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, RotationPolicy,
     SecretTemplate, SelfSignedIssuer, Subject,
 };
+use bakeryc::crd::trust_manager::{
+    Bundle, BundleSource, BundleSpec, BundleTarget, KeyTarget, NamespaceSelector,
+    SourceObjectKeySelector,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
@@ -313,7 +317,30 @@ fn every_custom_resource() -> Vec<Object> {
             }),
         },
     };
+    let bundle = Bundle {
+        metadata: meta("bakery-ia-ca", None),
+        spec: BundleSpec {
+            sources: vec![BundleSource {
+                secret: Some(SourceObjectKeySelector {
+                    name: "bakery-ia-ca-tls".into(),
+                    key: "ca.crt".into(),
+                }),
+            }],
+            target: BundleTarget {
+                config_map: Some(KeyTarget {
+                    key: "ca.crt".into(),
+                }),
+                namespace_selector: Some(NamespaceSelector {
+                    match_labels: BTreeMap::from([(
+                        "kubernetes.io/metadata.name".into(),
+                        "bakery".into(),
+                    )]),
+                }),
+            },
+        },
+    };
     vec![
+        Object::Bundle(Box::new(bundle)),
         Object::Issuer(Box::new(self_signed)),
         Object::Certificate(Box::new(ca)),
         Object::Issuer(Box::new(ca_issuer)),
@@ -341,6 +368,7 @@ fn every_custom_resource_type_validates_against_its_crd() {
     assert_eq!(
         kinds,
         [
+            "Bundle",
             "Issuer",
             "Certificate",
             "Issuer",
@@ -367,6 +395,7 @@ fn every_custom_resource_type_validates_against_its_crd() {
             Object::ClusterIssuer(_) => {
                 Object::ClusterIssuer(serde_json::from_value(document.clone()).unwrap())
             }
+            Object::Bundle(_) => Object::Bundle(serde_json::from_value(document.clone()).unwrap()),
             _ => unreachable!(),
         };
         assert_eq!(&again, object);
@@ -454,6 +483,24 @@ fn compiled_cert_manager_fixtures_validate_against_their_crds() {
                     && d["kind"] != "Kustomization"
             })
             .collect();
+        // The CA bundle for clients (ConfigMap `<platform>-ca`, key ca.crt) is trust-manager's
+        // copy of the CA Certificate's Secret, when bakeryc bootstraps the CA.
+        let ca_secret = custom
+            .iter()
+            .find(|d| d["kind"] == "Certificate" && d["spec"]["isCA"] == true)
+            .map(|ca| ca["spec"]["secretName"].clone());
+        let bundle = custom.iter().find(|d| d["kind"] == "Bundle");
+        match (ca_secret, bundle) {
+            (Some(secret), Some(bundle)) => {
+                let name = platform.ca_config_map();
+                assert_eq!(bundle["metadata"]["name"], name.as_str());
+                assert_eq!(bundle["spec"]["sources"][0]["secret"]["name"], secret);
+                assert_eq!(bundle["spec"]["sources"][0]["secret"]["key"], "ca.crt");
+                assert_eq!(bundle["spec"]["target"]["configMap"]["key"], "ca.crt");
+            }
+            (None, None) => {}
+            (secret, bundle) => panic!("{fixture}: CA secret {secret:?} but Bundle {bundle:?}"),
+        }
         let certificates = custom.iter().filter(|d| d["kind"] == "Certificate").count();
         assert!(certificates >= 2, "{fixture}: {certificates} Certificates");
         for (document, problems) in custom.iter().zip(validate(&custom)) {

@@ -15,6 +15,10 @@ use crate::crd::cert_manager::{
     KeyAlgorithm as CmKey, KeyEncoding, KeyUsage, PrivateKey, RotationPolicy, SecretTemplate,
     SelfSignedIssuer, Subject,
 };
+use crate::crd::trust_manager::{
+    Bundle, BundleSource, BundleSpec, BundleTarget, KeyTarget, NamespaceSelector,
+    SourceObjectKeySelector,
+};
 use crate::model::{self, KeyAlgorithm, Period, Platform, TlsProvider, WorkloadNames};
 
 /// What the bootstrap objects are, in `app.kubernetes.io/name` and `component`.
@@ -126,7 +130,46 @@ fn bootstrap(platform: &Platform) -> Vec<Object> {
         Object::Issuer(Box::new(self_signed)),
         Object::Certificate(Box::new(ca)),
         Object::Issuer(Box::new(ca_issuer_object)),
+        Object::Bundle(Box::new(ca_bundle(platform))),
     ]
+}
+
+/// The CA bundle for clients, ConfigMap `<platform>-ca` (key `ca.crt`), without `bakeryc
+/// secrets`: trust-manager copies `ca.crt` of the CA's Secret into it. Chosen over an
+/// ExternalSecret with a Kubernetes provider store because it needs no store, service account
+/// or RBAC in the tree and writes a ConfigMap, which is what clients mount; its one condition,
+/// documented in docs/secrets.md, is that trust-manager's trust namespace is the platform's
+/// namespace (trust-manager reads sources only there). The Bundle is cluster-scoped and names
+/// the ConfigMap after itself.
+fn ca_bundle(platform: &Platform) -> Bundle {
+    let mut labels = meta::labels(platform, CA, &ca_issuer(platform));
+    labels.insert("app.kubernetes.io/name".into(), "trust-manager".into());
+    Bundle {
+        metadata: ObjectMeta {
+            name: Some(platform.ca_config_map()),
+            labels: Some(labels),
+            ..Default::default()
+        },
+        spec: BundleSpec {
+            sources: vec![BundleSource {
+                secret: Some(SourceObjectKeySelector {
+                    name: ca_secret(platform),
+                    key: "ca.crt".into(),
+                }),
+            }],
+            target: BundleTarget {
+                config_map: Some(KeyTarget {
+                    key: "ca.crt".into(),
+                }),
+                namespace_selector: Some(NamespaceSelector {
+                    match_labels: BTreeMap::from([(
+                        "kubernetes.io/metadata.name".into(),
+                        platform.namespace.to_string(),
+                    )]),
+                }),
+            },
+        },
+    }
 }
 
 /// The Certificate of one workload: its Secret is the one the pods mount, its subject and SANs
