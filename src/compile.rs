@@ -8,6 +8,7 @@ mod client;
 mod config_files;
 mod database;
 mod meta;
+pub mod monitoring;
 mod network;
 mod overlay;
 mod pod;
@@ -22,6 +23,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
+use crate::crd::prometheus::PrometheusRule;
 use crate::crd::trust_manager::Bundle;
 use crate::model::Platform;
 
@@ -43,6 +45,7 @@ pub enum Object {
     Issuer(Box<Issuer>),
     ClusterIssuer(Box<ClusterIssuer>),
     Bundle(Box<Bundle>),
+    PrometheusRule(Box<PrometheusRule>),
 }
 
 /// The content of one generated file.
@@ -81,6 +84,12 @@ pub fn compile(platform: &Platform) -> Tree {
         tree.insert(
             certificates::FILE.to_owned(),
             Document::Objects(certificates),
+        );
+    }
+    if let Some(rule) = monitoring::prometheus_rule(platform) {
+        tree.insert(
+            monitoring::FILE.to_owned(),
+            Document::Objects(vec![Object::PrometheusRule(Box::new(rule))]),
         );
     }
     let resources = tree

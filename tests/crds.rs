@@ -14,6 +14,7 @@ use bakeryc::crd::cert_manager::{
     IssuerRef, IssuerSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, RotationPolicy,
     SecretTemplate, SelfSignedIssuer, Subject,
 };
+use bakeryc::crd::prometheus::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup};
 use bakeryc::crd::trust_manager::{
     Bundle, BundleSource, BundleSpec, BundleTarget, KeyTarget, NamespaceSelector,
     SourceObjectKeySelector,
@@ -339,7 +340,23 @@ fn every_custom_resource() -> Vec<Object> {
             },
         },
     };
+    let rule = PrometheusRule {
+        metadata: meta("bakery-ia-certificates", namespace),
+        spec: PrometheusRuleSpec {
+            groups: vec![RuleGroup {
+                name: "bakery-ia.certificates".into(),
+                rules: vec![Rule {
+                    alert: "BakeryCertificateNotReady".into(),
+                    expr: "certmanager_certificate_ready_status{condition=\"False\"} == 1".into(),
+                    for_: Some("10m".into()),
+                    labels: BTreeMap::from([("severity".into(), "warning".into())]),
+                    annotations: BTreeMap::from([("summary".into(), "not ready".into())]),
+                }],
+            }],
+        },
+    };
     vec![
+        Object::PrometheusRule(Box::new(rule)),
         Object::Bundle(Box::new(bundle)),
         Object::Issuer(Box::new(self_signed)),
         Object::Certificate(Box::new(ca)),
@@ -368,6 +385,7 @@ fn every_custom_resource_type_validates_against_its_crd() {
     assert_eq!(
         kinds,
         [
+            "PrometheusRule",
             "Bundle",
             "Issuer",
             "Certificate",
@@ -396,6 +414,9 @@ fn every_custom_resource_type_validates_against_its_crd() {
                 Object::ClusterIssuer(serde_json::from_value(document.clone()).unwrap())
             }
             Object::Bundle(_) => Object::Bundle(serde_json::from_value(document.clone()).unwrap()),
+            Object::PrometheusRule(_) => {
+                Object::PrometheusRule(serde_json::from_value(document.clone()).unwrap())
+            }
             _ => unreachable!(),
         };
         assert_eq!(&again, object);
