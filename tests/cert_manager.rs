@@ -107,3 +107,111 @@ fn secrets_rotate_leaves_certificates_to_cert_manager() {
     let material = files(&dir.path().join("secrets/prod"));
     assert!(material.keys().all(|p| !p.contains("/tls/")));
 }
+
+/// The Certificates ask cert-manager for what `bakeryc secrets` would issue for the same
+/// bakery.toml in its own mode: the same SANs, subject, key type and size, key usages and
+/// lifetime (read back from the certificate bakeryc issues).
+#[test]
+fn certificates_ask_for_what_bakeryc_secrets_issues() {
+    use bakeryc::secrets::{self, NoProgress, SecretFiles};
+    use serde_json::Value;
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+    let source = std::fs::read_to_string("tests/fixtures/cert-manager/bakery.toml").unwrap();
+    let cert_manager = common::platform(&source);
+    let files = bakeryc::build(&cert_manager).unwrap();
+    let certificates: Vec<Value> = files
+        .values()
+        .flat_map(|text| serde_saphyr::from_multiple::<Value>(text).unwrap())
+        .filter(|d| d["kind"] == "Certificate" && d["spec"]["isCA"] != true)
+        .collect();
+    assert_eq!(certificates.len(), 3);
+
+    let bakeryc_mode = common::platform(&source.replace("provider = \"cert-manager\"", ""));
+    let now = jiff::Timestamp::now();
+    let issued = secrets::generate(&bakeryc_mode, "prod", &SecretFiles::new(), now, &NoProgress)
+        .unwrap()
+        .changes;
+    for certificate in &certificates {
+        let spec = &certificate["spec"];
+        let secret = spec["secretName"].as_str().unwrap();
+        let workload = secret.strip_suffix("-tls").unwrap();
+        let pem = issued.text(&secrets::leaf_cert_path(workload)).unwrap();
+        let der = pem_der(pem);
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let sans: Vec<String> = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                GeneralName::DNSName(dns) => (*dns).to_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let dns_names: Vec<String> = spec["dnsNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(dns_names, sans, "{secret}");
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(spec["commonName"], common_name.as_str(), "{secret}");
+        // ECDSA P-256 in the fixture: the curve of the issued key is what cert-manager is asked.
+        let key = cert.public_key().parsed().unwrap();
+        assert_eq!(
+            (
+                spec["privateKey"]["algorithm"].as_str().unwrap(),
+                key.key_size()
+            ),
+            ("ECDSA", 256),
+            "{secret}"
+        );
+        assert_eq!(spec["privateKey"]["size"], 256);
+        let usages: Vec<&str> = spec["usages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap())
+            .collect();
+        let key_usage = cert.key_usage().unwrap().unwrap().value;
+        assert!(key_usage.digital_signature() && !key_usage.key_encipherment());
+        assert_eq!(usages, ["digital signature", "server auth"], "{secret}");
+        // 90 days: cert-manager's duration in hours equals the issued certificate's lifetime
+        // (bakeryc backdates not_before a little, so compare whole days).
+        let lifetime = cert.validity().not_after.timestamp() - now.as_second();
+        let hours: i64 = spec["duration"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('h')
+            .parse()
+            .unwrap();
+        assert_eq!(lifetime / 86_400, hours / 24, "{secret}");
+    }
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let output = std::process::Command::new("openssl")
+        .args(["base64", "-d", "-A"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(body.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    output.stdout
+}
