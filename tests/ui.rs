@@ -134,6 +134,7 @@ const RELEASED: &[&str] = &[
     "bakery::tls::long-validity",
     "bakery::tls::common-name",
     "bakery::tls::cert-manager-unused",
+    "bakery::tls::cert-manager-minimum",
     "bakery::duration::invalid",
     "bakery::audit::log-statement-all",
     "bakery::value::invalid-choice",

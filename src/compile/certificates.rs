@@ -249,22 +249,30 @@ fn private_key(key: KeyAlgorithm, rotation: RotationPolicy) -> PrivateKey {
 }
 
 /// A period as the Go duration cert-manager reads (`8760h`): it has no days or years. Calendar
-/// units count from 2001-01-01, so a year is 365 days and the text never depends on today.
+/// units count from 2001-01-01, so a year is 365 days and the text never depends on today. Whole
+/// hours are written in hours, anything finer in the largest exact unit.
 pub fn go_duration(period: &Period) -> String {
-    format!("{}h", period_hours(period))
+    let seconds = period_seconds(period);
+    if seconds % 3600 == 0 {
+        format!("{}h", seconds / 3600)
+    } else if seconds % 60 == 0 {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
 }
 
-/// Whole hours of a period counted from 2001-01-01 (rounded down; bakeryc's periods are whole).
-pub fn period_hours(period: &Period) -> i64 {
-    let hours = period
+/// Whole seconds of a period counted from 2001-01-01 (sub-second parts are dropped).
+pub fn period_seconds(period: &Period) -> i64 {
+    let seconds = period
         .span()
-        .total((jiff::Unit::Hour, jiff::civil::date(2001, 1, 1)))
+        .total((jiff::Unit::Second, jiff::civil::date(2001, 1, 1)))
         .unwrap_or(0.0);
     #[allow(
         clippy::cast_possible_truncation,
-        reason = "a validated period is positive and far below i64::MAX hours"
+        reason = "a validated period is positive and far below i64::MAX seconds"
     )]
-    let whole = hours.floor() as i64;
+    let whole = seconds.floor() as i64;
     whole
 }
 
@@ -279,5 +287,7 @@ mod tests {
         assert_eq!(hours("90d"), "2160h");
         assert_eq!(hours("12h"), "12h");
         assert_eq!(hours("10y"), "87648h");
+        assert_eq!(hours("90m"), "90m");
+        assert_eq!(hours("45s"), "45s");
     }
 }

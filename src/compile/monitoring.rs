@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::certificates::period_hours;
+use super::certificates::period_seconds;
 use super::meta;
 use crate::crd::prometheus::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup};
 use crate::model::{Platform, WorkloadNames};
@@ -64,7 +64,7 @@ pub fn prometheus_rule(platform: &Platform) -> Option<PrometheusRule> {
 
 /// Seconds of `[tls.server] renew_before`.
 fn renew_before_seconds(platform: &Platform) -> i64 {
-    period_hours(&platform.tls.server.renew_before) * 3600
+    period_seconds(&platform.tls.server.renew_before)
 }
 
 /// When the cert-manager alert fires: `renew_before` less a margin for renewal to finish

@@ -7,8 +7,8 @@ use super::{Checker, RawConfig};
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table};
 use crate::diagnostic::{self, Missing, Written};
 use crate::model::{
-    CaPolicy, ExistingIssuer, IssuerKind, KeyAlgorithm, ServerCertPolicy, TlsPolicy, TlsProvider,
-    TlsVersion,
+    CaPolicy, ExistingIssuer, IssuerKind, KeyAlgorithm, Period, ServerCertPolicy, TlsPolicy,
+    TlsProvider, TlsVersion,
 };
 
 pub const MIN_VERSION: &str = "1.2";
@@ -316,6 +316,41 @@ pub fn validate(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
         }
     };
     let provider = provider(&section, check);
+    if matches!(provider, Some(TlsProvider::CertManager { .. })) {
+        let floors = [
+            (
+                "[tls.ca] validity",
+                ca.validity.as_ref(),
+                &ca_validity,
+                "1h",
+            ),
+            (
+                "[tls.server] validity",
+                server.validity.as_ref(),
+                &server_validity,
+                "1h",
+            ),
+            (
+                "[tls.server] renew_before",
+                server.renew_before.as_ref(),
+                &renew_before,
+                "5m",
+            ),
+        ];
+        for (what, written, period, minimum) in floors {
+            let floor = Period::new(minimum).map(|p| p.days()).unwrap_or_default();
+            if let (Some(written), Some(period)) = (written, period) {
+                if period.days() < floor {
+                    let kind = diagnostic::Kind::CertManagerMinimum {
+                        what,
+                        written: written.value.clone(),
+                        minimum,
+                    };
+                    check.report(&written.span, &kind);
+                }
+            }
+        }
+    }
     Some(TlsPolicy {
         provider: provider?,
         min_version: min_version?,
