@@ -473,9 +473,18 @@ fn the_crd_validation_refuses_what_the_api_server_would() {
 /// cert-manager writes them in the cluster.
 #[test]
 fn compiled_cert_manager_fixtures_validate_against_their_crds() {
-    for fixture in ["cert-manager", "cert-manager-cluster-issuer"] {
-        let source =
-            std::fs::read_to_string(format!("tests/fixtures/{fixture}/bakery.toml")).unwrap();
+    // The repo's bakery.toml too, switched to cert-manager as the issue asks of any valid file.
+    let repo = std::fs::read_to_string("bakery.toml").unwrap().replacen(
+        "[tls]\n",
+        "[tls]\nprovider = \"cert-manager\"\n",
+        1,
+    );
+    assert!(repo.contains("provider = \"cert-manager\""));
+    let cases = ["cert-manager", "cert-manager-cluster-issuer"].map(|fixture| {
+        let path = format!("tests/fixtures/{fixture}/bakery.toml");
+        (fixture, std::fs::read_to_string(path).unwrap())
+    });
+    for (fixture, source) in cases.into_iter().chain([("bakery.toml", repo)]) {
         let checked = bakeryc::check(&source);
         let platform = checked.platform.expect("the fixture is valid");
         let files = bakeryc::build(&platform).unwrap();
