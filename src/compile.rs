@@ -3,10 +3,12 @@
 //! (that is `render`'s job), and the same platform always compiles to the same tree.
 
 mod cache;
+pub mod certificates;
 mod client;
 mod config_files;
 mod database;
 mod meta;
+pub mod monitoring;
 mod network;
 mod overlay;
 mod pod;
@@ -21,6 +23,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
+use crate::crd::prometheus::PrometheusRule;
+use crate::crd::trust_manager::Bundle;
 use crate::model::Platform;
 
 pub use client::uncovered_profile_hosts;
@@ -40,6 +44,8 @@ pub enum Object {
     Certificate(Box<Certificate>),
     Issuer(Box<Issuer>),
     ClusterIssuer(Box<ClusterIssuer>),
+    Bundle(Box<Bundle>),
+    PrometheusRule(Box<PrometheusRule>),
 }
 
 /// The content of one generated file.
@@ -72,6 +78,19 @@ pub fn compile(platform: &Platform) -> Tree {
     if let Some(cache) = &platform.cache {
         let file = format!("base/{}.yaml", cache.names().workload);
         tree.insert(file, Document::Objects(cache::objects(platform, cache)));
+    }
+    let certificates = certificates::objects(platform);
+    if !certificates.is_empty() {
+        tree.insert(
+            certificates::FILE.to_owned(),
+            Document::Objects(certificates),
+        );
+    }
+    if let Some(rule) = monitoring::prometheus_rule(platform) {
+        tree.insert(
+            monitoring::FILE.to_owned(),
+            Document::Objects(vec![Object::PrometheusRule(Box::new(rule))]),
+        );
     }
     let resources = tree
         .keys()

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod check;
 pub mod database;
 pub mod environments;
+pub mod monitoring;
 pub mod platform;
 pub mod postgres;
 mod read;
@@ -218,6 +219,14 @@ pub static TOP: Table = Table {
             example: "",
         },
         Key {
+            name: "monitoring",
+            kind: Kind::Table(&monitoring::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "Prometheus alerts",
+            example: "",
+        },
+        Key {
             name: "environments",
             kind: Kind::Named(&environments::TABLE),
             required: Required::No,
@@ -240,6 +249,7 @@ pub struct RawConfig {
     pub databases: Vec<database::RawDatabase>,
     pub cache: Option<cache::RawCache>,
     pub tls: Option<tls::RawTls>,
+    pub monitoring: Option<monitoring::RawMonitoring>,
     pub environments: Vec<environments::RawEnvironment>,
     /// Keys whose value had the wrong type, as (span of their table, key). Parse already
     /// reported them, so validate must not call them missing as well.
@@ -263,6 +273,7 @@ pub fn read(top: &mut Fields<'_, '_, '_>) -> RawConfig {
         databases: top.array_of_tables("database", database::read),
         cache: top.table("cache", cache::read),
         tls: top.table("tls", tls::read),
+        monitoring: top.table("monitoring", monitoring::read),
         environments: top
             .table("environments", |envs| envs.each_table(environments::read))
             .unwrap_or_default(),

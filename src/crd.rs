@@ -4,3 +4,5 @@
 //! validated against).
 
 pub mod cert_manager;
+pub mod prometheus;
+pub mod trust_manager;

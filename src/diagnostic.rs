@@ -359,6 +359,17 @@ common name. Certificate generation would fail at `bakeryc secrets generate` tim
 that clients and operators cannot recognise in `openssl x509 -text` output. Write a short, \
 descriptive name of 1 to 64 printable characters: a control character (newline, escape) would \
 reach terminals through `openssl` and `bakeryc secrets status`, forging lines or driving them.";
+    CertManagerUnused => "bakery::tls::cert-manager-unused",
+        "add `provider = \"cert-manager\"` under [tls], or remove [tls.cert_manager]",
+        "`[tls.cert_manager]` only means something when cert-manager issues the servers' \
+certificates. With the default `provider = \"bakeryc\"` it would be ignored, and the issuer it names \
+would never sign anything, so bakeryc refuses it instead of dropping it in silence.";
+    CertManagerMinimum => "bakery::tls::cert-manager-minimum",
+        "use at least 1h for validities and 5m for renew_before",
+        "cert-manager refuses a Certificate whose `duration` is below one hour or whose `renewBefore` \
+is below five minutes: the Certificate would never be issued and the pods that mount its Secret \
+would never start. With `provider = \"cert-manager\"`, bakeryc therefore refuses `[tls.ca] \
+validity` and `[tls.server] validity` below 1h and `[tls.server] renew_before` below 5m at compile time.";
     InvalidDuration => "bakery::duration::invalid",
         "write a duration such as 90d, 3y, 12h or 500ms",
         "The duration could not be read, or is zero or negative. Durations are a number and a unit: \

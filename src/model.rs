@@ -471,8 +471,39 @@ pub struct ServerCertPolicy {
     pub renew_before: Period,
 }
 
+/// Who issues the servers' certificates and writes their TLS Secrets.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TlsProvider {
+    /// `bakeryc secrets` issues them into the secrets folder (the default).
+    Bakeryc,
+    /// cert-manager Certificates in generated/ issue and renew them in the cluster: signed by
+    /// `issuer`, or by a CA bootstrapped per namespace when none is named.
+    CertManager { issuer: Option<ExistingIssuer> },
+}
+
+/// A cert-manager issuer that exists in the cluster already.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExistingIssuer {
+    pub kind: IssuerKind,
+    pub name: DomainName,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssuerKind {
+    ClusterIssuer,
+    Issuer,
+}
+
+/// What `[monitoring]` asks for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Monitoring {
+    /// A PrometheusRule with certificate expiry alerts per namespace.
+    pub prometheus_rules: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TlsPolicy {
+    pub provider: TlsProvider,
     pub min_version: TlsVersion,
     pub ca: CaPolicy,
     pub server: ServerCertPolicy,
@@ -625,12 +656,21 @@ pub struct Platform {
     pub databases: Vec<Database>,
     pub cache: Option<Cache>,
     pub tls: TlsPolicy,
+    pub monitoring: Monitoring,
     pub environments: Vec<Environment>,
+}
+
+impl TlsPolicy {
+    /// Whether cert-manager, not `bakeryc secrets`, issues the servers' certificates.
+    pub fn cert_manager(&self) -> bool {
+        matches!(self.provider, TlsProvider::CertManager { .. })
+    }
 }
 
 impl Platform {
     /// The DNS names a client may use for a Service, shortest first; all are in the server
-    /// certificate's SANs.
+    /// certificate's SANs, whoever issues it (`bakeryc secrets` and the cert-manager
+    /// Certificates both take them from here).
     pub fn service_dns_names(&self, service: &str) -> Vec<String> {
         let ns = self.namespace.as_str();
         vec![

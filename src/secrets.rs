@@ -316,6 +316,17 @@ pub fn rotate(
     progress: &dyn Progress,
 ) -> Result<Outcome, SecretsError> {
     let renewal = rotation.renewal(platform)?;
+    if platform.tls.cert_manager() {
+        if renewal.ca || !renewal.leaves.is_empty() {
+            return Err(SecretsError::Refused(format!(
+                "certificates are cert-manager's in this platform ([tls] provider = \"cert-manager\"): \
+                 it renews them before expiry; to force one now run `cmctl renew -n {} <certificate>`; \
+                 `bakeryc secrets rotate --passwords` replaces passwords",
+                platform.namespace
+            )));
+        }
+        return plan(platform, env, existing, &renewal, now, progress);
+    }
     if !renewal.ca && !existing.contains(CA_CERT) {
         return Err(SecretsError::Refused(format!(
             "environment `{env}` has no CA yet: run `bakeryc secrets generate --env {env}` first"
@@ -361,11 +372,15 @@ fn plan(
     let workloads = workloads(platform);
     let mut files = existing.clone();
     let mut actions = Vec::new();
-    let issued = issue::certificates(platform, env, &workloads, existing, renewal, now, progress)?;
-    for (path, bytes) in issued.files {
-        files.insert(path, bytes);
+    // With cert-manager, the cluster issues every certificate: only passwords are made here.
+    if !platform.tls.cert_manager() {
+        let issued =
+            issue::certificates(platform, env, &workloads, existing, renewal, now, progress)?;
+        for (path, bytes) in issued.files {
+            files.insert(path, bytes);
+        }
+        actions.extend(issued.actions);
     }
-    actions.extend(issued.actions);
     for workload in &workloads {
         let path = credential_path(&workload.names().workload, PASSWORD_KEY);
         let (change, password) = password(env, *workload, &files, renewal)?;
@@ -478,6 +493,7 @@ struct Kustomization {
     kind: &'static str,
     namespace: String,
     generator_options: GeneratorOptions,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     config_map_generator: Vec<Generator>,
     secret_generator: Vec<Generator>,
 }
@@ -503,17 +519,22 @@ struct Generator {
 fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
     let file = |key: &str, path: &str| format!("{key}={path}");
     let mut secrets = Vec::new();
+    // With cert-manager, its Certificates write the TLS Secrets and the CA bundle comes from the
+    // cluster too: this folder then holds the credentials only.
+    let cert_manager = platform.tls.cert_manager();
     for workload in workloads(platform) {
         let names = workload.names();
-        secrets.push(Generator {
-            name: names.tls_secret.clone(),
-            type_: Some("kubernetes.io/tls"),
-            files: vec![
-                file("ca.crt", CA_CERT),
-                file("tls.crt", &leaf_cert_path(&names.workload)),
-                file("tls.key", &leaf_key_path(&names.workload)),
-            ],
-        });
+        if !cert_manager {
+            secrets.push(Generator {
+                name: names.tls_secret.clone(),
+                type_: Some("kubernetes.io/tls"),
+                files: vec![
+                    file("ca.crt", CA_CERT),
+                    file("tls.crt", &leaf_cert_path(&names.workload)),
+                    file("tls.key", &leaf_key_path(&names.workload)),
+                ],
+            });
+        }
         // The keys come from the one function that decides them, so the Secret holds exactly
         // what `credentials_entries` says, whatever else lies in the folder.
         let password = files
@@ -540,11 +561,15 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
                 ("app.kubernetes.io/part-of", platform.name.to_string()),
             ]),
         },
-        config_map_generator: vec![Generator {
-            name: platform.ca_config_map(),
-            type_: None,
-            files: vec![file("ca.crt", CA_BUNDLE)],
-        }],
+        config_map_generator: if cert_manager {
+            Vec::new()
+        } else {
+            vec![Generator {
+                name: platform.ca_config_map(),
+                type_: None,
+                files: vec![file("ca.crt", CA_BUNDLE)],
+            }]
+        },
         secret_generator: secrets,
     };
     let yaml = crate::render::to_yaml(&document)

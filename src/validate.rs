@@ -5,7 +5,7 @@
 
 use crate::config::cache::Declared;
 use crate::config::database::DeclaredDatabase;
-use crate::config::{Checker, RawConfig, cache, database, environments, platform, tls};
+use crate::config::{Checker, RawConfig, cache, database, environments, monitoring, platform, tls};
 use crate::diagnostic::{Code, Diagnostic, Kind};
 use crate::model::{Cache, Platform, WorkloadNames};
 
@@ -70,6 +70,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
             None => None,
         },
         tls: tls?,
+        monitoring: monitoring::validate(raw),
         environments: environments?,
     })
 }

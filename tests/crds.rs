@@ -14,6 +14,11 @@ use bakeryc::crd::cert_manager::{
     IssuerRef, IssuerSpec, KeyAlgorithm, KeyEncoding, KeyUsage, PrivateKey, RotationPolicy,
     SecretTemplate, SelfSignedIssuer, Subject,
 };
+use bakeryc::crd::prometheus::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup};
+use bakeryc::crd::trust_manager::{
+    Bundle, BundleSource, BundleSpec, BundleTarget, KeyTarget, NamespaceSelector,
+    SourceObjectKeySelector,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
@@ -313,7 +318,46 @@ fn every_custom_resource() -> Vec<Object> {
             }),
         },
     };
+    let bundle = Bundle {
+        metadata: meta("bakery-ia-ca", None),
+        spec: BundleSpec {
+            sources: vec![BundleSource {
+                secret: Some(SourceObjectKeySelector {
+                    name: "bakery-ia-ca-tls".into(),
+                    key: "ca.crt".into(),
+                }),
+            }],
+            target: BundleTarget {
+                config_map: Some(KeyTarget {
+                    key: "ca.crt".into(),
+                }),
+                namespace_selector: Some(NamespaceSelector {
+                    match_labels: BTreeMap::from([(
+                        "kubernetes.io/metadata.name".into(),
+                        "bakery".into(),
+                    )]),
+                }),
+            },
+        },
+    };
+    let rule = PrometheusRule {
+        metadata: meta("bakery-ia-certificates", namespace),
+        spec: PrometheusRuleSpec {
+            groups: vec![RuleGroup {
+                name: "bakery-ia.certificates".into(),
+                rules: vec![Rule {
+                    alert: "BakeryCertificateNotReady".into(),
+                    expr: "certmanager_certificate_ready_status{condition=\"False\"} == 1".into(),
+                    for_: Some("10m".into()),
+                    labels: BTreeMap::from([("severity".into(), "warning".into())]),
+                    annotations: BTreeMap::from([("summary".into(), "not ready".into())]),
+                }],
+            }],
+        },
+    };
     vec![
+        Object::PrometheusRule(Box::new(rule)),
+        Object::Bundle(Box::new(bundle)),
         Object::Issuer(Box::new(self_signed)),
         Object::Certificate(Box::new(ca)),
         Object::Issuer(Box::new(ca_issuer)),
@@ -341,6 +385,8 @@ fn every_custom_resource_type_validates_against_its_crd() {
     assert_eq!(
         kinds,
         [
+            "PrometheusRule",
+            "Bundle",
             "Issuer",
             "Certificate",
             "Issuer",
@@ -366,6 +412,10 @@ fn every_custom_resource_type_validates_against_its_crd() {
             Object::Issuer(_) => Object::Issuer(serde_json::from_value(document.clone()).unwrap()),
             Object::ClusterIssuer(_) => {
                 Object::ClusterIssuer(serde_json::from_value(document.clone()).unwrap())
+            }
+            Object::Bundle(_) => Object::Bundle(serde_json::from_value(document.clone()).unwrap()),
+            Object::PrometheusRule(_) => {
+                Object::PrometheusRule(serde_json::from_value(document.clone()).unwrap())
             }
             _ => unreachable!(),
         };
@@ -415,5 +465,81 @@ fn the_crd_validation_refuses_what_the_api_server_would() {
             problems.iter().any(|p| p.contains(needle)),
             "{needle}: {problems:#?}"
         );
+    }
+}
+
+/// Every custom resource the cert-manager fixtures compile to (issuers, CA and server
+/// Certificates, and whatever else they emit) is valid for its CRD, and no Secret is generated:
+/// cert-manager writes them in the cluster.
+#[test]
+fn compiled_cert_manager_fixtures_validate_against_their_crds() {
+    // The repo's bakery.toml too, switched to cert-manager as the issue asks of any valid file.
+    let repo = std::fs::read_to_string("bakery.toml").unwrap().replacen(
+        "[tls]\n",
+        "[tls]\nprovider = \"cert-manager\"\n",
+        1,
+    );
+    assert!(repo.contains("provider = \"cert-manager\""));
+    let cases = ["cert-manager", "cert-manager-cluster-issuer"].map(|fixture| {
+        let path = format!("tests/fixtures/{fixture}/bakery.toml");
+        (fixture, std::fs::read_to_string(path).unwrap())
+    });
+    for (fixture, source) in cases.into_iter().chain([("bakery.toml", repo)]) {
+        let checked = bakeryc::check(&source);
+        let platform = checked.platform.expect("the fixture is valid");
+        let files = bakeryc::build(&platform).unwrap();
+        let documents: Vec<Value> = files
+            .iter()
+            .filter(|(path, _)| path.starts_with("base/"))
+            .flat_map(|(_, text)| serde_saphyr::from_multiple::<Value>(text).unwrap())
+            .filter(Value::is_object)
+            .collect();
+        assert!(
+            documents.iter().all(|d| d["kind"] != "Secret"),
+            "{fixture}: no Secret in generated/"
+        );
+        let custom: Vec<Value> = documents
+            .into_iter()
+            .filter(|d| {
+                !d["apiVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("v1")
+                    && !d["apiVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(".k8s.io/")
+                    && d["apiVersion"] != "apps/v1"
+                    && d["kind"] != "Kustomization"
+            })
+            .collect();
+        // The CA bundle for clients (ConfigMap `<platform>-ca`, key ca.crt) is trust-manager's
+        // copy of the CA Certificate's Secret, when bakeryc bootstraps the CA.
+        let ca_secret = custom
+            .iter()
+            .find(|d| d["kind"] == "Certificate" && d["spec"]["isCA"] == true)
+            .map(|ca| ca["spec"]["secretName"].clone());
+        let bundle = custom.iter().find(|d| d["kind"] == "Bundle");
+        match (ca_secret, bundle) {
+            (Some(secret), Some(bundle)) => {
+                let name = platform.ca_config_map();
+                assert_eq!(bundle["metadata"]["name"], name.as_str());
+                assert_eq!(bundle["spec"]["sources"][0]["secret"]["name"], secret);
+                assert_eq!(bundle["spec"]["sources"][0]["secret"]["key"], "ca.crt");
+                assert_eq!(bundle["spec"]["target"]["configMap"]["key"], "ca.crt");
+            }
+            (None, None) => {}
+            (secret, bundle) => panic!("{fixture}: CA secret {secret:?} but Bundle {bundle:?}"),
+        }
+        let certificates = custom.iter().filter(|d| d["kind"] == "Certificate").count();
+        assert!(certificates >= 2, "{fixture}: {certificates} Certificates");
+        for (document, problems) in custom.iter().zip(validate(&custom)) {
+            assert!(
+                problems.is_empty(),
+                "{fixture}: {}/{}: {problems:#?}",
+                document["kind"],
+                document["metadata"]["name"]
+            );
+        }
     }
 }

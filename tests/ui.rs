@@ -135,6 +135,8 @@ const RELEASED: &[&str] = &[
     "bakery::tls::common-name",
     "bakery::tls::validity-too-long",
     "bakery::tls::fingerprint",
+    "bakery::tls::cert-manager-unused",
+    "bakery::tls::cert-manager-minimum",
     "bakery::duration::invalid",
     "bakery::audit::log-statement-all",
     "bakery::value::invalid-choice",

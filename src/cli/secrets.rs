@@ -470,8 +470,13 @@ fn table(report: &Status) -> String {
         .max()
         .unwrap_or(0)
         .max("OBJECT".len());
-    let mut text = format!(
-        "{:<width$}  {:<8}  {:>5}  {:<20}  {:<10}  SUBJECT\n",
+    let mut text = report
+        .note
+        .as_ref()
+        .map_or_else(String::new, |note| format!("{note}\n"));
+    let _ = writeln!(
+        text,
+        "{:<width$}  {:<8}  {:>5}  {:<20}  {:<10}  SUBJECT",
         "OBJECT", "STATE", "DAYS", "NOT AFTER", "KEY"
     );
     for entry in &report.entries {

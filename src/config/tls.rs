@@ -2,10 +2,14 @@
 //! keys, their docs and defaults, the raw form, and its checks (weak keys, old TLS versions,
 //! periods in the wrong order).
 
+use super::Wanted;
 use super::{Checker, RawConfig};
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table};
-use crate::diagnostic::{self, Written};
-use crate::model::{CaPolicy, KeyAlgorithm, Period, ServerCertPolicy, TlsPolicy, TlsVersion};
+use crate::diagnostic::{self, Missing, Written};
+use crate::model::{
+    CaPolicy, ExistingIssuer, IssuerKind, KeyAlgorithm, Period, ServerCertPolicy, TlsPolicy,
+    TlsProvider, TlsVersion,
+};
 
 pub const MIN_VERSION: &str = "1.2";
 /// [`MIN_VERSION`] as the model has it (a test keeps the two equal).
@@ -18,6 +22,9 @@ pub const RENEW_BEFORE: &str = "30d";
 pub const KEY: KeyAlgorithm = KeyAlgorithm::Rsa4096;
 /// [`KEY`] as bakery.toml writes it (a test keeps the two equal).
 pub const KEY_NAME: &str = "rsa-4096";
+/// Who issues the servers' certificates (`TlsProvider`'s names, in the same order).
+pub const PROVIDERS: &[&str] = &["bakeryc", "cert-manager"];
+pub const ISSUER_KINDS: &[&str] = &["ClusterIssuer", "Issuer"];
 
 const fn key_algorithm(doc: &'static str) -> Key {
     Key {
@@ -34,6 +41,14 @@ pub static TABLE: Table = Table {
     title: "[tls]",
     doc: "certificate policy",
     keys: &[
+        Key {
+            name: "provider",
+            kind: Kind::Str(Format::Choice(PROVIDERS)),
+            required: Required::No,
+            default: Default::Str("bakeryc"),
+            doc: "who issues the servers' certificates: `bakeryc secrets`, or cert-manager Certificates in generated/",
+            example: "\"cert-manager\"",
+        },
         Key {
             name: "min_version",
             kind: Kind::Str(Format::Choice(VERSIONS)),
@@ -58,9 +73,57 @@ pub static TABLE: Table = Table {
             doc: "the servers' certificates",
             example: "",
         },
+        Key {
+            name: "cert_manager",
+            kind: Kind::Table(&CERT_MANAGER),
+            required: Required::No,
+            default: Default::None,
+            doc: "with `provider = \"cert-manager\"`",
+            example: "",
+        },
     ],
     inherits: None,
     inline: false,
+};
+
+pub static CERT_MANAGER: Table = Table {
+    title: "[tls.cert_manager]",
+    doc: "with `provider = \"cert-manager\"`",
+    keys: &[Key {
+        name: "issuer",
+        kind: Kind::Table(&ISSUER),
+        required: Required::No,
+        default: Default::Described("a self-signed CA per namespace, bootstrapped in generated/"),
+        doc: "an existing issuer that signs the servers' certificates instead of the bootstrapped CA",
+        example: "{ kind = \"ClusterIssuer\", name = \"internal-ca\" }",
+    }],
+    inherits: None,
+    inline: false,
+};
+
+pub static ISSUER: Table = Table {
+    title: "[tls.cert_manager] issuer",
+    doc: "an existing cert-manager issuer",
+    keys: &[
+        Key {
+            name: "kind",
+            kind: Kind::Str(Format::Choice(ISSUER_KINDS)),
+            required: Required::Yes,
+            default: Default::None,
+            doc: "`ClusterIssuer`, or `Issuer` in the platform's namespace",
+            example: "\"ClusterIssuer\"",
+        },
+        Key {
+            name: "name",
+            kind: Kind::Str(Format::Domain),
+            required: Required::Yes,
+            default: Default::None,
+            doc: "the issuer's name",
+            example: "\"internal-ca\"",
+        },
+    ],
+    inherits: None,
+    inline: true,
 };
 
 pub static CA: Table = Table {
@@ -118,9 +181,24 @@ pub static SERVER: Table = Table {
 #[derive(Clone, Debug, Default)]
 pub struct RawTls {
     pub span: Span,
+    pub provider: Option<Sp<String>>,
+    pub cert_manager: Option<RawCertManager>,
     pub min_version: Option<Sp<String>>,
     pub ca: Option<RawCa>,
     pub server: Option<RawServerCert>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawCertManager {
+    pub span: Span,
+    pub issuer: Option<RawIssuer>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawIssuer {
+    pub span: Span,
+    pub kind: Option<Sp<String>>,
+    pub name: Option<Sp<String>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -142,6 +220,15 @@ pub struct RawServerCert {
 pub fn read(t: &mut Fields<'_, '_, '_>) -> RawTls {
     RawTls {
         span: t.span.clone(),
+        provider: t.string("provider"),
+        cert_manager: t.table("cert_manager", |c| RawCertManager {
+            span: c.span.clone(),
+            issuer: c.table("issuer", |i| RawIssuer {
+                span: i.span.clone(),
+                kind: i.string("kind"),
+                name: i.string("name"),
+            }),
+        }),
         min_version: t.string("min_version"),
         ca: t.table("ca", |ca| RawCa {
             span: ca.span.clone(),
@@ -239,7 +326,44 @@ pub fn validate(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
             Some(format!("{platform} internal CA"))
         }
     };
+    let provider = provider(&section, check);
+    if matches!(provider, Some(TlsProvider::CertManager { .. })) {
+        let floors = [
+            (
+                "[tls.ca] validity",
+                ca.validity.as_ref(),
+                &ca_validity,
+                "1h",
+            ),
+            (
+                "[tls.server] validity",
+                server.validity.as_ref(),
+                &server_validity,
+                "1h",
+            ),
+            (
+                "[tls.server] renew_before",
+                server.renew_before.as_ref(),
+                &renew_before,
+                "5m",
+            ),
+        ];
+        for (what, written, period, minimum) in floors {
+            let floor = Period::new(minimum).map(|p| p.days()).unwrap_or_default();
+            if let (Some(written), Some(period)) = (written, period) {
+                if period.days() < floor {
+                    let kind = diagnostic::Kind::CertManagerMinimum {
+                        what,
+                        written: written.value.clone(),
+                        minimum,
+                    };
+                    check.report(&written.span, &kind);
+                }
+            }
+        }
+    }
     Some(TlsPolicy {
+        provider: provider?,
         min_version: min_version?,
         ca: CaPolicy {
             common_name: common_name?,
@@ -268,6 +392,56 @@ fn fits_x509(written: Option<&Sp<String>>, period: Option<&Period>, check: &mut 
         };
         check.report(&written.span, &kind);
     }
+}
+
+/// `provider` and, for cert-manager, the issuer named in `[tls.cert_manager]` (which bakeryc's
+/// own provider would ignore, so naming one there is refused rather than dropped in silence).
+fn provider(section: &RawTls, check: &mut Checker) -> Option<TlsProvider> {
+    let cert_manager = match &section.provider {
+        None => false,
+        Some(written) => check.choice(written, "provider", PROVIDERS, |name| match name {
+            "bakeryc" => Some(false),
+            "cert-manager" => Some(true),
+            _ => None,
+        })?,
+    };
+    let written = section.cert_manager.as_ref();
+    if !cert_manager {
+        if let Some(table) = written {
+            check.report(&table.span, &diagnostic::Kind::CertManagerUnused);
+        }
+        return Some(TlsProvider::Bakeryc);
+    }
+    let Some(raw) = written.and_then(|c| c.issuer.as_ref()) else {
+        return Some(TlsProvider::CertManager { issuer: None });
+    };
+    let wanted = |key| Wanted {
+        table: &raw.span,
+        table_name: ISSUER.title,
+        key,
+        also: None,
+    };
+    let missing = |key| Missing::InSection {
+        path: "tls.cert_manager.issuer",
+        example: ISSUER.example(key),
+        why: "to find the issuer in the cluster",
+    };
+    let kind = check.required(raw.kind.as_ref(), &wanted("kind"), missing("kind"));
+    let name = check.required(raw.name.as_ref(), &wanted("name"), missing("name"));
+    let kind = kind.and_then(|kind| {
+        check.choice(kind, "kind", ISSUER_KINDS, |name| match name {
+            "ClusterIssuer" => Some(IssuerKind::ClusterIssuer),
+            "Issuer" => Some(IssuerKind::Issuer),
+            _ => None,
+        })
+    });
+    let name = name.and_then(|name| check.domain(name));
+    Some(TlsProvider::CertManager {
+        issuer: Some(ExistingIssuer {
+            kind: kind?,
+            name: name?,
+        }),
+    })
 }
 
 /// Two periods where the first must be shorter than the second: the diagnostic is at the first

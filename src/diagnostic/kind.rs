@@ -217,6 +217,15 @@ pub enum Kind {
     NotFingerprint {
         written: String,
     },
+    /// `[tls.cert_manager]` is written while `bakeryc secrets` issues the certificates.
+    CertManagerUnused,
+    /// A lifetime cert-manager refuses: a Certificate's `duration` below 1h or `renewBefore`
+    /// below 5m (`what` names the key, `minimum` its floor).
+    CertManagerMinimum {
+        what: &'static str,
+        written: String,
+        minimum: &'static str,
+    },
     /// The server certificate would outlive its CA.
     ValidityOrder {
         server: String,
@@ -1023,6 +1032,24 @@ impl Kind {
                 "not a SHA-256 fingerprint",
             )
             .help("copy the fingerprint `bakeryc secrets status` or `openssl x509 -noout -fingerprint -sha256 -in <file>` prints"),
+            Self::CertManagerUnused => Text::error(
+                Code::CertManagerUnused,
+                "[tls.cert_manager] is set, but `bakeryc secrets` issues the certificates",
+                "only read with provider = \"cert-manager\"",
+            )
+            .help("add `provider = \"cert-manager\"` under [tls], or remove [tls.cert_manager]"),
+            Self::CertManagerMinimum {
+                what,
+                written,
+                minimum,
+            } => Text::error(
+                Code::CertManagerMinimum,
+                format!("{what} = {written:?} is shorter than cert-manager accepts ({minimum})"),
+                format!("at least {minimum} with cert-manager"),
+            )
+            .help(format!(
+                "write {minimum} or more: cert-manager refuses a shorter {what} and would issue nothing"
+            )),
             Self::ValidityOrder {
                 server,
                 ca,

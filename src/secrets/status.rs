@@ -109,6 +109,9 @@ pub struct Status {
     /// Top-level folders of `secrets/<env>/` that belong to no database or cache of bakery.toml
     /// (each also has an entry); `bakeryc secrets prune` removes them.
     pub orphans: Vec<String>,
+    /// Said once above the rows: with cert-manager, certificates are not in the folder at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Status {
@@ -203,10 +206,14 @@ pub fn status(
         .as_deref()
         .and_then(|der| X509Certificate::from_der(der).ok())
         .map(|(_, cert)| cert);
-    let mut entries = vec![ca_entry(platform, existing, ca.as_ref(), now)];
-    entries.extend(trusted_entries(platform, env, existing, now));
-    for workload in workloads(platform) {
-        entries.push(server_entry(platform, workload, existing, ca.as_ref(), now));
+    let cert_manager = platform.tls.cert_manager();
+    let mut entries = Vec::new();
+    if !cert_manager {
+        entries.push(ca_entry(platform, existing, ca.as_ref(), now));
+        entries.extend(trusted_entries(platform, env, existing, now));
+        for workload in workloads(platform) {
+            entries.push(server_entry(platform, workload, existing, ca.as_ref(), now));
+        }
     }
     for workload in workloads(platform) {
         entries.push(password_entry(workload, existing));
@@ -230,6 +237,14 @@ pub fn status(
         evaluated_at: now.to_string(),
         entries,
         orphans,
+        note: cert_manager.then(|| {
+            format!(
+                "certificates are cert-manager's ([tls] provider = \"cert-manager\"): it issues and \
+                 renews them in the cluster; see `kubectl get certificates -n {}`. Only passwords \
+                 are checked here.",
+                platform.namespace
+            )
+        }),
     })
 }
 

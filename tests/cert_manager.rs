@@ -1,0 +1,217 @@
+//! `[tls] provider = "cert-manager"` end to end through the binary: `bakeryc secrets` makes
+//! passwords only (no CA, no key, no certificate, no TLS Secret in its kustomization), `status`
+//! says that certificates are cert-manager's and checks the passwords, and `rotate` refuses to
+//! touch certificates but still replaces passwords.
+
+mod common;
+
+use common::{Test, files};
+
+fn workspace() -> Test {
+    Test::fixture("tests/fixtures/cert-manager/bakery.toml")
+}
+
+#[test]
+fn secrets_generate_makes_passwords_only() {
+    let dir = workspace();
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
+    let material = files(&dir.path().join("secrets/prod"));
+    let paths: Vec<&String> = material.keys().collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p.contains("/tls/") && !p.starts_with("ca.")),
+        "no certificate or key: {paths:#?}"
+    );
+    for workload in ["auth-db", "orders-db", "redis"] {
+        assert!(
+            material.contains_key(&format!("{workload}/credentials/password")),
+            "{workload}: {paths:#?}"
+        );
+    }
+    assert!(
+        material
+            .values()
+            .all(|bytes| !String::from_utf8_lossy(bytes).contains("PRIVATE KEY"))
+    );
+    let kustomization = String::from_utf8(material["kustomization.yaml"].clone()).unwrap();
+    assert!(
+        !kustomization.contains("-tls") && !kustomization.contains("configMapGenerator"),
+        "the TLS Secrets and the CA bundle are the cluster's:\n{kustomization}"
+    );
+    assert!(
+        kustomization.contains("auth-db-credentials"),
+        "{kustomization}"
+    );
+    // And again: nothing to do.
+    let before = files(&dir.path().join("secrets/prod"));
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
+    assert_eq!(before, files(&dir.path().join("secrets/prod")));
+}
+
+#[test]
+fn secrets_status_says_certificates_are_cert_managers() {
+    let dir = workspace();
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
+    let status = dir.run(&["secrets", "status", "--env", "prod"]).success();
+    let stdout = status.stdout();
+    assert!(
+        stdout.contains("certificates are cert-manager's"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kubectl get certificates -n bakery"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("auth-db-tls"), "{stdout}");
+    assert!(stdout.contains("auth-db-credentials"), "{stdout}");
+    // Passwords are still checked: a missing one fails.
+    std::fs::remove_file(dir.path().join("secrets/prod/redis/credentials/password")).unwrap();
+    let missing = dir.run(&["secrets", "status", "--env", "prod"]).status(1);
+    assert!(missing.stdout().contains("missing"), "{}", missing.stdout());
+    let json = dir
+        .run(&["secrets", "status", "--env", "prod", "--format", "json"])
+        .status(1);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert!(report["note"].as_str().unwrap().contains("cert-manager"));
+}
+
+#[test]
+fn secrets_rotate_leaves_certificates_to_cert_manager() {
+    let dir = workspace();
+    dir.run(&["secrets", "generate", "--env", "prod"]).success();
+    for args in [&["--ca"][..], &[][..], &["--only", "auth"][..]] {
+        let mut command = vec!["secrets", "rotate", "--env", "prod"];
+        command.extend_from_slice(args);
+        let refused = dir.run(&command);
+        assert_ne!(refused.code(), 0, "{args:?}");
+        assert!(
+            refused.stderr().contains("cmctl renew"),
+            "{}",
+            refused.stderr()
+        );
+    }
+    let password = dir.path().join("secrets/prod/auth-db/credentials/password");
+    let before = std::fs::read(&password).unwrap();
+    dir.run(&[
+        "secrets",
+        "rotate",
+        "--env",
+        "prod",
+        "--passwords",
+        "--only",
+        "auth",
+    ])
+    .success();
+    assert_ne!(before, std::fs::read(&password).unwrap());
+    let material = files(&dir.path().join("secrets/prod"));
+    assert!(material.keys().all(|p| !p.contains("/tls/")));
+}
+
+/// The Certificates ask cert-manager for what `bakeryc secrets` would issue for the same
+/// bakery.toml in its own mode: the same SANs, subject, key type and size, key usages and
+/// lifetime (read back from the certificate bakeryc issues).
+#[test]
+fn certificates_ask_for_what_bakeryc_secrets_issues() {
+    use bakeryc::secrets::{self, NoProgress, SecretFiles};
+    use serde_json::Value;
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+    let source = std::fs::read_to_string("tests/fixtures/cert-manager/bakery.toml").unwrap();
+    let cert_manager = common::platform(&source);
+    let files = bakeryc::build(&cert_manager).unwrap();
+    let certificates: Vec<Value> = files
+        .values()
+        .flat_map(|text| serde_saphyr::from_multiple::<Value>(text).unwrap())
+        .filter(|d| d["kind"] == "Certificate" && d["spec"]["isCA"] != true)
+        .collect();
+    assert_eq!(certificates.len(), 3);
+
+    let bakeryc_mode = common::platform(&source.replace("provider = \"cert-manager\"", ""));
+    let now = jiff::Timestamp::now();
+    let issued = secrets::generate(&bakeryc_mode, "prod", &SecretFiles::new(), now, &NoProgress)
+        .unwrap()
+        .changes;
+    for certificate in &certificates {
+        let spec = &certificate["spec"];
+        let secret = spec["secretName"].as_str().unwrap();
+        let workload = secret.strip_suffix("-tls").unwrap();
+        let pem = issued.text(&secrets::leaf_cert_path(workload)).unwrap();
+        let der = pem_der(pem);
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let sans: Vec<String> = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                GeneralName::DNSName(dns) => (*dns).to_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let dns_names: Vec<String> = spec["dnsNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(dns_names, sans, "{secret}");
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(spec["commonName"], common_name.as_str(), "{secret}");
+        // ECDSA P-256 in the fixture: the curve of the issued key is what cert-manager is asked.
+        let key = cert.public_key().parsed().unwrap();
+        assert_eq!(
+            (
+                spec["privateKey"]["algorithm"].as_str().unwrap(),
+                key.key_size()
+            ),
+            ("ECDSA", 256),
+            "{secret}"
+        );
+        assert_eq!(spec["privateKey"]["size"], 256);
+        let usages: Vec<&str> = spec["usages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap())
+            .collect();
+        let key_usage = cert.key_usage().unwrap().unwrap().value;
+        assert!(key_usage.digital_signature() && !key_usage.key_encipherment());
+        assert_eq!(usages, ["digital signature", "server auth"], "{secret}");
+        // 90 days: cert-manager's duration in hours equals the issued certificate's lifetime
+        // (bakeryc backdates not_before a little, so compare whole days).
+        let lifetime = cert.validity().not_after.timestamp() - now.as_second();
+        let hours: i64 = spec["duration"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('h')
+            .parse()
+            .unwrap();
+        assert_eq!(lifetime / 86_400, hours / 24, "{secret}");
+    }
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let output = std::process::Command::new("openssl")
+        .args(["base64", "-d", "-A"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(body.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    output.stdout
+}
