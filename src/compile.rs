@@ -11,12 +11,14 @@ mod network;
 mod overlay;
 mod pod;
 mod storage;
+mod sync_wave;
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -25,6 +27,7 @@ use crate::model::Platform;
 
 pub use client::uncovered_profile_hosts;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
+pub use sync_wave::{ANNOTATION as SYNC_WAVE_ANNOTATION, wave as sync_wave};
 
 /// One Kubernetes object, built-in (k8s-openapi) or custom resource (`crate::crd`); serialises to
 /// exactly the object, with `apiVersion` and `kind`. Objects render in the order compile lists
@@ -40,6 +43,35 @@ pub enum Object {
     Certificate(Box<Certificate>),
     Issuer(Box<Issuer>),
     ClusterIssuer(Box<ClusterIssuer>),
+}
+
+impl Object {
+    /// The object's `kind`, as written in its YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::ConfigMap(_) => "ConfigMap",
+            Object::Deployment(_) => "Deployment",
+            Object::NetworkPolicy(_) => "NetworkPolicy",
+            Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
+            Object::Service(_) => "Service",
+            Object::Certificate(_) => "Certificate",
+            Object::Issuer(_) => "Issuer",
+            Object::ClusterIssuer(_) => "ClusterIssuer",
+        }
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Object::ConfigMap(o) => &mut o.metadata,
+            Object::Deployment(o) => &mut o.metadata,
+            Object::NetworkPolicy(o) => &mut o.metadata,
+            Object::PersistentVolumeClaim(o) => &mut o.metadata,
+            Object::Service(o) => &mut o.metadata,
+            Object::Certificate(o) => &mut o.metadata,
+            Object::Issuer(o) => &mut o.metadata,
+            Object::ClusterIssuer(o) => &mut o.metadata,
+        }
+    }
 }
 
 /// The content of one generated file.
@@ -85,5 +117,10 @@ pub fn compile(platform: &Platform) -> Tree {
         let overlay = overlay::files(platform, environment, &tree);
         tree.extend(overlay);
     }
+    // Last, so that every object of every family and overlay is ordered by the one rule.
+    sync_wave::annotate(tree.values_mut().flat_map(|document| match document {
+        Document::Objects(objects) => objects.as_mut_slice(),
+        _ => &mut [],
+    }));
     tree
 }
