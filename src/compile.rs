@@ -6,6 +6,7 @@ mod cache;
 mod client;
 mod config_files;
 mod database;
+pub mod external_secrets;
 mod meta;
 mod network;
 mod overlay;
@@ -23,7 +24,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
-use crate::model::Platform;
+use crate::crd::external_secrets::{ExternalSecret, Password};
+use crate::model::{PasswordSource, Platform, SecretsProvider};
+use crate::secrets::Workload;
 
 pub use client::uncovered_profile_hosts;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
@@ -43,6 +46,8 @@ pub enum Object {
     Certificate(Box<Certificate>),
     Issuer(Box<Issuer>),
     ClusterIssuer(Box<ClusterIssuer>),
+    ExternalSecret(Box<ExternalSecret>),
+    Password(Box<Password>),
 }
 
 impl Object {
@@ -57,6 +62,8 @@ impl Object {
             Object::Certificate(_) => "Certificate",
             Object::Issuer(_) => "Issuer",
             Object::ClusterIssuer(_) => "ClusterIssuer",
+            Object::ExternalSecret(_) => "ExternalSecret",
+            Object::Password(_) => "Password",
         }
     }
 
@@ -70,6 +77,8 @@ impl Object {
             Object::Certificate(o) => &mut o.metadata,
             Object::Issuer(o) => &mut o.metadata,
             Object::ClusterIssuer(o) => &mut o.metadata,
+            Object::ExternalSecret(o) => &mut o.metadata,
+            Object::Password(o) => &mut o.metadata,
         }
     }
 }
@@ -90,6 +99,17 @@ pub enum Document {
 /// Every generated file, keyed by its path relative to the output directory (`base/auth-db.yaml`).
 pub type Tree = BTreeMap<String, Document>;
 
+/// The generator and ExternalSecret of a workload when External Secrets generates its password
+/// (the same in every environment, so in the base).
+fn generated_secrets(platform: &Platform, workload: Workload<'_>) -> Vec<Object> {
+    match &platform.secrets {
+        SecretsProvider::ExternalSecrets(source @ PasswordSource::Generator) => {
+            external_secrets::objects(platform, workload, source, "")
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Compiles the platform into the base and one overlay per environment.
 pub fn compile(platform: &Platform) -> Tree {
     // Databases compile independently; the BTreeMap puts them back in a fixed order.
@@ -98,12 +118,16 @@ pub fn compile(platform: &Platform) -> Tree {
         .par_iter()
         .map(|db| {
             let file = format!("base/{}.yaml", db.names().workload);
-            (file, Document::Objects(database::objects(platform, db)))
+            let mut objects = database::objects(platform, db);
+            objects.extend(generated_secrets(platform, Workload::Database(db)));
+            (file, Document::Objects(objects))
         })
         .collect();
     if let Some(cache) = &platform.cache {
         let file = format!("base/{}.yaml", cache.names().workload);
-        tree.insert(file, Document::Objects(cache::objects(platform, cache)));
+        let mut objects = cache::objects(platform, cache);
+        objects.extend(generated_secrets(platform, Workload::Cache(cache)));
+        tree.insert(file, Document::Objects(objects));
     }
     let resources = tree
         .keys()
@@ -116,6 +140,27 @@ pub fn compile(platform: &Platform) -> Tree {
     for environment in &platform.environments {
         let overlay = overlay::files(platform, environment, &tree);
         tree.extend(overlay);
+        if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Store { .. }) =
+            &platform.secrets
+        {
+            // A store's keys name the environment, so its ExternalSecrets live in each overlay.
+            let dir = format!("overlays/{}", environment.name);
+            let objects = crate::secrets::workloads(platform)
+                .into_iter()
+                .flat_map(|w| {
+                    external_secrets::objects(platform, w, source, environment.name.as_str())
+                })
+                .collect();
+            tree.insert(
+                format!("{dir}/external-secrets.yaml"),
+                Document::Objects(objects),
+            );
+            if let Some(Document::Kustomization(kustomization)) =
+                tree.get_mut(&format!("{dir}/kustomization.yaml"))
+            {
+                kustomization.resources.push("external-secrets.yaml".into());
+            }
+        }
     }
     // Last, so that every object of every family and overlay is ordered by the one rule.
     sync_wave::annotate(tree.values_mut().flat_map(|document| match document {

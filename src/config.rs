@@ -15,6 +15,7 @@ pub mod postgres;
 mod read;
 pub mod resources;
 mod schema;
+pub mod secrets;
 pub mod tls;
 
 use std::ops::Range;
@@ -214,6 +215,14 @@ pub static TOP: Table = Table {
             example: "",
         },
         Key {
+            name: "secrets",
+            kind: Kind::Table(&secrets::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "who makes the passwords: bakeryc secrets, or External Secrets in the cluster",
+            example: "",
+        },
+        Key {
             name: "environments",
             kind: Kind::Named(&environments::TABLE),
             required: Required::No,
@@ -236,6 +245,7 @@ pub struct RawConfig {
     pub databases: Vec<database::RawDatabase>,
     pub cache: Option<cache::RawCache>,
     pub tls: Option<tls::RawTls>,
+    pub secrets: Option<secrets::RawSecrets>,
     pub environments: Vec<environments::RawEnvironment>,
     /// Keys whose value had the wrong type, as (span of their table, key). Parse already
     /// reported them, so validate must not call them missing as well.
@@ -259,6 +269,7 @@ pub fn read(top: &mut Fields<'_, '_, '_>) -> RawConfig {
         databases: top.array_of_tables("database", database::read),
         cache: top.table("cache", cache::read),
         tls: top.table("tls", tls::read),
+        secrets: top.table("secrets", secrets::read),
         environments: top
             .table("environments", |envs| envs.each_table(environments::read))
             .unwrap_or_default(),

@@ -4,3 +4,4 @@
 //! validated against).
 
 pub mod cert_manager;
+pub mod external_secrets;

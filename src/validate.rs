@@ -5,7 +5,7 @@
 
 use crate::config::cache::Declared;
 use crate::config::database::DeclaredDatabase;
-use crate::config::{Checker, RawConfig, cache, database, environments, platform, tls};
+use crate::config::{Checker, RawConfig, cache, database, environments, platform, secrets, tls};
 use crate::diagnostic::{Code, Diagnostic, Kind};
 use crate::model::{Cache, Platform, WorkloadNames};
 
@@ -47,6 +47,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let databases = database::validate(raw, check);
     let cache = cache::validate(raw, &databases, check);
     let tls = tls::validate(raw, check);
+    let secrets = secrets::validate(raw, check);
     let environments = environments::validate(raw, &databases, cache.as_ref(), check);
     fqdn_fits(raw, &databases, cache.as_ref(), check);
 
@@ -70,6 +71,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
             None => None,
         },
         tls: tls?,
+        secrets: secrets?,
         environments: environments?,
     })
 }

@@ -57,3 +57,44 @@ fn every_object_of_every_overlay_has_the_sync_wave_of_its_kind() {
         check_waves(&common::Test::fixture(fixture));
     }
 }
+
+#[test]
+fn external_secrets_fixtures_have_the_sync_waves_of_their_kinds() {
+    for fixture in ["external-secrets-generator", "external-secrets-store"] {
+        check_waves(&common::Test::fixture(&format!(
+            "tests/fixtures/{fixture}/bakery.toml"
+        )));
+    }
+}
+
+/// With External Secrets making the passwords, `bakeryc secrets generate` issues the TLS
+/// material only: no password on disk, and no credentials Secret for `kubectl apply -k` to
+/// fight the ExternalSecret over; `rotate --passwords` is refused.
+#[test]
+fn secrets_generate_writes_no_password_with_external_secrets() {
+    let test = common::Test::fixture("tests/fixtures/external-secrets-generator/bakery.toml");
+    let run = test
+        .run(&["secrets", "generate", "--env", "prod"])
+        .success();
+    assert!(
+        run.stderr().contains("passwords: none written"),
+        "{}",
+        run.stderr()
+    );
+    let files = test.files("secrets");
+    assert!(
+        files.keys().any(|p| p.ends_with("tls/tls.key")),
+        "{files:?}"
+    );
+    assert!(
+        !files.keys().any(|p| p.contains("credentials")),
+        "{:?}",
+        files.keys().collect::<Vec<_>>()
+    );
+    let kustomization = String::from_utf8(files["prod/kustomization.yaml"].clone()).unwrap();
+    assert!(!kustomization.contains("-credentials"), "{kustomization}");
+    test.run(&["secrets", "status", "--env", "prod"]).success();
+    test.run(&["secrets", "rotate", "--env", "prod", "--passwords"])
+        .status(2)
+        .stderr_has("External Secrets makes the passwords");
+}

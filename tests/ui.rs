@@ -142,6 +142,8 @@ const RELEASED: &[&str] = &[
     "bakery::postgres::invalid-setting-value",
     "bakery::cache::client-auth",
     "bakery::database::none",
+    "bakery::secrets::unused-key",
+    "bakery::secrets::remote-key",
 ];
 
 #[test]

@@ -190,6 +190,14 @@ pub enum Kind {
     },
     LogStatementAll,
     ClientAuthRequired,
+    /// `store` or `remote_key` written where nothing reads it.
+    SecretsKeyWithoutProvider {
+        key: String,
+    },
+    /// A `remote_key` that would give every workload the same password.
+    RemoteKeyWithoutWorkload {
+        written: String,
+    },
     LongCaValidity {
         period: String,
     },
@@ -945,6 +953,18 @@ impl Kind {
                 )
                 .help("use log_statement = \"ddl\" or \"mod\"; use log_min_duration to find slow statements")
             },
+            Self::SecretsKeyWithoutProvider { key } => Text::error(
+                Code::SecretsKeyWithoutProvider,
+                format!("[secrets] {key} is read by nothing here"),
+                if key == "store" { "needs provider = \"external-secrets\"" } else { "needs provider = \"external-secrets\" and a store" },
+            )
+            .help("set provider = \"external-secrets\" (and a store for remote_key), or remove the key"),
+            Self::RemoteKeyWithoutWorkload { written } => Text::error(
+                Code::RemoteKeyWithoutWorkload,
+                format!("remote_key \"{written}\" gives every workload the same password"),
+                "no {workload} in the key",
+            )
+            .help("put {workload} in it, e.g. remote_key = \"bakery/{environment}/{workload}\""),
             Self::ClientAuthRequired => Text::error(
                 Code::ClientAuthContradiction,
                 "client_auth = \"required\" locks every client out",
