@@ -2,6 +2,7 @@
 //! environment, as typed k8s-openapi objects and kustomize documents. Pure: no I/O, no YAML text
 //! (that is `render`'s job), and the same platform always compiles to the same tree.
 
+mod argocd;
 mod cache;
 mod client;
 mod config_files;
@@ -23,6 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::crd::argocd::Application;
 use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
 use crate::crd::external_secrets::{ExternalSecret, Password};
 use crate::model::{PasswordSource, Platform, SecretsProvider};
@@ -48,6 +50,7 @@ pub enum Object {
     ClusterIssuer(Box<ClusterIssuer>),
     ExternalSecret(Box<ExternalSecret>),
     Password(Box<Password>),
+    Application(Box<Application>),
 }
 
 impl Object {
@@ -64,6 +67,7 @@ impl Object {
             Object::ClusterIssuer(_) => "ClusterIssuer",
             Object::ExternalSecret(_) => "ExternalSecret",
             Object::Password(_) => "Password",
+            Object::Application(_) => "Application",
         }
     }
 
@@ -79,6 +83,7 @@ impl Object {
             Object::ClusterIssuer(o) => &mut o.metadata,
             Object::ExternalSecret(o) => &mut o.metadata,
             Object::Password(o) => &mut o.metadata,
+            Object::Application(o) => &mut o.metadata,
         }
     }
 }
@@ -94,6 +99,8 @@ pub enum Document {
     /// A strategic-merge patch applied by an overlay: a partial object whose list entries
     /// (containers) are matched by name.
     StrategicMergePatch(serde_json::Value),
+    /// A configuration file that is no Kubernetes object (Argo CD's plugin.yaml).
+    Config(serde_json::Value),
 }
 
 /// Every generated file, keyed by its path relative to the output directory (`base/auth-db.yaml`).
@@ -167,5 +174,8 @@ pub fn compile(platform: &Platform) -> Tree {
         Document::Objects(objects) => objects.as_mut_slice(),
         _ => &mut [],
     }));
+    if let Some(gitops) = &platform.gitops {
+        tree.extend(argocd::files(platform, gitops));
+    }
     tree
 }

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod check;
 pub mod database;
 pub mod environments;
+pub mod gitops;
 pub mod platform;
 pub mod postgres;
 mod read;
@@ -223,6 +224,14 @@ pub static TOP: Table = Table {
             example: "",
         },
         Key {
+            name: "gitops",
+            kind: Kind::Table(&gitops::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "Argo CD: one Application per environment in generated/argocd/",
+            example: "",
+        },
+        Key {
             name: "environments",
             kind: Kind::Named(&environments::TABLE),
             required: Required::No,
@@ -246,6 +255,7 @@ pub struct RawConfig {
     pub cache: Option<cache::RawCache>,
     pub tls: Option<tls::RawTls>,
     pub secrets: Option<secrets::RawSecrets>,
+    pub gitops: Option<gitops::RawGitops>,
     pub environments: Vec<environments::RawEnvironment>,
     /// Keys whose value had the wrong type, as (span of their table, key). Parse already
     /// reported them, so validate must not call them missing as well.
@@ -270,6 +280,7 @@ pub fn read(top: &mut Fields<'_, '_, '_>) -> RawConfig {
         cache: top.table("cache", cache::read),
         tls: top.table("tls", tls::read),
         secrets: top.table("secrets", secrets::read),
+        gitops: top.table("gitops", gitops::read),
         environments: top
             .table("environments", |envs| envs.each_table(environments::read))
             .unwrap_or_default(),

@@ -3,5 +3,6 @@
 //! generated CRD schemas (the projects' own CRDs, copied into tests/crds/, are what the output is
 //! validated against).
 
+pub mod argocd;
 pub mod cert_manager;
 pub mod external_secrets;

@@ -579,7 +579,27 @@ pub struct Platform {
     pub tls: TlsPolicy,
     /// Who makes the passwords (`[secrets]`).
     pub secrets: SecretsProvider,
+    /// Argo CD Applications (`[gitops]`), when wanted.
+    pub gitops: Option<Gitops>,
     pub environments: Vec<Environment>,
+}
+
+/// Where Argo CD reads generated/ and where it syncs each environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gitops {
+    pub repo_url: String,
+    pub revision: String,
+    /// generated/'s path in the repository, without leading or trailing `/`.
+    pub path: String,
+    pub project: String,
+    /// By environment name.
+    pub destinations: BTreeMap<String, Destination>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub server: String,
+    pub namespace: String,
 }
 
 /// Who makes the credentials Secrets the pods read.

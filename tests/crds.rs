@@ -419,10 +419,15 @@ fn the_crd_validation_refuses_what_the_api_server_would() {
 }
 
 /// The External Secrets objects that the fixtures compile to (a Password generator, or a store,
-/// per workload) are valid for the v2.9 CRDs and read back into the same typed values.
+/// per workload) and the Argo CD Applications are valid for their CRDs (External Secrets v2.9,
+/// Argo CD) and read back into the same typed values.
 #[test]
 fn external_secrets_objects_validate_against_their_crds() {
-    for fixture in ["external-secrets-generator", "external-secrets-store"] {
+    for fixture in [
+        "external-secrets-generator",
+        "external-secrets-store",
+        "gitops",
+    ] {
         let source =
             std::fs::read_to_string(format!("tests/fixtures/{fixture}/bakery.toml")).unwrap();
         let platform = bakeryc::check(&source).platform.unwrap();
@@ -433,7 +438,12 @@ fn external_secrets_objects_validate_against_their_crds() {
                 _ => None,
             })
             .flatten()
-            .filter(|o| matches!(o, Object::ExternalSecret(_) | Object::Password(_)))
+            .filter(|o| {
+                matches!(
+                    o,
+                    Object::ExternalSecret(_) | Object::Password(_) | Object::Application(_)
+                )
+            })
             .collect();
         assert!(objects.len() >= 3, "{fixture}: {} objects", objects.len());
         let documents = rendered(objects.clone());
@@ -452,6 +462,9 @@ fn external_secrets_objects_validate_against_their_crds() {
                 }
                 Object::Password(_) => {
                     Object::Password(serde_json::from_value(document.clone()).unwrap())
+                }
+                Object::Application(_) => {
+                    Object::Application(serde_json::from_value(document.clone()).unwrap())
                 }
                 _ => unreachable!(),
             };

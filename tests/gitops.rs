@@ -98,3 +98,60 @@ fn secrets_generate_writes_no_password_with_external_secrets() {
         .status(2)
         .stderr_has("External Secrets makes the passwords");
 }
+
+/// Every Application's source path is an overlay that build wrote (the path in git is
+/// `[gitops] path` + the folder in generated/), and the plugin's `generate` command, run the
+/// way Argo CD's sidecar runs it, prints exactly `kubectl kustomize` of that overlay.
+#[test]
+fn applications_point_at_overlays_and_the_plugin_prints_them() {
+    let test = common::Test::fixture("tests/fixtures/gitops/bakery.toml");
+    let platform = test.platform();
+    let gitops = platform.gitops.clone().unwrap();
+    test.run(&["build"]).success();
+    let out = test.join("generated");
+    let files = test.files("generated");
+    let plugin: Value =
+        serde_saphyr::from_str(std::str::from_utf8(&files["argocd/plugin/plugin.yaml"]).unwrap())
+            .unwrap();
+    let script = plugin["spec"]["generate"]["args"][0].as_str().unwrap();
+    let path = std::env::var("PATH").unwrap();
+    let binary_dir = std::path::Path::new(env!("CARGO_BIN_EXE_bakeryc"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    for environment in &platform.environments {
+        let name = environment.name.as_str();
+        let application: Value = serde_saphyr::from_multiple(
+            std::str::from_utf8(&files[&format!("argocd/{name}.yaml")]).unwrap(),
+        )
+        .unwrap()
+        .remove(0);
+        let source = application["spec"]["source"]["path"].as_str().unwrap();
+        let folder = source
+            .strip_prefix(&format!("{}/", gitops.path))
+            .unwrap_or_else(|| panic!("{source} is not under {}", gitops.path));
+        assert!(
+            out.join(folder).join("kustomization.yaml").is_file(),
+            "{source}"
+        );
+        let printed = std::process::Command::new("sh")
+            .args(["-c", script])
+            .current_dir(test.path())
+            .env("PATH", format!("{binary_dir}:{path}"))
+            .env("ARGOCD_ENV_BAKERY_ENV", name)
+            .output()
+            .unwrap();
+        assert!(printed.status.success(), "{printed:?}");
+        let expected = std::process::Command::new("kubectl")
+            .args(["kustomize", &out.join(folder).display().to_string()])
+            .output()
+            .unwrap();
+        assert!(expected.status.success());
+        assert_eq!(
+            String::from_utf8(printed.stdout).unwrap(),
+            String::from_utf8(expected.stdout).unwrap(),
+            "{name}"
+        );
+    }
+}

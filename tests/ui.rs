@@ -144,6 +144,8 @@ const RELEASED: &[&str] = &[
     "bakery::database::none",
     "bakery::secrets::unused-key",
     "bakery::secrets::remote-key",
+    "bakery::gitops::unused-destination",
+    "bakery::gitops::destination-namespace",
 ];
 
 #[test]

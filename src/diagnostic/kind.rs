@@ -194,6 +194,15 @@ pub enum Kind {
     SecretsKeyWithoutProvider {
         key: String,
     },
+    /// `[environments.E] destination` without `[gitops]`.
+    DestinationWithoutGitops {
+        environment: String,
+    },
+    /// A destination namespace other than the one every object names.
+    DestinationNamespace {
+        written: String,
+        namespace: String,
+    },
     /// A `remote_key` that would give every workload the same password.
     RemoteKeyWithoutWorkload {
         written: String,
@@ -959,6 +968,18 @@ impl Kind {
                 if key == "store" { "needs provider = \"external-secrets\"" } else { "needs provider = \"external-secrets\" and a store" },
             )
             .help("set provider = \"external-secrets\" (and a store for remote_key), or remove the key"),
+            Self::DestinationWithoutGitops { environment } => Text::error(
+                Code::DestinationWithoutGitops,
+                format!("environment {environment} has a destination, but there is no [gitops]"),
+                "read by nothing without [gitops]",
+            )
+            .help("add [gitops] with repo_url = \"...\" to get Argo CD Applications, or remove the destination"),
+            Self::DestinationNamespace { written, namespace } => Text::error(
+                Code::DestinationNamespace,
+                format!("destination namespace {written} is not the platform's namespace {namespace}"),
+                "every generated object names its namespace",
+            )
+            .help(format!("remove namespace, or write namespace = \"{namespace}\"; to move the platform, change [platform] namespace")),
             Self::RemoteKeyWithoutWorkload { written } => Text::error(
                 Code::RemoteKeyWithoutWorkload,
                 format!("remote_key \"{written}\" gives every workload the same password"),
