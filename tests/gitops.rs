@@ -1,6 +1,9 @@
 //! What Argo CD sees: every object of every overlay, as `kubectl kustomize` builds it, carries the
 //! sync wave of its kind, and the waves put what an object needs before it (stores and issuers,
-//! then the Secrets' makers, then configuration and Services, then workloads, then monitoring).
+//! then the Secrets' makers, then configuration and Services, then workloads, then monitoring);
+//! no overlay holds a Secret in any mode. With External Secrets, `bakeryc secrets` writes no
+//! password; with `[gitops]`, the Applications point at overlays that exist and the plugin prints
+//! them as `kubectl kustomize` does.
 
 mod common;
 
@@ -32,6 +35,11 @@ fn check_waves(test: &common::Test) {
         let overlay = out.join("overlays").join(environment.name.as_str());
         for object in common::kustomize(&overlay) {
             let name = format!("{}/{}", object["kind"], object["metadata"]["name"]);
+            // Argo CD would fight the operators (or the hand-applied secrets/) over a Secret.
+            assert_ne!(
+                object["kind"], "Secret",
+                "{name}: generated/ holds no Secret"
+            );
             let wave = object["metadata"]["annotations"][SYNC_WAVE_ANNOTATION]
                 .as_str()
                 .unwrap_or_else(|| {
