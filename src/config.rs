@@ -10,12 +10,14 @@ pub mod catalogue;
 pub mod check;
 pub mod database;
 pub mod environments;
+pub mod gitops;
 pub mod monitoring;
 pub mod platform;
 pub mod postgres;
 mod read;
 pub mod resources;
 mod schema;
+pub mod secrets;
 pub mod tls;
 
 use std::ops::Range;
@@ -227,6 +229,22 @@ pub static TOP: Table = Table {
             example: "",
         },
         Key {
+            name: "secrets",
+            kind: Kind::Table(&secrets::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "who makes the passwords: bakeryc secrets, or External Secrets in the cluster",
+            example: "",
+        },
+        Key {
+            name: "gitops",
+            kind: Kind::Table(&gitops::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "Argo CD: one Application per environment in generated/argocd/",
+            example: "",
+        },
+        Key {
             name: "environments",
             kind: Kind::Named(&environments::TABLE),
             required: Required::No,
@@ -250,6 +268,8 @@ pub struct RawConfig {
     pub cache: Option<cache::RawCache>,
     pub tls: Option<tls::RawTls>,
     pub monitoring: Option<monitoring::RawMonitoring>,
+    pub secrets: Option<secrets::RawSecrets>,
+    pub gitops: Option<gitops::RawGitops>,
     pub environments: Vec<environments::RawEnvironment>,
     /// Keys whose value had the wrong type, as (span of their table, key). Parse already
     /// reported them, so validate must not call them missing as well.
@@ -274,6 +294,8 @@ pub fn read(top: &mut Fields<'_, '_, '_>) -> RawConfig {
         cache: top.table("cache", cache::read),
         tls: top.table("tls", tls::read),
         monitoring: top.table("monitoring", monitoring::read),
+        secrets: top.table("secrets", secrets::read),
+        gitops: top.table("gitops", gitops::read),
         environments: top
             .table("environments", |envs| envs.each_table(environments::read))
             .unwrap_or_default(),

@@ -3,6 +3,8 @@
 //! generated CRD schemas (the projects' own CRDs, copied into tests/crds/, are what the output is
 //! validated against).
 
+pub mod argocd;
 pub mod cert_manager;
+pub mod external_secrets;
 pub mod prometheus;
 pub mod trust_manager;

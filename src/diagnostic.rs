@@ -422,6 +422,28 @@ right type but cannot be written; write a finite number, or a string without lin
 certificate signed by the CA. bakeryc issues no client certificates, so every service (and the \
 readiness probe) would be locked out and the cache would be unusable. Use \"none\" (clients \
 authenticate with the password over server-verified TLS) or \"optional\".";
+    SecretsKeyWithoutProvider => "bakery::secrets::unused-key",
+        "set [secrets] provider = \"external-secrets\", or remove the key",
+        "`store` and `remote_key` say where External Secrets reads the passwords from, so they only \
+mean something with provider = \"external-secrets\"; with the default provider (`bakeryc secrets \
+generate`) nothing would read them and the build would look as if it used the store. `remote_key` \
+also needs a `store`: without one each password comes from a Password generator in the cluster.";
+    DestinationWithoutGitops => "bakery::gitops::unused-destination",
+        "add [gitops], or remove the destination",
+        "`destination` says where Argo CD syncs an environment, which only means something when \
+[gitops] makes bakeryc write the Argo CD Applications; without it nothing reads the destination and \
+the build would look as if Argo CD were set up.";
+    DestinationNamespace => "bakery::gitops::destination-namespace",
+        "leave namespace out, or write [platform] namespace",
+        "Every object bakeryc generates names its namespace ([platform] namespace), and Argo CD's \
+destination namespace only applies to objects that name none: a different destination namespace \
+would not move anything and would make the Application say something untrue. To move the \
+platform, change [platform] namespace.";
+    RemoteKeyWithoutWorkload => "bakery::secrets::remote-key",
+        "put {workload} in remote_key, e.g. \"bakery/{environment}/{workload}\"",
+        "Every workload has its own password. A `remote_key` without `{workload}` names the same \
+store entry for every database and the cache, so they would all share one password and a leak \
+of one would open all. `{environment}` keeps environments apart as well.";
     NoDatabases => "bakery::database::none",
         "declare at least one [[database]]",
         "A platform without databases compiles to nothing useful, and applying it would leave the \

@@ -656,8 +656,84 @@ pub struct Platform {
     pub databases: Vec<Database>,
     pub cache: Option<Cache>,
     pub tls: TlsPolicy,
+    /// Who makes the passwords (`[secrets]`).
+    pub secrets: SecretsProvider,
+    /// Argo CD Applications (`[gitops]`), when wanted.
+    pub gitops: Option<Gitops>,
     pub monitoring: Monitoring,
     pub environments: Vec<Environment>,
+}
+
+/// Where Argo CD reads generated/ and where it syncs each environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gitops {
+    pub repo_url: String,
+    pub revision: String,
+    /// generated/'s path in the repository, without leading or trailing `/`.
+    pub path: String,
+    pub project: String,
+    /// By environment name.
+    pub destinations: BTreeMap<String, Destination>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub server: String,
+    pub namespace: String,
+}
+
+/// Who makes the credentials Secrets the pods read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretsProvider {
+    /// `bakeryc secrets generate` writes them to secrets/<env>, applied by hand.
+    Bakeryc,
+    /// External Secrets makes them in the cluster from ExternalSecrets in generated/.
+    ExternalSecrets(PasswordSource),
+}
+
+/// Where External Secrets takes each password from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// A `Password` generator per workload, run once (`refreshPolicy: CreatedOnce`).
+    Generator,
+    /// An existing store, at `remote_key` with `{environment}` and `{workload}` replaced.
+    Store {
+        kind: StoreKind,
+        name: String,
+        remote_key: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    ClusterSecretStore,
+    SecretStore,
+}
+
+impl StoreKind {
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "ClusterSecretStore" => Some(Self::ClusterSecretStore),
+            "SecretStore" => Some(Self::SecretStore),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ClusterSecretStore => "ClusterSecretStore",
+            Self::SecretStore => "SecretStore",
+        }
+    }
+}
+
+impl PasswordSource {
+    /// The store key of a workload's password in an environment.
+    pub fn remote_key(template: &str, environment: &str, workload: &str) -> String {
+        template
+            .replace("{environment}", environment)
+            .replace("{workload}", workload)
+    }
 }
 
 impl TlsPolicy {

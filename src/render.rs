@@ -53,7 +53,9 @@ fn render_document(document: &Document) -> Result<String, String> {
         }
         Document::Kustomization(kustomization) => text.push_str(&to_yaml(kustomization)?),
         Document::JsonPatch(operations) => text.push_str(&to_yaml(operations)?),
-        Document::StrategicMergePatch(patch) => text.push_str(&to_yaml(patch)?),
+        Document::StrategicMergePatch(patch) | Document::Config(patch) => {
+            text.push_str(&to_yaml(patch)?);
+        }
     }
     Ok(text)
 }

@@ -351,6 +351,12 @@ pub fn check_environment(platform: &Platform, env: &str) -> Result<(), SecretsEr
     }
 }
 
+/// Whether `bakeryc secrets` makes the passwords (`[secrets] provider = "bakeryc"`), rather
+/// than External Secrets in the cluster.
+pub fn bakeryc_makes_passwords(platform: &Platform) -> bool {
+    platform.secrets == crate::model::SecretsProvider::Bakeryc
+}
+
 /// The shared engine of `generate` and `rotate`.
 fn plan(
     platform: &Platform,
@@ -381,7 +387,18 @@ fn plan(
         }
         actions.extend(issued.actions);
     }
-    for workload in &workloads {
+    if !bakeryc_makes_passwords(platform) && !renewal.passwords.is_empty() {
+        return Err(SecretsError::Refused(
+            "[secrets] provider = \"external-secrets\": External Secrets makes the passwords \
+             in the cluster, bakeryc does not rotate them (see docs/secrets.md)"
+                .into(),
+        ));
+    }
+    // With External Secrets the passwords are made in the cluster: none is written here.
+    for workload in workloads
+        .iter()
+        .filter(|_| bakeryc_makes_passwords(platform))
+    {
         let path = credential_path(&workload.names().workload, PASSWORD_KEY);
         let (change, password) = password(env, *workload, &files, renewal)?;
         if let Some(password) = password {
@@ -534,6 +551,10 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
                     file("tls.key", &leaf_key_path(&names.workload)),
                 ],
             });
+        }
+        if !bakeryc_makes_passwords(platform) {
+            // An ExternalSecret owns the credentials Secret; applying one here would fight it.
+            continue;
         }
         // The keys come from the one function that decides them, so the Secret holds exactly
         // what `credentials_entries` says, whatever else lies in the folder.

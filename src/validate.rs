@@ -5,7 +5,9 @@
 
 use crate::config::cache::Declared;
 use crate::config::database::DeclaredDatabase;
-use crate::config::{Checker, RawConfig, cache, database, environments, monitoring, platform, tls};
+use crate::config::{
+    Checker, RawConfig, cache, database, environments, gitops, monitoring, platform, secrets, tls,
+};
 use crate::diagnostic::{Code, Diagnostic, Kind};
 use crate::model::{Cache, Platform, WorkloadNames};
 
@@ -47,6 +49,8 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let databases = database::validate(raw, check);
     let cache = cache::validate(raw, &databases, check);
     let tls = tls::validate(raw, check);
+    let secrets = secrets::validate(raw, check);
+    let gitops = gitops::validate(raw, check);
     let environments = environments::validate(raw, &databases, cache.as_ref(), check);
     fqdn_fits(raw, &databases, cache.as_ref(), check);
 
@@ -71,6 +75,8 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         },
         tls: tls?,
         monitoring: monitoring::validate(raw),
+        secrets: secrets?,
+        gitops: gitops?,
         environments: environments?,
     })
 }

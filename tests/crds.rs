@@ -543,3 +543,58 @@ fn compiled_cert_manager_fixtures_validate_against_their_crds() {
         }
     }
 }
+
+/// The External Secrets objects that the fixtures compile to (a Password generator, or a store,
+/// per workload) and the Argo CD Applications are valid for their CRDs (External Secrets v2.9,
+/// Argo CD) and read back into the same typed values.
+#[test]
+fn external_secrets_objects_validate_against_their_crds() {
+    for fixture in [
+        "external-secrets-generator",
+        "external-secrets-store",
+        "gitops",
+    ] {
+        let source =
+            std::fs::read_to_string(format!("tests/fixtures/{fixture}/bakery.toml")).unwrap();
+        let platform = bakeryc::check(&source).platform.unwrap();
+        let objects: Vec<Object> = bakeryc::compile::compile(&platform)
+            .into_values()
+            .filter_map(|document| match document {
+                Document::Objects(objects) => Some(objects),
+                _ => None,
+            })
+            .flatten()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Object::ExternalSecret(_) | Object::Password(_) | Object::Application(_)
+                )
+            })
+            .collect();
+        assert!(objects.len() >= 3, "{fixture}: {} objects", objects.len());
+        let documents = rendered(objects.clone());
+        for (document, problems) in documents.iter().zip(validate(&documents)) {
+            assert!(
+                problems.is_empty(),
+                "{fixture} {}/{}: {problems:#?}",
+                document["kind"],
+                document["metadata"]["name"]
+            );
+        }
+        for (object, document) in objects.iter().zip(&documents) {
+            let again = match object {
+                Object::ExternalSecret(_) => {
+                    Object::ExternalSecret(serde_json::from_value(document.clone()).unwrap())
+                }
+                Object::Password(_) => {
+                    Object::Password(serde_json::from_value(document.clone()).unwrap())
+                }
+                Object::Application(_) => {
+                    Object::Application(serde_json::from_value(document.clone()).unwrap())
+                }
+                _ => unreachable!(),
+            };
+            assert_eq!(&again, object);
+        }
+    }
+}

@@ -856,6 +856,45 @@ fn credentials(platform: &Platform, name: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The credentials Secret `name` as External Secrets would write it: the ExternalSecret that the
+/// e2e platform compiles to with `[secrets] provider = "external-secrets"`, its template data
+/// rendered with `password`. The engine (v2) is Go text/template with sprig; bakeryc's templates
+/// use exactly one action, `{{ .password }}`, which Go writes verbatim (text/template escapes
+/// nothing). That subset is implemented here, and any other action fails the test, so a template
+/// change that needs the real engine cannot pass unnoticed.
+fn external_secrets_credentials(name: &str, password: &str) -> BTreeMap<String, String> {
+    let source = format!(
+        "{}\n[secrets]\nprovider = \"external-secrets\"\n",
+        config("none", &["pgcrypto"])
+    );
+    let tree = bakeryc::compile::compile(&common::platform(&source));
+    let template = tree
+        .into_values()
+        .filter_map(|document| match document {
+            bakeryc::compile::Document::Objects(objects) => Some(objects),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|object| match object {
+            bakeryc::compile::Object::ExternalSecret(es) if es.spec.target.name == name => {
+                Some(es.spec.target.template.data)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no ExternalSecret writes {name}"));
+    template
+        .into_iter()
+        .map(|(key, text)| {
+            let rendered = text.replace("{{ .password }}", password);
+            assert!(
+                !rendered.contains("{{") && !rendered.contains("}}"),
+                "{name} {key}: an action beyond {{{{ .password }}}}: {text}"
+            );
+            (key, rendered)
+        })
+        .collect()
+}
+
 fn python() -> String {
     std::env::var("BAKERY_E2E_PYTHON").expect(
         "BAKERY_E2E_PYTHON: run the suite with scripts/test, which installs the client libraries",
@@ -1033,7 +1072,13 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         "a foreign CA is refused"
     );
 
-    // The real client libraries, with the profiles bakeryc emitted.
+    // The real client libraries, with the profiles bakeryc emitted and the URLs as External
+    // Secrets renders them from the ExternalSecret templates: the same bytes as bakeryc secrets
+    // writes, so both providers' Secrets are what the clients below accept.
+    let db = external_secrets_credentials("auth-db-credentials", &password);
+    assert_eq!(db, credentials(&platform, "auth-db-credentials"));
+    let cache = external_secrets_credentials("redis-credentials", &cache["password"]);
+    assert_eq!(cache, credentials(&platform, "redis-credentials"));
     let client_env: BTreeMap<String, String> = platform
         .config_map("auth-db-client")
         .into_iter()

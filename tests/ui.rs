@@ -146,6 +146,10 @@ const RELEASED: &[&str] = &[
     "bakery::postgres::invalid-setting-value",
     "bakery::cache::client-auth",
     "bakery::database::none",
+    "bakery::secrets::unused-key",
+    "bakery::secrets::remote-key",
+    "bakery::gitops::unused-destination",
+    "bakery::gitops::destination-namespace",
 ];
 
 #[test]

@@ -201,6 +201,12 @@ fn write(
             repaired.join(", ")
         );
     }
+    if !secrets::bakeryc_makes_passwords(&platform) {
+        let _ = writeln!(
+            text,
+            "  passwords: none written; [secrets] provider = \"external-secrets\" makes them in the cluster"
+        );
+    }
     text.push_str(&summary(
         &platform,
         &dir,

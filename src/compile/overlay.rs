@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::meta;
 use super::pod;
-use super::{Document, Object, Tree, cache, database};
+use super::{Document, Object, Tree, cache, database, sync_wave};
 use crate::model::{Environment, Image, Placement, Platform, Quantity, Resources, WorkloadNames};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -385,6 +385,11 @@ impl DeploymentChange {
                 .flatten()
                 .map(|(key, value)| (key.clone(), json!(value)))
                 .collect();
+            // The replaced map must keep what the base sets besides the skips: the sync wave.
+            map.insert(
+                sync_wave::ANNOTATION.into(),
+                json!(sync_wave::wave_of_kind("Deployment").to_string()),
+            );
             map.insert("$patch".into(), json!("replace"));
             metadata.insert("annotations".into(), Value::Object(map));
         }

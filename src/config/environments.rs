@@ -54,6 +54,14 @@ pub static TABLE: Table = Table {
             doc: "the cache in this environment",
             example: "",
         },
+        Key {
+            name: "destination",
+            kind: Kind::Table(&super::gitops::DESTINATION),
+            required: Required::No,
+            default: Default::Described("the cluster Argo CD runs in, `[platform] namespace`"),
+            doc: "with [gitops]: where Argo CD syncs this environment",
+            example: "{ server = \"https://prod.k8s.example.com\" }",
+        },
     ],
     inherits: None,
     inline: false,
@@ -94,6 +102,7 @@ pub struct RawEnvironment {
     pub trusted_cas: Option<Sp<Vec<Sp<String>>>>,
     pub databases: Vec<(Sp<String>, RawPlacement)>,
     pub cache: Option<RawPlacement>,
+    pub destination: Option<super::gitops::RawDestination>,
 }
 
 /// What an environment may change: where and how big a workload runs, never what it is.
@@ -117,6 +126,7 @@ pub fn read(name: Sp<String>, env: &mut Fields<'_, '_, '_>) -> RawEnvironment {
             })
             .unwrap_or_default(),
         cache: env.table("cache", placement_keys),
+        destination: env.table("destination", super::gitops::read_destination),
     }
 }
 

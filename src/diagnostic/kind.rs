@@ -197,6 +197,23 @@ pub enum Kind {
     },
     LogStatementAll,
     ClientAuthRequired,
+    /// `store` or `remote_key` written where nothing reads it.
+    SecretsKeyWithoutProvider {
+        key: String,
+    },
+    /// `[environments.E] destination` without `[gitops]`.
+    DestinationWithoutGitops {
+        environment: String,
+    },
+    /// A destination namespace other than the one every object names.
+    DestinationNamespace {
+        written: String,
+        namespace: String,
+    },
+    /// A `remote_key` that would give every workload the same password.
+    RemoteKeyWithoutWorkload {
+        written: String,
+    },
     LongCaValidity {
         period: String,
     },
@@ -982,6 +999,30 @@ impl Kind {
                 )
                 .help("use log_statement = \"ddl\" or \"mod\"; use log_min_duration to find slow statements")
             },
+            Self::SecretsKeyWithoutProvider { key } => Text::error(
+                Code::SecretsKeyWithoutProvider,
+                format!("[secrets] {key} is read by nothing here"),
+                if key == "store" { "needs provider = \"external-secrets\"" } else { "needs provider = \"external-secrets\" and a store" },
+            )
+            .help("set provider = \"external-secrets\" (and a store for remote_key), or remove the key"),
+            Self::DestinationWithoutGitops { environment } => Text::error(
+                Code::DestinationWithoutGitops,
+                format!("environment {environment} has a destination, but there is no [gitops]"),
+                "read by nothing without [gitops]",
+            )
+            .help("add [gitops] with repo_url = \"...\" to get Argo CD Applications, or remove the destination"),
+            Self::DestinationNamespace { written, namespace } => Text::error(
+                Code::DestinationNamespace,
+                format!("destination namespace {written} is not the platform's namespace {namespace}"),
+                "every generated object names its namespace",
+            )
+            .help(format!("remove namespace, or write namespace = \"{namespace}\"; to move the platform, change [platform] namespace")),
+            Self::RemoteKeyWithoutWorkload { written } => Text::error(
+                Code::RemoteKeyWithoutWorkload,
+                format!("remote_key \"{written}\" gives every workload the same password"),
+                "no {workload} in the key",
+            )
+            .help("put {workload} in it, e.g. remote_key = \"bakery/{environment}/{workload}\""),
             Self::ClientAuthRequired => Text::error(
                 Code::ClientAuthContradiction,
                 "client_auth = \"required\" locks every client out",

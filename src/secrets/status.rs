@@ -216,7 +216,9 @@ pub fn status(
         }
     }
     for workload in workloads(platform) {
-        entries.push(password_entry(workload, existing));
+        if super::bakeryc_makes_passwords(platform) {
+            entries.push(password_entry(workload, existing));
+        }
     }
     entries.push(files_entry(platform, env, existing, now));
     let orphans = orphans(platform, existing);
