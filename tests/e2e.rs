@@ -3,8 +3,8 @@
 //! out each pod's volumes from the compiled manifests and the generated Secrets (as the kubelet
 //! would), runs the init containers' own commands, starts a real PostgreSQL and a real Redis on
 //! loopback with the compiled settings, and checks TLS from outside with libpq, openssl,
-//! redis-cli and the Python client libraries (SQLAlchemy + asyncpg, psycopg, redis-py) using the
-//! profiles bakeryc emitted. Every server start and client call is bounded in time, and servers
+//! redis-cli and the Python client libraries (psycopg, asyncpg, SQLAlchemy + asyncpg, redis-py)
+//! using every profile bakeryc emitted, each also against a foreign CA and an impostor name. Every server start and client call is bounded in time, and servers
 //! are always stopped. Needs PostgreSQL, Redis, openssl, kubectl and the client venv that
 //! `scripts/test` installs (its path in BAKERY_E2E_PYTHON).
 
@@ -957,6 +957,11 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         .collect();
     let pg_ca_mount = platform.config_map("auth-db-client")["PGSSLROOTCERT"].clone();
     let redis_ca_mount = platform.config_map("redis-client")["REDIS_SSL_CA_CERTS"].clone();
+    let redis_env: BTreeMap<String, String> = platform
+        .config_map("redis-client")
+        .into_iter()
+        .map(|(k, v)| (k, v.replace(&redis_ca_mount, &ca)))
+        .collect();
     let client_plan = serde_json::json!({
         "routes": [[PG_FQDN, 5432, "127.0.0.1", pg.port], [REDIS_FQDN, 6379, "127.0.0.1", redis.port]],
         "foreign_ca": foreign,
@@ -971,6 +976,10 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
             "libpq_url": db["DATABASE_URL"].replace(&pg_ca_mount, &ca).replace(":5432/", &format!(":{}/", pg.port)) + "&hostaddr=127.0.0.1",
         },
         "redis": {
+            "client_env": redis_env,
+            "host": REDIS_FQDN,
+            "port": redis.port,
+            "password": cache["password"],
             "url": cache["REDIS_URL"].replace(&redis_ca_mount, &ca),
             "url_without_password": cache["REDIS_URL"].replace(&redis_ca_mount, &ca).replacen(&format!(":{}@", cache["password"]), "", 1),
             "ca_file": ca,
@@ -999,8 +1008,8 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
     );
     assert_eq!(
         report.lines().filter(|l| l.starts_with("PASS ")).count(),
-        10,
-        "every client check ran:\n{report}"
+        21,
+        "every client check ran (6 profiles x connect, foreign CA, impostor name; 2 controls; no password):\n{report}"
     );
     drop(redis);
     drop(pg);
