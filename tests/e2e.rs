@@ -188,6 +188,9 @@ log_disconnections = true
 log_statement = "ddl"
 log_min_duration = "500ms"
 
+[postgres.settings]
+idle_in_transaction_session_timeout = "1min"
+
 [[database]]
 name = "auth"
 [cache]
@@ -849,6 +852,17 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         "pgcrypto",
     );
     assert_eq!(crypto.trim(), "t|t");
+    // 5b. the declared [postgres.settings] are in effect on the server.
+    let setting = ok(
+        &psql(
+            &pg,
+            &verified,
+            "SHOW idle_in_transaction_session_timeout",
+            &password,
+        ),
+        "SHOW a declared setting",
+    );
+    assert_eq!(setting.trim(), "1min", "declared settings reach the server");
     // 6. connections, DDL and slow statements are audited.
     ok(
         &psql(
