@@ -863,20 +863,17 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         "SHOW a declared setting",
     );
     assert_eq!(setting.trim(), "1min", "declared settings reach the server");
-    // 6. connections, DDL and slow statements are audited.
-    ok(
-        &psql(
-            &pg,
-            &verified,
-            "CREATE TABLE audit_probe (id int); SELECT pg_sleep(0.6);",
-            &password,
-        ),
-        "audited statements",
-    );
+    // 6. connections, DDL and slow statements are audited. Separate queries: a slow query's
+    // duration line quotes its whole text, which would hide a DDL statement that log_statement
+    // failed to log.
+    for sql in ["CREATE TABLE audit_probe (id int)", "SELECT pg_sleep(0.6)"] {
+        ok(&psql(&pg, &verified, sql, &password), "audited statements");
+    }
     let log = fs::read_to_string(&pg.log).unwrap();
     for expected in [
         "connection authorized: user=auth_user database=auth_db",
-        "statement: CREATE TABLE audit_probe",
+        "LOG:  statement: CREATE TABLE audit_probe",
+        "statement: SELECT pg_sleep(0.6)",
         "duration:",
         "user=auth_user db=auth_db client=127.0.0.1",
         "disconnection:",
@@ -1024,6 +1021,28 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         report.lines().filter(|l| l.starts_with("PASS ")).count(),
         21,
         "every client check ran (6 profiles x connect, foreign CA, impostor name; 2 controls; no password):\n{report}"
+    );
+
+    // The password rotation of docs/secrets.md, run last because it changes the password: the
+    // new password is stored as SCRAM (password_encryption), so it logs in under pg_hba's
+    // scram-sha-256 over verify-full; the old one no longer does.
+    let rotated = "rotatedPassw0rdFromTheE2eSuite2026xyz";
+    ok(
+        &psql(
+            &pg,
+            &verified,
+            &format!("SET log_statement = none; ALTER ROLE CURRENT_USER PASSWORD '{rotated}'"),
+            &password,
+        ),
+        "ALTER ROLE (rotation)",
+    );
+    ok(
+        &psql(&pg, &verified, "SELECT 1", rotated),
+        "the rotated password logs in over verify-full with SCRAM",
+    );
+    assert!(
+        !psql(&pg, &verified, "SELECT 1", &password).status.success(),
+        "the old password no longer logs in"
     );
     drop(redis);
     drop(pg);
