@@ -3,8 +3,8 @@
 //! out each pod's volumes from the compiled manifests and the generated Secrets (as the kubelet
 //! would), runs the init containers' own commands, starts a real PostgreSQL and a real Redis on
 //! loopback with the compiled settings, and checks TLS from outside with libpq, openssl,
-//! redis-cli and the Python client libraries (SQLAlchemy + asyncpg, psycopg, redis-py) using the
-//! profiles bakeryc emitted. Every server start and client call is bounded in time, and servers
+//! redis-cli and the Python client libraries (psycopg, asyncpg, SQLAlchemy + asyncpg, redis-py)
+//! using every profile bakeryc emitted, each also against a foreign CA and an impostor name. Every server start and client call is bounded in time, and servers
 //! are always stopped. Needs PostgreSQL, Redis, openssl, kubectl and the client venv that
 //! `scripts/test` installs (its path in BAKERY_E2E_PYTHON).
 
@@ -178,6 +178,9 @@ log_connections = true
 log_disconnections = true
 log_statement = "ddl"
 log_min_duration = "500ms"
+
+[postgres.settings]
+idle_in_transaction_session_timeout = "1min"
 
 [[database]]
 name = "auth"
@@ -972,20 +975,28 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         "pgcrypto",
     );
     assert_eq!(crypto.trim(), "t|t");
-    // 6. connections, DDL and slow statements are audited.
-    ok(
+    // 5b. the declared [postgres.settings] are in effect on the server.
+    let setting = ok(
         &psql(
             &pg,
             &verified,
-            "CREATE TABLE audit_probe (id int); SELECT pg_sleep(0.6);",
+            "SHOW idle_in_transaction_session_timeout",
             &password,
         ),
-        "audited statements",
+        "SHOW a declared setting",
     );
+    assert_eq!(setting.trim(), "1min", "declared settings reach the server");
+    // 6. connections, DDL and slow statements are audited. Separate queries: a slow query's
+    // duration line quotes its whole text, which would hide a DDL statement that log_statement
+    // failed to log.
+    for sql in ["CREATE TABLE audit_probe (id int)", "SELECT pg_sleep(0.6)"] {
+        ok(&psql(&pg, &verified, sql, &password), "audited statements");
+    }
     let log = fs::read_to_string(&pg.log).unwrap();
     for expected in [
         "connection authorized: user=auth_user database=auth_db",
-        "statement: CREATE TABLE audit_probe",
+        "LOG:  statement: CREATE TABLE audit_probe",
+        "statement: SELECT pg_sleep(0.6)",
         "duration:",
         "user=auth_user db=auth_db client=127.0.0.1",
         "disconnection:",
@@ -1086,6 +1097,11 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
         .collect();
     let pg_ca_mount = platform.config_map("auth-db-client")["PGSSLROOTCERT"].clone();
     let redis_ca_mount = platform.config_map("redis-client")["REDIS_SSL_CA_CERTS"].clone();
+    let redis_env: BTreeMap<String, String> = platform
+        .config_map("redis-client")
+        .into_iter()
+        .map(|(k, v)| (k, v.replace(&redis_ca_mount, &ca)))
+        .collect();
     let client_plan = serde_json::json!({
         "routes": [[PG_FQDN, 5432, "127.0.0.1", pg.port], [REDIS_FQDN, 6379, "127.0.0.1", redis.port]],
         "foreign_ca": foreign,
@@ -1100,6 +1116,10 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
             "libpq_url": db["DATABASE_URL"].replace(&pg_ca_mount, &ca).replace(":5432/", &format!(":{}/", pg.port)) + "&hostaddr=127.0.0.1",
         },
         "redis": {
+            "client_env": redis_env,
+            "host": REDIS_FQDN,
+            "port": redis.port,
+            "password": cache["password"],
             "url": cache["REDIS_URL"].replace(&redis_ca_mount, &ca),
             "url_without_password": cache["REDIS_URL"].replace(&redis_ca_mount, &ca).replacen(&format!(":{}@", cache["password"]), "", 1),
             "ca_file": ca,
@@ -1128,8 +1148,30 @@ fn postgres_and_redis_accept_only_verified_tls_and_real_clients_connect() {
     );
     assert_eq!(
         report.lines().filter(|l| l.starts_with("PASS ")).count(),
-        10,
-        "every client check ran:\n{report}"
+        21,
+        "every client check ran (6 profiles x connect, foreign CA, impostor name; 2 controls; no password):\n{report}"
+    );
+
+    // The password rotation of docs/secrets.md, run last because it changes the password: the
+    // new password is stored as SCRAM (password_encryption), so it logs in under pg_hba's
+    // scram-sha-256 over verify-full; the old one no longer does.
+    let rotated = "rotatedPassw0rdFromTheE2eSuite2026xyz";
+    ok(
+        &psql(
+            &pg,
+            &verified,
+            &format!("SET log_statement = none; ALTER ROLE CURRENT_USER PASSWORD '{rotated}'"),
+            &password,
+        ),
+        "ALTER ROLE (rotation)",
+    );
+    ok(
+        &psql(&pg, &verified, "SELECT 1", rotated),
+        "the rotated password logs in over verify-full with SCRAM",
+    );
+    assert!(
+        !psql(&pg, &verified, "SELECT 1", &password).status.success(),
+        "the old password no longer logs in"
     );
     drop(redis);
     drop(pg);

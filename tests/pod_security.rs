@@ -152,6 +152,30 @@ fn violations(doc: &Value, templates: &mut usize) -> Vec<String> {
     if spec["automountServiceAccountToken"].as_bool() != Some(false) {
         bad("automountServiceAccountToken is not false");
     }
+    // bakeryc's own: keys and passwords mounted 0440 (root and the pod's fsGroup), never
+    // world-readable; the init container then copies the server key to 0600.
+    for volume in spec["volumes"].as_array().into_iter().flatten() {
+        let secret = &volume["secret"];
+        if secret.is_null() {
+            continue;
+        }
+        let modes = std::iter::once(&secret["defaultMode"]).chain(
+            secret["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| &i["mode"]),
+        );
+        for (at, mode) in modes.enumerate() {
+            let broader = mode.as_u64().is_none_or(|m| m & !0o440 != 0);
+            if (at == 0 || !mode.is_null()) && broader {
+                bad(&format!(
+                    "Secret volume {} is mounted with mode {mode} (not within 0440 = 288)",
+                    volume["name"]
+                ));
+            }
+        }
+    }
 
     let groups = ["containers", "initContainers", "ephemeralContainers"];
     for group in groups {
@@ -466,6 +490,28 @@ fn each_weakening_of_a_real_pod_is_caught() {
             "{pointer} = {value} is not caught: {problems:?}"
         );
     }
+    // A Secret volume left at the kubelet's default 0644 (world-readable keys).
+    let mut weak = clean.clone();
+    let volumes = weak["spec"]["template"]["spec"]["volumes"]
+        .as_array_mut()
+        .unwrap();
+    let secret = volumes
+        .iter_mut()
+        .find(|v| v["secret"].is_object())
+        .expect("a Secret volume");
+    secret["secret"]
+        .as_object_mut()
+        .unwrap()
+        .remove("defaultMode");
+    assert!(
+        problems_of(&weak)
+            .iter()
+            .any(|p| p.contains("mounted with mode null")),
+        "{:?}",
+        problems_of(&weak)
+    );
+    secret_mode_caught(&clean, 0o644);
+    secret_mode_caught(&clean, 0o444);
     // A container without any seccomp profile, when the pod sets none either.
     let mut weak = clean.clone();
     weak["spec"]["template"]["spec"]["securityContext"]
@@ -480,6 +526,22 @@ fn each_weakening_of_a_real_pod_is_caught() {
         problems_of(&weak)
             .iter()
             .any(|p| p.contains("seccompProfile is None"))
+    );
+}
+
+fn secret_mode_caught(clean: &Value, mode: u32) {
+    let mut weak = clean.clone();
+    let volumes = weak["spec"]["template"]["spec"]["volumes"]
+        .as_array_mut()
+        .unwrap();
+    for volume in volumes.iter_mut().filter(|v| v["secret"].is_object()) {
+        volume["secret"]["defaultMode"] = mode.into();
+    }
+    assert!(
+        problems_of(&weak)
+            .iter()
+            .any(|p| p.contains(&format!("mounted with mode {mode}"))),
+        "mode {mode:o} is not caught"
     );
 }
 
