@@ -89,14 +89,19 @@ fn private_keys(text: &str) -> Vec<(usize, String)> {
         }
         let end = format!("{DASHES}END {label}{DASHES}");
         // Headers of encrypted legacy keys (Proc-Type, DEK-Info) and a blank line may precede
-        // the body.
-        let body = lines[at + 1..]
+        // the body. Anything else between the markers (a script that greps for them) is no key.
+        let Some(length) = lines[at + 1..].iter().position(|l| l.contains(&end)) else {
+            continue;
+        };
+        let between = &lines[at + 1..at + 1 + length];
+        let only_pem = between
             .iter()
-            .take_while(|l| !l.contains(&end))
-            .filter(|l| is_base64_line(l))
-            .count();
-        let closed = lines[at + 1..].iter().any(|l| l.contains(&end));
-        if closed && body > 0 {
+            .all(|l| l.trim().is_empty() || l.contains(':') || is_base64_line(l));
+        // Key material comes in 64-character lines; a short word such as `fi` is not a body.
+        let material = between
+            .iter()
+            .any(|l| is_base64_line(l) && l.trim().len() >= 40);
+        if only_pem && material {
             found.push((at + 1, format!("PEM {label} block")));
         }
     }
@@ -368,6 +373,13 @@ fn a_dropped_pem_key_is_found() {
     assert_eq!(kinds("id_ed25519", &ssh), [Kind::PrivateKey]);
     let bare = format!("assert!(key.starts_with(\"{DASHES}BEGIN {PRIVATE_KEY}{DASHES}\"));");
     assert!(kinds("src/y.rs", &bare).is_empty());
+    // A script that checks a key file for both markers (the reloader does), twice in one file,
+    // with short shell words between: markers, but no key material.
+    let check = format!(
+        "if ! grep -q -e '^{DASHES}BEGIN [A-Z ]*{PRIVATE_KEY}{DASHES}' \"$1/tls.key\" || ! grep -q -e '^{DASHES}END [A-Z ]*{PRIVATE_KEY}{DASHES}' \"$1/tls.key\"; then"
+    );
+    let script = format!("{check}\n  exit 1\nfi\ndone\n{check}\nfi\n");
+    assert!(kinds("generated/base/a-db.yaml", &script).is_empty());
     let public = pem.replace(PRIVATE_KEY, "PUBLIC KEY");
     assert!(kinds("key.pub", &public).is_empty());
 }
