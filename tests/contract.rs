@@ -218,8 +218,8 @@ fn jsonschema_refuses_what_the_value_patterns_forbid() {
     );
 }
 
-/// `[platform] labels` lands on the metadata of every object and pod template, and on nothing
-/// else: without it, the labels are exactly bakeryc's own.
+/// `[platform] labels` lands on the metadata of every object, pod template and Secret template,
+/// and on nothing else: without it, the labels are exactly bakeryc's own.
 #[test]
 fn platform_labels_are_on_every_object() {
     let repo = std::fs::read_to_string(root().join("bakery.toml")).unwrap();
@@ -285,7 +285,12 @@ fn objects(source: &str) -> Vec<serde_json::Value> {
 /// The labels maps of an object: its own and its pod template's.
 fn label_maps(object: &serde_json::Value) -> Vec<std::collections::BTreeMap<String, String>> {
     let mut maps = Vec::new();
-    for pointer in ["/metadata/labels", "/spec/template/metadata/labels"] {
+    for pointer in [
+        "/metadata/labels",
+        "/spec/template/metadata/labels",
+        // The Secrets cert-manager writes from a Certificate are objects of the platform too.
+        "/spec/secretTemplate/labels",
+    ] {
         if let Some(labels) = object.pointer(pointer) {
             maps.push(serde_json::from_value(labels.clone()).unwrap());
         }
@@ -295,7 +300,12 @@ fn label_maps(object: &serde_json::Value) -> Vec<std::collections::BTreeMap<Stri
 
 /// Replaces each labels map by its bakeryc-set part only.
 fn strip_labels(object: &mut serde_json::Value) {
-    for pointer in ["/metadata/labels", "/spec/template/metadata/labels"] {
+    for pointer in [
+        "/metadata/labels",
+        "/spec/template/metadata/labels",
+        // The Secrets cert-manager writes from a Certificate are objects of the platform too.
+        "/spec/secretTemplate/labels",
+    ] {
         if let Some(serde_json::Value::Object(labels)) = object.pointer_mut(pointer) {
             labels.retain(|key, _| key.starts_with("app.kubernetes.io/"));
         }

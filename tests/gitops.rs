@@ -19,7 +19,8 @@ fn expected_wave(object: &Value) -> i64 {
         "Issuer" | "ClusterIssuer" if !is_ca_issuer => 1,
         "Certificate" if object["spec"]["isCA"] == true => 2,
         "Issuer" | "ClusterIssuer" => 3,
-        "ExternalSecret" | "Certificate" => 4,
+        // trust-manager copies the CA Secret into the clients' ConfigMap once the CA exists.
+        "ExternalSecret" | "Certificate" | "Bundle" => 4,
         "ConfigMap" | "PersistentVolumeClaim" | "Service" | "NetworkPolicy" => 5,
         "Deployment" | "StatefulSet" => 6,
         "PrometheusRule" => 7,

@@ -93,36 +93,26 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
             labels: Some(meta::labels(platform, REDIS, &names.workload)),
             ..Default::default()
         },
-        init_containers: vec![secrets_present_container(cache)],
+        init_containers: vec![pod::secrets_present_container(
+            platform,
+            cache.placement.image.reference(),
+            ["tls.crt", "tls.key", "ca.crt"]
+                .map(|f| format!("{TLS_DIR}/{f}"))
+                .into_iter()
+                .chain([
+                    format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
+                    format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
+                ]),
+            vec![
+                pod::mount("credentials", CREDENTIALS_DIR, true),
+                pod::mount("tls", TLS_DIR, true),
+            ],
+        )],
         containers: vec![redis_container(platform, cache), reloader_container(cache)],
         volumes: volumes(cache),
         termination_grace_period_seconds: None,
     });
     pod::singleton_deployment(metadata, meta::selector(REDIS, &names.workload), template)
-}
-
-/// Refuses to start the pod, naming what is missing, until `bakeryc secrets` made its Secrets.
-fn secrets_present_container(cache: &Cache) -> Container {
-    Container {
-        name: "secrets-present".into(),
-        image: Some(cache.placement.image.reference()),
-        command: Some(
-            ["sh", "-euc", pod::REQUIRE_FILES_SCRIPT, "secrets-present"]
-                .into_iter()
-                .map(str::to_owned)
-                .chain(["tls.crt", "tls.key", "ca.crt"].map(|f| format!("{TLS_DIR}/{f}")))
-                .chain([
-                    format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
-                    format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
-                ])
-                .collect(),
-        ),
-        volume_mounts: Some(vec![
-            pod::mount("credentials", CREDENTIALS_DIR, true),
-            pod::mount("tls", TLS_DIR, true),
-        ]),
-        ..Default::default()
-    }
 }
 
 fn redis_container(platform: &Platform, cache: &Cache) -> Container {

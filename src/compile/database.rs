@@ -97,7 +97,18 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
             )])),
             ..Default::default()
         },
-        init_containers: vec![secrets_present_container(db)],
+        init_containers: vec![pod::secrets_present_container(
+            platform,
+            db.placement.image.reference(),
+            ["tls.crt", "tls.key", "ca.crt"]
+                .map(|f| format!("{TLS_DIR}/{f}"))
+                .into_iter()
+                .chain([format!("{PASSWORD_DIR}/{PASSWORD_KEY}")]),
+            vec![
+                pod::mount("credentials", PASSWORD_DIR, true),
+                pod::mount("tls", TLS_DIR, true),
+            ],
+        )],
         containers: vec![postgres_container(db), reloader_container(db)],
         volumes: volumes(db),
         termination_grace_period_seconds: Some(60),
@@ -147,28 +158,6 @@ fn key_to_path(key: &str) -> KeyToPath {
     KeyToPath {
         key: key.to_owned(),
         path: key.to_owned(),
-        ..Default::default()
-    }
-}
-
-/// Refuses to start the pod, naming what is missing, until its Secrets exist: the Secret volumes
-/// are optional, and the server must never start without its certificate.
-fn secrets_present_container(db: &Database) -> Container {
-    Container {
-        name: "secrets-present".into(),
-        image: Some(db.placement.image.reference()),
-        command: Some(
-            ["sh", "-euc", pod::REQUIRE_FILES_SCRIPT, "secrets-present"]
-                .into_iter()
-                .map(str::to_owned)
-                .chain(["tls.crt", "tls.key", "ca.crt"].map(|f| format!("{TLS_DIR}/{f}")))
-                .chain([format!("{PASSWORD_DIR}/{PASSWORD_KEY}")])
-                .collect(),
-        ),
-        volume_mounts: Some(vec![
-            pod::mount("credentials", PASSWORD_DIR, true),
-            pod::mount("tls", TLS_DIR, true),
-        ]),
         ..Default::default()
     }
 }

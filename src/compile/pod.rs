@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use crate::model::Resources;
+use crate::model::{Platform, Resources, SecretsProvider};
 
 /// How long a pod's containers run: what the hardening can require of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,8 +199,11 @@ pub fn secret_volume(name: &str, secret: &str) -> Volume {
     }
 }
 
-/// Fails with a message naming every missing file (arguments) and how to create it.
+/// Fails with a message naming every missing file (arguments after the first) and, from the
+/// first argument, who makes them and how to check on it.
 pub const REQUIRE_FILES_SCRIPT: &str = "\
+hint=$1
+shift
 missing=0
 for file in \"$@\"; do
   if [ ! -s \"$file\" ]; then
@@ -209,10 +212,55 @@ for file in \"$@\"; do
   fi
 done
 if [ \"$missing\" = 1 ]; then
-  echo \"Create the Secrets: bakeryc secrets generate --env ENV && kubectl apply -k secrets/ENV\" >&2
+  echo \"$hint\" >&2
   exit 1
 fi
 ";
+
+/// Refuses to start the pod, naming what is missing, until its Secrets exist: the Secret volumes
+/// are optional, and the server must never start without its certificate or its password.
+pub fn secrets_present_container(
+    platform: &Platform,
+    image: String,
+    files: impl IntoIterator<Item = String>,
+    volume_mounts: Vec<VolumeMount>,
+) -> Container {
+    Container {
+        name: "secrets-present".into(),
+        image: Some(image),
+        command: Some(
+            ["sh", "-euc", REQUIRE_FILES_SCRIPT, "secrets-present"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain([missing_secrets_hint(platform)])
+                .chain(files)
+                .collect(),
+        ),
+        volume_mounts: Some(volume_mounts),
+        ..Default::default()
+    }
+}
+
+/// Who makes a pod's Secrets, and where to look when they are missing: the advice differs by
+/// provider, and telling an operator-run cluster to apply files by hand would be wrong.
+fn missing_secrets_hint(platform: &Platform) -> String {
+    const BY_HAND: &str = "bakeryc secrets generate --env ENV && kubectl apply -k secrets/ENV";
+    let namespace = platform.namespace.as_str();
+    let cert_manager = platform.tls.cert_manager();
+    let external_secrets = platform.secrets != SecretsProvider::Bakeryc;
+    match (cert_manager, external_secrets) {
+        (false, false) => format!("Create the Secrets: {BY_HAND}"),
+        (true, false) => format!(
+            "cert-manager makes the TLS Secret (kubectl -n {namespace} describe certificate); create the credentials: {BY_HAND}"
+        ),
+        (false, true) => format!(
+            "External Secrets makes the credentials (kubectl -n {namespace} describe externalsecret); create the TLS Secret: {BY_HAND}"
+        ),
+        (true, true) => format!(
+            "cert-manager and External Secrets make these Secrets in the cluster: kubectl -n {namespace} describe certificate,externalsecret"
+        ),
+    }
+}
 
 /// The reloader container's name; overlays patch its image by this name like the server's.
 pub const RELOADER_CONTAINER: &str = "reloader";
@@ -372,6 +420,32 @@ pub fn exec_probe(command: &[&str], initial_delay: i32, period: i32) -> Probe {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_missing_secret_names_who_makes_it_in_every_provider_mix() {
+        let hint = |source: &str| {
+            let platform = crate::check(source).platform.expect("the fixture is valid");
+            missing_secrets_hint(&platform)
+        };
+        let by_hand = "bakeryc secrets generate --env ENV && kubectl apply -k secrets/ENV";
+        let bakeryc = hint(include_str!(
+            "../../tests/fixtures/one-database/bakery.toml"
+        ));
+        assert_eq!(bakeryc, format!("Create the Secrets: {by_hand}"));
+        let cert_manager = hint(include_str!(
+            "../../tests/fixtures/cert-manager/bakery.toml"
+        ));
+        assert!(cert_manager.contains("describe certificate") && cert_manager.contains(by_hand));
+        let source = include_str!("../../tests/fixtures/external-secrets-generator/bakery.toml");
+        let external = hint(source);
+        assert!(external.contains("describe externalsecret") && external.contains(by_hand));
+        let both = hint(&format!("{source}\n[tls]\nprovider = \"cert-manager\"\n"));
+        assert!(
+            both.contains("describe certificate,externalsecret"),
+            "{both}"
+        );
+        assert!(!both.contains("kubectl apply -k"), "{both}");
+    }
     use super::*;
 
     /// A container written as carelessly as possible: root, privileged, no resources.
