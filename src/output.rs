@@ -96,3 +96,39 @@ pub fn read_text(path: &Path) -> io::Result<String> {
     }
     String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_tree_holds_the_files_and_disappears_when_dropped() {
+        let files: crate::render::Files = [
+            ("base/kustomization.yaml".to_owned(), "a\n".to_owned()),
+            (
+                "overlays/prod/kustomization.yaml".to_owned(),
+                "b\n".to_owned(),
+            ),
+        ]
+        .into();
+        let scratch = write_scratch_tree(&files).unwrap();
+        let root = scratch.path().to_path_buf();
+        for (path, text) in &files {
+            assert_eq!(&fs::read_to_string(root.join(path)).unwrap(), text);
+        }
+        drop(scratch);
+        assert!(!root.exists());
+    }
+
+    #[test]
+    fn a_scratch_tree_refuses_paths_that_leave_it() {
+        for path in [
+            "../escape.yaml",
+            "/tmp/escape.yaml",
+            "base/../../escape.yaml",
+        ] {
+            let files: crate::render::Files = [(path.to_owned(), "x\n".to_owned())].into();
+            assert!(write_scratch_tree(&files).is_err(), "{path}");
+        }
+    }
+}
