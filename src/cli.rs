@@ -9,6 +9,7 @@ mod check;
 mod completions;
 mod explain;
 mod lines;
+mod render;
 mod schema;
 mod secrets;
 
@@ -51,6 +52,8 @@ enum Command {
     Explain(explain::Args),
     /// Print the man page (roff) of bakeryc or of one of its commands on stdout.
     Man(completions::ManArgs),
+    /// Print one environment's overlay as one YAML stream (`kubectl kustomize` of it); write nothing.
+    Render(render::Args),
     /// Issue, rotate and check the certificates and passwords of an environment.
     Secrets(secrets::Args),
     /// Print the JSON Schema of bakery.toml (bakery.schema.json), or the README's key table.
@@ -197,6 +200,7 @@ where
         Command::Completions(args) => (Format::Human, completions::run(args)),
         Command::Explain(args) => (Format::Human, explain::run(args)),
         Command::Man(args) => (Format::Human, completions::man(args)),
+        Command::Render(args) => (Format::Human, render::run(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),
         Command::Schema(args) => (Format::Human, Ok(schema::run(args))),
     };

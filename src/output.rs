@@ -1,7 +1,8 @@
 //! The only code that touches disk: reading bakery.toml (a regular file of at most
 //! [`MAX_CONFIG_BYTES`]), the generated tree (`tree`: atomic replacement of the roots it owns,
 //! pruning of the files it no longer produces, the diff for `build --check`), and the secrets
-//! folder (`vault`), both through the guards of `safe`. It decides no content and prints nothing.
+//! folder (`vault`), both through the guards of `safe`, and a private scratch copy of the tree
+//! for `render`. It decides no content and prints nothing.
 
 mod safe;
 mod tree;
@@ -21,6 +22,35 @@ pub use vault::{
 /// The largest bakery.toml read: a platform of a thousand databases is about 100 kB, so this
 /// leaves room for any real one and stops endless input (`/dev/zero`) at once.
 pub const MAX_CONFIG_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Writes `files` into a new private temporary folder (mode 0700, removed when the returned
+/// value is dropped), for `bakeryc render` to hand to kustomize: the user's generated/ is
+/// neither read nor written, so rendering never races a build or leaves anything behind.
+pub fn write_scratch_tree(files: &crate::render::Files) -> io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("bakeryc-render-")
+        .tempdir()?;
+    for (path, text) in files {
+        // Paths come from `render` and are relative, but a scratch copy must never write
+        // outside its folder whatever they hold.
+        let relative = Path::new(path);
+        if relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(io::Error::other(format!(
+                "{path}: not a plain relative path"
+            )));
+        }
+        let target = dir.path().join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(target, text)?;
+    }
+    Ok(dir)
+}
 
 /// Reads a text file, such as bakery.toml: only a regular file (a link to one is fine) of at
 /// most [`MAX_CONFIG_BYTES`]. A FIFO, device or folder is refused without being read (the file
@@ -65,4 +95,40 @@ pub fn read_text(path: &Path) -> io::Result<String> {
         ));
     }
     String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_tree_holds_the_files_and_disappears_when_dropped() {
+        let files: crate::render::Files = [
+            ("base/kustomization.yaml".to_owned(), "a\n".to_owned()),
+            (
+                "overlays/prod/kustomization.yaml".to_owned(),
+                "b\n".to_owned(),
+            ),
+        ]
+        .into();
+        let scratch = write_scratch_tree(&files).unwrap();
+        let root = scratch.path().to_path_buf();
+        for (path, text) in &files {
+            assert_eq!(&fs::read_to_string(root.join(path)).unwrap(), text);
+        }
+        drop(scratch);
+        assert!(!root.exists());
+    }
+
+    #[test]
+    fn a_scratch_tree_refuses_paths_that_leave_it() {
+        for path in [
+            "../escape.yaml",
+            "/tmp/escape.yaml",
+            "base/../../escape.yaml",
+        ] {
+            let files: crate::render::Files = [(path.to_owned(), "x\n".to_owned())].into();
+            assert!(write_scratch_tree(&files).is_err(), "{path}");
+        }
+    }
 }

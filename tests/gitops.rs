@@ -110,7 +110,9 @@ fn secrets_generate_writes_no_password_with_external_secrets() {
 
 /// Every Application's source path is an overlay that build wrote (the path in git is
 /// `[gitops] path` + the folder in generated/), and the plugin's `generate` command, run the
-/// way Argo CD's sidecar runs it, prints exactly `kubectl kustomize` of that overlay.
+/// way Argo CD's sidecar runs it (`sh -c` with `ARGOCD_ENV_BAKERY_ENV`), prints exactly
+/// `kubectl kustomize` of that overlay and changes nothing in the checkout; without the variable
+/// it fails and names the environments.
 #[test]
 fn applications_point_at_overlays_and_the_plugin_prints_them() {
     let test = common::Test::fixture("tests/fixtures/gitops/bakery.toml");
@@ -129,6 +131,7 @@ fn applications_point_at_overlays_and_the_plugin_prints_them() {
         .unwrap()
         .display()
         .to_string();
+    let checkout = test.files("");
     for environment in &platform.environments {
         let name = environment.name.as_str();
         let application: Value = serde_saphyr::from_multiple(
@@ -152,6 +155,11 @@ fn applications_point_at_overlays_and_the_plugin_prints_them() {
             .output()
             .unwrap();
         assert!(printed.status.success(), "{printed:?}");
+        assert_eq!(
+            test.files(""),
+            checkout,
+            "{name}: the plugin wrote in the checkout"
+        );
         let expected = std::process::Command::new("kubectl")
             .args(["kustomize", &out.join(folder).display().to_string()])
             .output()
@@ -163,4 +171,17 @@ fn applications_point_at_overlays_and_the_plugin_prints_them() {
             "{name}"
         );
     }
+    let unset = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(test.path())
+        .env("PATH", format!("{binary_dir}:{path}"))
+        .env_remove("ARGOCD_ENV_BAKERY_ENV")
+        .output()
+        .unwrap();
+    assert_eq!(unset.status.code(), Some(2), "{unset:?}");
+    assert!(unset.stdout.is_empty(), "{unset:?}");
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("the environments are dev, staging, prod"),
+        "{unset:?}"
+    );
 }

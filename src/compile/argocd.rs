@@ -88,9 +88,11 @@ pub fn files(platform: &Platform, gitops: &Gitops) -> Tree {
 }
 
 /// Argo CD's sidecar plugin configuration (not a Kubernetes object): `discover` matches a
-/// repository with bakery.toml at the source path; `generate` builds into a temporary folder
-/// and prints the environment's overlay (`ARGOCD_ENV_BAKERY_ENV`, set in the Application's
-/// `source.plugin.env` as `BAKERY_ENV`) as one YAML stream, diagnostics on stderr.
+/// repository with bakery.toml at the source path; `generate` is `bakeryc render`, which prints
+/// the environment's overlay (`ARGOCD_ENV_BAKERY_ENV`: Argo CD prefixes the `BAKERY_ENV` of the
+/// Application's `source.plugin.env` with `ARGOCD_ENV_`) as one YAML stream, diagnostics on
+/// stderr, and writes nothing in the checkout. A shell expands the variable (Argo CD runs the
+/// command as given); `exec` leaves bakeryc's exit code as the plugin's.
 fn plugin() -> serde_json::Value {
     json!({
         "apiVersion": "argoproj.io/v1alpha1",
@@ -102,9 +104,7 @@ fn plugin() -> serde_json::Value {
             "generate": {
                 "command": ["sh", "-c"],
                 "args": [
-                    "set -eu; out=$(mktemp -d); trap 'rm -rf \"$out\"' EXIT; \
-                     bakeryc build --color never --out \"$out\" >&2; \
-                     kubectl kustomize \"$out/overlays/$ARGOCD_ENV_BAKERY_ENV\""
+                    "exec bakeryc render --color never --env \"$ARGOCD_ENV_BAKERY_ENV\""
                 ],
             },
         },
