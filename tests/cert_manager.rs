@@ -215,3 +215,25 @@ fn pem_der(pem: &str) -> Vec<u8> {
         .unwrap();
     output.stdout
 }
+
+/// With External Secrets making the passwords too, `status` does not claim to check them.
+#[test]
+fn secrets_status_with_both_operators_checks_no_password() {
+    let source = std::fs::read_to_string("tests/fixtures/external-secrets-generator/bakery.toml")
+        .unwrap()
+        + "\n[tls]\nprovider = \"cert-manager\"\n";
+    let dir = Test::config(&source);
+    let environment = "dev";
+    dir.run(&["secrets", "generate", "--env", environment])
+        .success();
+    let status = dir
+        .run(&["secrets", "status", "--env", environment])
+        .success();
+    let stdout = status.stdout();
+    assert!(
+        stdout.contains("External Secrets makes the passwords"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Only passwords are checked"), "{stdout}");
+    assert!(!stdout.contains("-credentials"), "{stdout}");
+}

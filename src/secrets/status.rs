@@ -240,10 +240,16 @@ pub fn status(
         entries,
         orphans,
         note: cert_manager.then(|| {
+            // What is left to check here depends on who makes the passwords.
+            let rest = if crate::secrets::bakeryc_makes_passwords(platform) {
+                "Only passwords are checked here."
+            } else {
+                "External Secrets makes the passwords in the cluster too (`kubectl get \
+                 externalsecrets`): nothing here but the folder itself is checked."
+            };
             format!(
                 "certificates are cert-manager's ([tls] provider = \"cert-manager\"): it issues and \
-                 renews them in the cluster; see `kubectl get certificates -n {}`. Only passwords \
-                 are checked here.",
+                 renews them in the cluster; see `kubectl get certificates -n {}`. {rest}",
                 platform.namespace
             )
         }),
