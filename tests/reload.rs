@@ -101,7 +101,7 @@ fn the_watch_loop_runs_its_command_once_per_change_and_logs_failures() {
     let mut argv = compiled_watch_command();
     assert_eq!(argv[4], "10", "the poll interval is the first argument");
     argv[4] = "1".into();
-    let work = tempfile::tempdir().unwrap();
+    let work = Test::new();
     let config = work.path().join("config");
     let heartbeat = work.path().join("heartbeat");
     let runs = work.path().join("runs");
