@@ -1,7 +1,8 @@
 //! The one test builder every integration test goes through: a [`Test`] is a temporary workspace
 //! made from config text (or a fixture); [`Test::run`] runs the built binary there and gives back
 //! the exit code, stdout and stderr ([`Run`]); [`Test::tree`] and [`Test::diagnostics`] run the
-//! library on the same text; [`files`] and [`kustomize`] read what ended up on disk. This is the
+//! library on the same text; [`files`] and [`kustomize`] read what ended up on disk, and
+//! [`project`] lays files out as the kubelet projects a volume. This is the
 //! only place that knows how to start `bakeryc`, walk a tree or call kubectl; a test says what goes
 //! in and what must come out; a run that needs more than arguments (a shell redirection, another
 //! user, a time limit, pipes of its own) goes through [`Test::command_via`] or [`Test::command`]
@@ -319,4 +320,43 @@ fn command_in(
         };
     }
     command
+}
+
+/// Writes `files` into `dir` with the kubelet's atomic writer layout: a fresh `..<generation>`
+/// folder holding the files (mode `mode`, the folder 0755), handed to `prepare` (say, to chown
+/// it) before it becomes visible, the symlink `..data` swapped to it by one rename, and
+/// `key -> ..data/key` for each key. The previous generation is removed afterwards, as the
+/// kubelet does.
+pub fn project(
+    dir: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+    mode: u32,
+    prepare: impl FnOnce(&Path),
+) {
+    use std::os::unix::fs::{PermissionsExt as _, symlink};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static GENERATION: AtomicU32 = AtomicU32::new(0);
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst);
+    let name = format!("..2026_11_29_00_00_00.{generation:09}");
+    let staged = dir.join(&name);
+    fs::create_dir(&staged).unwrap();
+    for (key, bytes) in files {
+        let path = staged.join(key);
+        fs::write(&path, bytes).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    fs::set_permissions(&staged, fs::Permissions::from_mode(0o755)).unwrap();
+    prepare(&staged);
+    let previous = fs::read_link(dir.join("..data")).ok();
+    let _ = fs::remove_file(dir.join("..data_tmp"));
+    symlink(&name, dir.join("..data_tmp")).unwrap();
+    fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    for key in files.keys() {
+        if fs::symlink_metadata(dir.join(key)).is_err() {
+            symlink(format!("..data/{key}"), dir.join(key)).unwrap();
+        }
+    }
+    if let Some(previous) = previous {
+        fs::remove_dir_all(dir.join(previous)).unwrap();
+    }
 }
