@@ -7,13 +7,12 @@ mod common;
 
 use common::{Test, files};
 
-fn workspace() -> Test {
-    Test::fixture("tests/fixtures/cert-manager/bakery.toml")
-}
+/// The cert-manager fixture, copied into each test's workspace.
+const FIXTURE: &str = "tests/fixtures/cert-manager/bakery.toml";
 
 #[test]
 fn secrets_generate_makes_passwords_only() {
-    let dir = workspace();
+    let dir = Test::fixture(FIXTURE);
     dir.run(&["secrets", "generate", "--env", "prod"]).success();
     let material = files(&dir.path().join("secrets/prod"));
     let paths: Vec<&String> = material.keys().collect();
@@ -51,7 +50,7 @@ fn secrets_generate_makes_passwords_only() {
 
 #[test]
 fn secrets_status_says_certificates_are_cert_managers() {
-    let dir = workspace();
+    let dir = Test::fixture(FIXTURE);
     dir.run(&["secrets", "generate", "--env", "prod"]).success();
     let status = dir.run(&["secrets", "status", "--env", "prod"]).success();
     let stdout = status.stdout();
@@ -78,7 +77,7 @@ fn secrets_status_says_certificates_are_cert_managers() {
 
 #[test]
 fn secrets_rotate_leaves_certificates_to_cert_manager() {
-    let dir = workspace();
+    let dir = Test::fixture(FIXTURE);
     dir.run(&["secrets", "generate", "--env", "prod"]).success();
     for args in [&["--ca"][..], &[][..], &["--only", "auth"][..]] {
         let mut command = vec!["secrets", "rotate", "--env", "prod"];

@@ -60,15 +60,12 @@ name = "auth"
 storage = "2GB"
 "#;
 
-/// A workspace with `config` whose runs keep the caller's color settings: these tests are about
-/// when colors appear.
-fn workspace(config: &str) -> Test {
-    Test::config(config).env_remove("NO_COLOR")
-}
+// Every workspace here keeps the caller's color settings (`env_remove("NO_COLOR")`): these tests
+// are about when colors appear.
 
 #[test]
 fn an_error_leaves_the_generated_tree_byte_identical() {
-    let test = workspace(VALID);
+    let test = Test::config(VALID).env_remove("NO_COLOR");
     test.run(&["build"]).success();
     let before = test.files("generated");
     assert!(!before.is_empty());
@@ -99,14 +96,14 @@ fn an_error_leaves_the_generated_tree_byte_identical() {
 
 #[test]
 fn an_error_exits_1_from_check_too() {
-    let test = workspace(BROKEN);
+    let test = Test::config(BROKEN).env_remove("NO_COLOR");
     test.run(&["check"]).status(1);
     assert!(!test.join("generated").exists());
 }
 
 #[test]
 fn warnings_alone_exit_0_and_are_shown() {
-    let test = workspace(WARNING_ONLY);
+    let test = Test::config(WARNING_ONLY).env_remove("NO_COLOR");
     for args in [&["check"][..], &["build"][..]] {
         test.run(args)
             .success()
@@ -117,20 +114,21 @@ fn warnings_alone_exit_0_and_are_shown() {
 
 #[test]
 fn deny_warnings_turns_warnings_into_failure_and_writes_nothing() {
-    let test = workspace(WARNING_ONLY);
+    let test = Test::config(WARNING_ONLY).env_remove("NO_COLOR");
     test.run(&["check", "--deny-warnings"])
         .status(1)
         .stderr_has("warnings denied");
     test.run(&["build", "--deny-warnings"]).status(1);
     assert!(!test.join("generated").exists());
-    workspace(VALID)
+    Test::config(VALID)
+        .env_remove("NO_COLOR")
         .run(&["check", "--deny-warnings"])
         .success();
 }
 
 #[test]
 fn no_ansi_escapes_without_a_terminal_or_with_no_color() {
-    let test = workspace(BROKEN);
+    let test = Test::config(BROKEN).env_remove("NO_COLOR");
     let piped = test.run(&["check"]);
     let no_color = test.run_env(&["check"], &[("NO_COLOR", "1")]);
     let forced_off = test.run(&["--color", "never", "check"]);
@@ -146,7 +144,8 @@ fn no_ansi_escapes_without_a_terminal_or_with_no_color() {
 
 #[test]
 fn json_output_parses_with_positions_and_help() {
-    let output = workspace(BROKEN)
+    let output = Test::config(BROKEN)
+        .env_remove("NO_COLOR")
         .run(&["check", "--format", "json"])
         .status(1);
     let json: serde_json::Value = serde_json::from_str(&output.stdout())
@@ -202,7 +201,8 @@ fn json_output_parses_with_positions_and_help() {
 #[test]
 fn json_columns_count_characters() {
     // The name holds two-byte characters before the error: the column is in characters.
-    let output = workspace("[platform]\nname = \"ä\" \nnamespace = \"ns\"\nnamspace = 1\n")
+    let output = Test::config("[platform]\nname = \"ä\" \nnamespace = \"ns\"\nnamspace = 1\n")
+        .env_remove("NO_COLOR")
         .run(&["check", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_str(&output.stdout()).unwrap();
     let invalid = json
@@ -223,7 +223,8 @@ fn json_columns_count_characters() {
 
 #[test]
 fn a_syntax_error_exits_1_with_its_position() {
-    let output = workspace("[platform]\nname = \"bakery-ia\nnamespace = \"x\"\n")
+    let output = Test::config("[platform]\nname = \"bakery-ia\nnamespace = \"x\"\n")
+        .env_remove("NO_COLOR")
         .run(&["check", "--format", "json"])
         .status(1);
     let json: serde_json::Value = serde_json::from_str(&output.stdout()).unwrap();
@@ -254,7 +255,7 @@ fn explain_knows_every_code() {
 /// The binary's JSON reports exactly the diagnostics the library finds, in the same order.
 #[test]
 fn the_binary_reports_what_the_library_finds() {
-    let test = workspace(BROKEN);
+    let test = Test::config(BROKEN).env_remove("NO_COLOR");
     let library: Vec<&str> = test.diagnostics().iter().map(|d| d.code.as_str()).collect();
     let output = test.run(&["check", "--format", "json"]).status(1);
     let json: serde_json::Value = serde_json::from_str(&output.stdout()).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::bakeryc;
+use common::Test;
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
@@ -21,10 +21,10 @@ fn stdout(output: &Output, what: &str) -> String {
 
 /// The commands `bakeryc [PATH...] --help` lists, without clap's own `help`.
 fn commands(path: &[&str]) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Test::new();
     let mut args = path.to_vec();
     args.push("--help");
-    let help = stdout(&bakeryc(dir.path(), &args), "--help");
+    let help = stdout(&dir.run(&args), "--help");
     let commands: Vec<String> = help
         .split("Commands:\n")
         .nth(1)
@@ -46,10 +46,7 @@ fn commands(path: &[&str]) -> Vec<String> {
 fn command_paths() -> Vec<Vec<String>> {
     let mut paths = Vec::new();
     for top in commands(&[]) {
-        let help = stdout(
-            &bakeryc(tempfile::tempdir().unwrap().path(), &[&top, "--help"]),
-            "--help",
-        );
+        let help = stdout(&Test::new().run(&[&top, "--help"]), "--help");
         if help.contains("Commands:\n") {
             for sub in commands(&[&top]) {
                 paths.push(vec![top.clone(), sub]);
@@ -69,10 +66,10 @@ fn command_paths() -> Vec<Vec<String>> {
 
 #[test]
 fn every_shell_script_names_every_command() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Test::new();
     let paths = command_paths();
     for shell in ["bash", "zsh", "fish"] {
-        let script = stdout(&bakeryc(dir.path(), &["completions", shell]), shell);
+        let script = stdout(&dir.run(&["completions", shell]), shell);
         assert!(script.len() > 200, "{shell}: a script, not {script:?}");
         for path in &paths {
             let name = path.last().unwrap();
@@ -92,7 +89,7 @@ fn every_shell_script_names_every_command() {
             "{shell}: options are completed too"
         );
     }
-    let unknown = bakeryc(dir.path(), &["completions", "cmd.exe"]);
+    let unknown = dir.run(&["completions", "cmd.exe"]);
     assert_eq!(
         unknown.status.code(),
         Some(2),
@@ -103,8 +100,8 @@ fn every_shell_script_names_every_command() {
 /// The bash script, sourced in a real bash, completes a command and a nested command.
 #[test]
 fn the_bash_script_completes_in_bash() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = stdout(&bakeryc(dir.path(), &["completions", "bash"]), "bash");
+    let dir = Test::new();
+    let script = stdout(&dir.run(&["completions", "bash"]), "bash");
     let probe = format!(
         "{script}\n\
          COMP_WORDS=(bakeryc sec); COMP_CWORD=1; _bakeryc bakeryc sec bakeryc\n\
@@ -132,8 +129,8 @@ fn the_bash_script_completes_in_bash() {
 
 #[test]
 fn every_command_has_a_man_page_that_renders() {
-    let dir = tempfile::tempdir().unwrap();
-    let main = stdout(&bakeryc(dir.path(), &["man"]), "bakeryc man");
+    let dir = Test::new();
+    let main = stdout(&dir.run(&["man"]), "bakeryc man");
     assert!(main.contains(".TH bakeryc 1"), "{main}");
     let paths = command_paths();
     for path in &paths {
@@ -146,7 +143,7 @@ fn every_command_has_a_man_page_that_renders() {
         }
         let mut args = vec!["man"];
         args.extend(path.iter().map(String::as_str));
-        let page = stdout(&bakeryc(dir.path(), &args), &args.join(" "));
+        let page = stdout(&dir.run(&args), &args.join(" "));
         assert!(
             page.contains(&format!(".TH {page_name} 1")),
             "{page_name}: {page}"
@@ -189,8 +186,8 @@ fn every_command_has_a_man_page_that_renders() {
 
 #[test]
 fn man_refuses_a_command_that_does_not_exist() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = bakeryc(dir.path(), &["man", "secrets", "renew"]);
+    let dir = Test::new();
+    let out = dir.run(&["man", "secrets", "renew"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

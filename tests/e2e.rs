@@ -465,49 +465,24 @@ impl Sandbox {
     }
 }
 
-/// Writes `files` into `dir` with the kubelet's atomic writer layout: a fresh `..<generation>`
-/// directory holding the files (mode `mode`, root-owned and in `group` when given), the symlink
-/// `..data` swapped to it by one rename, and `key -> ..data/key` for each key. The previous
-/// generation is removed afterwards, as the kubelet does.
+/// [`common::project`], with the staged files root-owned and in `group` when given.
 fn project(dir: &Path, files: &BTreeMap<String, Vec<u8>>, mode: u32, group: Option<&str>) {
-    use std::os::unix::fs::symlink;
-    static GENERATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let name = format!("..2026_11_29_00_00_00.{generation:09}");
-    let staged = dir.join(&name);
-    fs::create_dir(&staged).unwrap();
-    for (key, bytes) in files {
-        let path = staged.join(key);
-        fs::write(&path, bytes).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-    }
-    fs::set_permissions(&staged, fs::Permissions::from_mode(0o755)).unwrap();
-    if let Some(group) = group {
-        ok(
-            &run(
-                10,
-                "chown",
-                &[
-                    "-R",
-                    &format!("root:{group}"),
-                    &staged.display().to_string(),
-                ],
-            ),
-            "chown secret files",
-        );
-    }
-    let previous = fs::read_link(dir.join("..data")).ok();
-    let _ = fs::remove_file(dir.join("..data_tmp"));
-    symlink(&name, dir.join("..data_tmp")).unwrap();
-    fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
-    for key in files.keys() {
-        if fs::symlink_metadata(dir.join(key)).is_err() {
-            symlink(format!("..data/{key}"), dir.join(key)).unwrap();
+    common::project(dir, files, mode, |staged| {
+        if let Some(group) = group {
+            ok(
+                &run(
+                    10,
+                    "chown",
+                    &[
+                        "-R",
+                        &format!("root:{group}"),
+                        &staged.display().to_string(),
+                    ],
+                ),
+                "chown secret files",
+            );
         }
-    }
-    if let Some(previous) = previous {
-        fs::remove_dir_all(dir.join(previous)).unwrap();
-    }
+    });
 }
 
 // ---------------------------------------------------------------- servers --------------

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::bakeryc;
+use common::{Run, Test};
 
 use std::fmt::Write as _;
 use std::fs;
@@ -14,15 +14,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn workspace(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::copy(config, dir.path().join("bakery.toml")).unwrap();
-    dir
-}
-
 /// Runs bakeryc and checks its exit code (stderr in the message when it differs).
-fn exits(dir: &Path, args: &[&str], code: i32) -> Output {
-    let output = bakeryc(dir, args);
+fn exits(test: &Test, args: &[&str], code: i32) -> Run {
+    let output = test.run(args);
     assert_eq!(
         output.status.code(),
         Some(code),
@@ -34,19 +28,6 @@ fn exits(dir: &Path, args: &[&str], code: i32) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs bakeryc through `sh` with a redirection of stdout (`>&-`, `>/dev/full`, ...).
-fn bakeryc_redirected(dir: &Path, args: &[&str], redirection: &str) -> Output {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec \"$0\" \"$@\" {redirection}"))
-        .arg(env!("CARGO_BIN_EXE_bakeryc"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
 }
 
 /// stdout as exactly one JSON document (serde_json refuses anything after the first).
@@ -64,14 +45,14 @@ fn one_json_document(output: &Output) -> serde_json::Value {
 
 #[test]
 fn a_closed_or_full_stdout_is_an_error() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
     for args in [
         &["explain", "list"][..],
         &["check", "--format", "json"],
         &["--version"],
     ] {
         for redirection in [">&-", ">/dev/full"] {
-            let output = bakeryc_redirected(dir.path(), args, redirection);
+            let output = dir.run_redirected(args, redirection);
             assert_eq!(
                 output.status.code(),
                 Some(2),
@@ -85,21 +66,19 @@ fn a_closed_or_full_stdout_is_an_error() {
             );
         }
         // Discarding the output on purpose is fine.
-        let discarded = bakeryc_redirected(dir.path(), args, ">/dev/null");
+        let discarded = dir.run_redirected(args, ">/dev/null");
         assert_eq!(discarded.status.code(), Some(0), "{args:?} >/dev/null");
     }
     // Nothing to write: a closed stdout is no error.
-    let quiet = bakeryc_redirected(dir.path(), &["check"], ">&-");
+    let quiet = dir.run_redirected(&["check"], ">&-");
     assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
 }
 
 #[test]
 fn a_pipe_closed_after_partial_output_stays_quiet() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("bakery.toml"), invalid_names(2_000)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bakeryc"))
-        .args(["check", "--format", "json"])
-        .current_dir(dir.path())
+    let dir = Test::config(&invalid_names(2_000));
+    let mut child = dir
+        .command(&["check", "--format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -120,9 +99,9 @@ fn a_pipe_closed_after_partial_output_stays_quiet() {
 
 #[test]
 fn json_is_one_document_on_stdout_in_every_case() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
     let json = |args: &[&str]| {
-        let output = bakeryc(dir.path(), args);
+        let output = dir.run(args);
         let document = one_json_document(&output);
         (output, document)
     };
@@ -146,7 +125,7 @@ fn json_is_one_document_on_stdout_in_every_case() {
         text(&drift.stderr)
     );
     // Without JSON the diff stays the output.
-    let human = bakeryc(dir.path(), &["build", "--check"]);
+    let human = dir.run(&["build", "--check"]);
     assert!(text(&human.stdout).contains("-# drift"));
 
     // Failures before any diagnostic: still one (empty) array.
@@ -201,15 +180,12 @@ fn unknown_extensions(count: usize) -> String {
 /// Runs `bakeryc check` on `config`, killed after `limit`; stdout and stderr go to files, so a
 /// large report cannot block on a full pipe. Returns both.
 fn check_within(config: &str, format: &str, limit: Duration) -> (String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("bakery.toml"), config).unwrap();
+    let dir = Test::config(config);
     let out = fs::File::create(dir.path().join("stdout")).unwrap();
     let err = fs::File::create(dir.path().join("stderr")).unwrap();
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bakeryc"))
-        .args(["check", "--format", format])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
+    let mut child = dir
+        .command(&["check", "--format", format])
         .stdout(out)
         .stderr(err)
         .spawn()
@@ -253,19 +229,16 @@ fn twenty_thousand_diagnostics_are_reported_in_linear_time() {
 // ------------------------------------------------------------- secrets helpers -------------
 
 /// A workspace with the ECDSA secrets fixture and both environments generated.
-fn secrets_workspace() -> tempfile::TempDir {
-    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
+fn secrets_workspace() -> Test {
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     for env in ["dev", "prod"] {
-        exits(dir.path(), &["secrets", "generate", "--env", env], 0);
+        exits(&dir, &["secrets", "generate", "--env", env], 0);
     }
     dir
 }
 
-fn status_json(dir: &Path, env: &str) -> (Output, serde_json::Value) {
-    let output = bakeryc(
-        dir,
-        &["secrets", "status", "--env", env, "--format", "json"],
-    );
+fn status_json(test: &Test, env: &str) -> (Run, serde_json::Value) {
+    let output = test.run(&["secrets", "status", "--env", env, "--format", "json"]);
     let report = one_json_document(&output);
     (output, report)
 }
@@ -321,18 +294,18 @@ fn generate_refuses_damaged_material_with_exit_2_and_writes_nothing() {
             }),
         ),
     ];
-    let pristine = common::files_under(&prod);
+    let pristine = common::files(&prod);
     for (problem, damage) in damages {
         damage();
-        let before = common::files_under(&prod);
-        let (status, _) = status_json(dir.path(), "prod");
+        let before = common::files(&prod);
+        let (status, _) = status_json(&dir, "prod");
         assert_eq!(status.status.code(), Some(1), "status sees: {problem}");
-        let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+        let generate = dir.run(&["secrets", "generate", "--env", "prod"]);
         let stderr = text(&generate.stderr);
         assert_eq!(generate.status.code(), Some(2), "{problem}: {stderr}");
         assert!(stderr.contains(problem), "{problem}: {stderr}");
         assert!(stderr.contains("secrets rotate --env prod"), "{stderr}");
-        assert_eq!(before, common::files_under(&prod), "{problem}: written");
+        assert_eq!(before, common::files(&prod), "{problem}: written");
         // Put everything back for the next case.
         fs::remove_dir_all(&prod).unwrap();
         fs::create_dir(&prod).unwrap();
@@ -345,11 +318,11 @@ fn generate_refuses_damaged_material_with_exit_2_and_writes_nothing() {
     // rotate replaces what it is asked to, even when damaged.
     fs::write(key(&prod, "auth-db"), "garbage").unwrap();
     exits(
-        dir.path(),
+        &dir,
         &["secrets", "rotate", "--env", "prod", "--only", "auth"],
         0,
     );
-    let (status, report) = status_json(dir.path(), "prod");
+    let (status, report) = status_json(&dir, "prod");
     assert_eq!(status.status.code(), Some(0), "{report:#}");
 }
 
@@ -362,12 +335,8 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
     let dev_ca = fs::read_to_string(dir.path().join("secrets/dev/ca.crt")).unwrap();
 
     // A real CA rotation: the previous CA and both bundle certificates are listed, all ok.
-    exits(
-        dir.path(),
-        &["secrets", "rotate", "--env", "prod", "--ca"],
-        0,
-    );
-    let (status, report) = status_json(dir.path(), "prod");
+    exits(&dir, &["secrets", "rotate", "--env", "prod", "--ca"], 0);
+    let (status, report) = status_json(&dir, "prod");
     assert_eq!(status.status.code(), Some(0), "{report:#}");
     for object in ["ca-previous.crt #1", "ca-bundle.crt #1", "ca-bundle.crt #2"] {
         let row = entry(&report, object);
@@ -381,8 +350,8 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
 
     // Another environment's CA as the previous one: it reaches the bundle, and status says so.
     fs::write(prod.join("ca-previous.crt"), &dev_ca).unwrap();
-    exits(dir.path(), &["secrets", "generate", "--env", "prod"], 0);
-    let (status, report) = status_json(dir.path(), "prod");
+    exits(&dir, &["secrets", "generate", "--env", "prod"], 0);
+    let (status, report) = status_json(&dir, "prod");
     assert_eq!(status.status.code(), Some(1), "{report:#}");
     for object in ["ca-previous.crt #1", "ca-bundle.crt #2"] {
         let row = entry(&report, object);
@@ -391,7 +360,7 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
         assert!(problems.contains("environment `prod`"), "{problems}");
         assert!(problems.contains("OU=\\\"dev\\\""), "{problems}");
     }
-    let human = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    let human = dir.run(&["secrets", "status", "--env", "prod"]);
     assert!(
         text(&human.stdout).contains("ca-previous.crt #1"),
         "{}",
@@ -423,7 +392,7 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
     );
     assert_ne!(config, trusting);
     fs::write(dir.path().join("bakery.toml"), &trusting).unwrap();
-    let (status, report) = status_json(dir.path(), "prod");
+    let (status, report) = status_json(&dir, "prod");
     assert_eq!(status.status.code(), Some(0), "{report:#}");
     assert_eq!(entry(&report, "ca-previous.crt #1")["state"], "ok");
     fs::write(dir.path().join("bakery.toml"), &config).unwrap();
@@ -433,8 +402,8 @@ fn status_lists_every_trusted_certificate_and_fails_on_a_foreign_one() {
     let mut ca = fs::read_to_string(prod.join("ca.crt")).unwrap();
     ca.push_str(&dev_ca);
     fs::write(prod.join("ca.crt"), ca).unwrap();
-    exits(dir.path(), &["secrets", "generate", "--env", "prod"], 0);
-    let (status, report) = status_json(dir.path(), "prod");
+    exits(&dir, &["secrets", "generate", "--env", "prod"], 0);
+    let (status, report) = status_json(&dir, "prod");
     assert_eq!(status.status.code(), Some(1), "{report:#}");
     assert_eq!(entry(&report, "ca.crt #2")["state"], "mismatch");
     assert_eq!(entry(&report, "ca-bundle.crt #2")["state"], "mismatch");
@@ -517,7 +486,7 @@ fn a_hostile_redis_password_neither_injects_a_directive_nor_breaks_auth() {
     // A restored password that closes its quotes, adds a directive and opens a new line.
     let password = "pw\"\nrename-command CONFIG \"\"\nrequirepass \"pw\\ \t\u{1b}é";
     fs::write(credentials.join("password"), password).unwrap();
-    exits(dir.path(), &["secrets", "generate", "--env", "prod"], 0);
+    exits(&dir, &["secrets", "generate", "--env", "prod"], 0);
 
     let server = RedisServer::start(&credentials.join("auth.conf"), dir.path());
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -579,7 +548,7 @@ fn names_from_certificates_are_escaped_where_they_are_printed() {
     let (ca, issuer) = hostile_ca();
     // In a trust file: the status table shows its subject.
     fs::write(prod.join("ca-previous.crt"), ca.pem()).unwrap();
-    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    let status = dir.run(&["secrets", "status", "--env", "prod"]);
     assert_eq!(status.status.code(), Some(1));
     assert_escaped(&text(&status.stdout));
     fs::remove_file(prod.join("ca-previous.crt")).unwrap();
@@ -592,15 +561,15 @@ fn names_from_certificates_are_escaped_where_they_are_printed() {
         .unwrap();
     fs::write(prod.join("redis/tls/tls.crt"), leaf.pem()).unwrap();
     fs::write(prod.join("redis/tls/tls.key"), key.serialize_pem()).unwrap();
-    let generate = exits(dir.path(), &["secrets", "generate", "--env", "prod"], 2);
+    let generate = exits(&dir, &["secrets", "generate", "--env", "prod"], 2);
     assert_escaped(&text(&generate.stderr));
-    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    let status = dir.run(&["secrets", "status", "--env", "prod"]);
     assert_escaped(&text(&status.stdout));
 }
 
 #[test]
 fn diagnostics_never_send_control_characters_from_bakery_toml_to_the_terminal() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Test::new();
     // Escaped in quoted keys (valid TOML), and raw in a comment (a syntax error).
     let escaped = format!(
         "{PLATFORM}\n[[database]]\nname = \"a\"\n\n[environments.prod.database.\"x\\u001b[2J\\nforged\"]\n\
@@ -609,7 +578,7 @@ fn diagnostics_never_send_control_characters_from_bakery_toml_to_the_terminal() 
     let raw = format!("{PLATFORM}# a comment with a raw \u{1b}[2J escape\n");
     for config in [escaped, raw] {
         fs::write(dir.path().join("bakery.toml"), &config).unwrap();
-        let output = exits(dir.path(), &["check"], 1);
+        let output = exits(&dir, &["check"], 1);
         let stderr = text(&output.stderr);
         assert!(
             !stderr.contains(['\u{1b}', '\u{7}']),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::bakeryc;
+use common::Test;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -16,24 +16,10 @@ use std::process::{Command, Output};
 
 const NOBODY: u32 = 65534;
 
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// A temp folder with `config` as `bakery.toml`.
-fn workspace(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::copy(fixture(config), dir.path().join("bakery.toml")).unwrap();
-    dir
-}
-
 /// The secrets fixture (ECDSA, fast), with its secrets for `prod` generated.
-fn secrets_workspace() -> tempfile::TempDir {
-    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
-    expect(
-        &bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]),
-        0,
-    );
+fn secrets_workspace() -> Test {
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
+    expect(&dir.run(&["secrets", "generate", "--env", "prod"]), 0);
     dir
 }
 
@@ -93,7 +79,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 /// Item 1: folders bakeryc does not own keep mode, owner, setgid bit and existence.
 #[test]
 fn build_keeps_the_folders_it_does_not_own() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
     let h = dir.path().join("h");
     fs::create_dir_all(h.join(".ssh")).unwrap();
     fs::set_permissions(h.join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
@@ -107,7 +93,7 @@ fn build_keeps_the_folders_it_does_not_own() {
         std::os::unix::fs::chown(h.join("base"), Some(NOBODY), Some(NOBODY)).unwrap();
     }
     for round in 0..2 {
-        expect(&bakeryc(dir.path(), &["build", "-o", "h"]), 0);
+        expect(&dir.run(&["build", "-o", "h"]), 0);
         assert_eq!(mode(&h.join(".ssh")), 0o700);
         assert_eq!(fs::read_to_string(h.join(".ssh/id")).unwrap(), "k\n");
         assert!(h.join(".gnupg/p").is_dir(), "an empty folder survives");
@@ -129,8 +115,8 @@ fn build_keeps_the_folders_it_does_not_own() {
 /// elsewhere in the output folder is the user's, not pruned, and no drift.
 #[test]
 fn build_reads_and_prunes_only_its_own_roots() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
-    expect(&bakeryc(dir.path(), &["build"]), 0);
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    expect(&dir.run(&["build"]), 0);
     let generated = dir.path().join("generated");
     fs::create_dir(generated.join("backup")).unwrap();
     fs::copy(
@@ -138,8 +124,8 @@ fn build_reads_and_prunes_only_its_own_roots() {
         generated.join("backup/kustomization.yaml"),
     )
     .unwrap();
-    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
-    let build = bakeryc(dir.path(), &["build"]);
+    expect(&dir.run(&["build", "--check"]), 0);
+    let build = dir.run(&["build"]);
     expect(&build, 0);
     assert!(stderr(&build).contains("up to date"), "{}", stderr(&build));
     assert!(generated.join("backup/kustomization.yaml").is_file());
@@ -148,7 +134,7 @@ fn build_reads_and_prunes_only_its_own_roots() {
 /// Item 9: the config is a regular file of at most 10 MB; anything else is exit 2 at once.
 #[test]
 fn config_reads_refuse_devices_fifos_folders_and_huge_files() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
     let fifo = dir.path().join("fifo.toml");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
@@ -162,11 +148,7 @@ fn config_reads_refuse_devices_fifos_folders_and_huge_files() {
     ] {
         for command in ["check", "build"] {
             // `timeout` turns the old hang on a FIFO into a failure instead of a stuck test.
-            let output = Command::new("timeout")
-                .args(["20", env!("CARGO_BIN_EXE_bakeryc"), command, "-c", config])
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
+            let output = dir.run_within(20, &[command, "-c", config]);
             expect(&output, 2);
             assert!(
                 stderr(&output).contains(says),
@@ -181,10 +163,10 @@ fn config_reads_refuse_devices_fifos_folders_and_huge_files() {
 /// Item 3: a linked output folder is written through; the link stays.
 #[test]
 fn a_linked_output_folder_is_written_through() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
     fs::create_dir_all(dir.path().join("gitops/generated")).unwrap();
     symlink("gitops/generated", dir.path().join("generated")).unwrap();
-    expect(&bakeryc(dir.path(), &["build"]), 0);
+    expect(&dir.run(&["build"]), 0);
     let link = dir.path().join("generated");
     assert!(
         fs::symlink_metadata(&link)
@@ -197,11 +179,11 @@ fn a_linked_output_folder_is_written_through() {
             .join("gitops/generated/base/kustomization.yaml")
             .is_file()
     );
-    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+    expect(&dir.run(&["build", "--check"]), 0);
 
     // A link to nothing is refused with the reason; nothing is left behind.
     symlink("nowhere/generated", dir.path().join("dangling")).unwrap();
-    let output = bakeryc(dir.path(), &["build", "-o", "dangling"]);
+    let output = dir.run(&["build", "-o", "dangling"]);
     expect(&output, 2);
     assert!(
         stderr(&output).contains("does not exist"),
@@ -221,7 +203,7 @@ fn a_linked_output_folder_is_written_through() {
 /// and no key lands beside it.
 #[test]
 fn a_linked_secrets_environment_is_written_through() {
-    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     fs::create_dir_all(dir.path().join("vault")).unwrap();
     fs::create_dir_all(dir.path().join("secrets")).unwrap();
     symlink("../vault/prod", dir.path().join("secrets/prod")).unwrap();
@@ -229,7 +211,7 @@ fn a_linked_secrets_environment_is_written_through() {
         &["secrets", "generate", "--env", "prod"][..],
         &["secrets", "rotate", "--env", "prod", "--ca"][..],
     ] {
-        expect(&bakeryc(dir.path(), args), 0);
+        expect(&dir.run(args), 0);
         assert!(
             fs::symlink_metadata(dir.path().join("secrets/prod"))
                 .unwrap()
@@ -240,10 +222,7 @@ fn a_linked_secrets_environment_is_written_through() {
         assert_eq!(leftovers(&dir.path().join("vault")), Vec::<String>::new());
         assert_eq!(leftovers(&dir.path().join("secrets")), Vec::<String>::new());
     }
-    expect(
-        &bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]),
-        0,
-    );
+    expect(&dir.run(&["secrets", "status", "--env", "prod"]), 0);
 }
 
 /// Item 2: a link inside an environment's folder (or `.lock`) is refused by name, and nothing
@@ -261,7 +240,7 @@ fn a_link_inside_the_secrets_folder_is_refused() {
         &["secrets", "rotate", "--env", "prod"][..],
         &["secrets", "status", "--env", "prod"][..],
     ] {
-        let output = bakeryc(dir.path(), args);
+        let output = dir.run(args);
         expect(&output, 2);
         assert!(
             stderr(&output).contains("secrets/prod/auth-db/tls is a symbolic link"),
@@ -276,7 +255,7 @@ fn a_link_inside_the_secrets_folder_is_refused() {
     fs::remove_file(&lock).unwrap();
     let target = dir.path().join("planted");
     symlink(&target, &lock).unwrap();
-    let output = bakeryc(dir.path(), &["secrets", "rotate", "--env", "prod"]);
+    let output = dir.run(&["secrets", "rotate", "--env", "prod"]);
     expect(&output, 2);
     assert!(
         stderr(&output).contains("symbolic link"),
@@ -290,8 +269,8 @@ fn a_link_inside_the_secrets_folder_is_refused() {
 /// and a run keeps none.
 #[test]
 fn stale_staging_folders_are_removed_and_none_is_kept() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
-    expect(&bakeryc(dir.path(), &["build"]), 0);
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    expect(&dir.run(&["build"]), 0);
     let generated = dir.path().join("generated");
     fs::create_dir_all(generated.join(".bakeryc-staging-base-killed/sub")).unwrap();
     fs::write(
@@ -303,7 +282,7 @@ fn stale_staging_folders_are_removed_and_none_is_kept() {
     // What earlier versions left beside the output folder, in the repository's root.
     fs::create_dir_all(dir.path().join(".bakeryc-staging-legacy/base")).unwrap();
     restorage(dir.path(), 13);
-    expect(&bakeryc(dir.path(), &["build"]), 0);
+    expect(&dir.run(&["build"]), 0);
     assert_eq!(leftovers(&generated), Vec::<String>::new());
     assert!(generated.join(".not-bakeryc-staging").is_dir());
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
@@ -312,10 +291,7 @@ fn stale_staging_folders_are_removed_and_none_is_kept() {
     let secrets = dir.path().join("secrets");
     fs::create_dir_all(secrets.join(".bakeryc-staging-prod-killed/auth-db")).unwrap();
     expect(
-        &bakeryc(
-            dir.path(),
-            &["secrets", "rotate", "--env", "prod", "--only", "auth"],
-        ),
+        &dir.run(&["secrets", "rotate", "--env", "prod", "--only", "auth"]),
         0,
     );
     assert_eq!(leftovers(&secrets), Vec::<String>::new());
@@ -329,16 +305,8 @@ fn a_read_only_root_leaves_nothing_behind_for_a_normal_user() {
         eprintln!("skipped: needs root to run bakeryc as another user (setpriv)");
         return;
     }
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
-    let as_nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_bakeryc"))
-            .args(args)
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .output()
-    };
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    let as_nobody = |args: &[&str]| dir.run_as(NOBODY, args);
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
     let Ok(first) = as_nobody(&["build"]) else {
@@ -362,7 +330,7 @@ fn a_read_only_root_leaves_nothing_behind_for_a_normal_user() {
         leftovers(&dir.path().join("generated")),
         Vec::<String>::new()
     );
-    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+    expect(&dir.run(&["build", "--check"]), 0);
 
     // A folder of another owner's cannot be given back to that owner: refused, nothing changes.
     std::os::unix::fs::chown(&base, Some(0), Some(0)).unwrap();
@@ -413,14 +381,14 @@ impl Drop for Mount {
 /// not the mount point.
 #[test]
 fn build_into_a_mount_point_swaps_its_contents() {
-    let dir = workspace("tests/fixtures/one-database/bakery.toml");
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
     let Some(_mount) = Mount::tmpfs(&dir.path().join("generated")) else {
         return;
     };
-    expect(&bakeryc(dir.path(), &["build"]), 0);
+    expect(&dir.run(&["build"]), 0);
     restorage(dir.path(), 14);
-    expect(&bakeryc(dir.path(), &["build"]), 0);
-    expect(&bakeryc(dir.path(), &["build", "--check"]), 0);
+    expect(&dir.run(&["build"]), 0);
+    expect(&dir.run(&["build", "--check"]), 0);
     assert_eq!(
         leftovers(&dir.path().join("generated")),
         Vec::<String>::new()
@@ -432,7 +400,7 @@ fn build_into_a_mount_point_swaps_its_contents() {
         return;
     };
     restorage(dir.path(), 16);
-    let output = bakeryc(dir.path(), &["build"]);
+    let output = dir.run(&["build"]);
     expect(&output, 2);
     assert!(
         stderr(&output).contains("generated/base is a mount point"),
@@ -450,11 +418,11 @@ fn build_into_a_mount_point_swaps_its_contents() {
 /// and nothing is written.
 #[test]
 fn a_secrets_environment_on_a_mount_point_is_refused_with_the_way_out() {
-    let dir = workspace("tests/fixtures/secrets/ecdsa.toml");
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     let Some(_mount) = Mount::tmpfs(&dir.path().join("secrets/prod")) else {
         return;
     };
-    let output = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    let output = dir.run(&["secrets", "generate", "--env", "prod"]);
     expect(&output, 2);
     let text = stderr(&output);
     assert!(
@@ -478,7 +446,7 @@ fn open_modes_are_reported_and_repaired_foreign_owners_refused() {
     let password = dir.path().join("secrets/prod/redis/credentials/password");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
     fs::set_permissions(&password, fs::Permissions::from_mode(0o640)).unwrap();
-    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    let status = dir.run(&["secrets", "status", "--env", "prod"]);
     expect(&status, 1);
     let report = stdout(&status);
     assert!(
@@ -486,7 +454,7 @@ fn open_modes_are_reported_and_repaired_foreign_owners_refused() {
             && report.contains("redis/credentials/password is open to group or others"),
         "{report}"
     );
-    let generate = bakeryc(dir.path(), &["secrets", "generate", "--env", "prod"]);
+    let generate = dir.run(&["secrets", "generate", "--env", "prod"]);
     expect(&generate, 0);
     assert!(
         stderr(&generate).contains("made private again"),
@@ -495,17 +463,14 @@ fn open_modes_are_reported_and_repaired_foreign_owners_refused() {
     );
     assert_eq!(mode(&key), 0o600);
     assert_eq!(mode(&password), 0o600);
-    expect(
-        &bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]),
-        0,
-    );
+    expect(&dir.run(&["secrets", "status", "--env", "prod"]), 0);
 
     if !is_root() {
         eprintln!("skipped (foreign owner): needs root to chown");
         return;
     }
     std::os::unix::fs::chown(&key, Some(NOBODY), None).unwrap();
-    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    let status = dir.run(&["secrets", "status", "--env", "prod"]);
     expect(&status, 1);
     assert!(
         stdout(&status).contains("owned by another user (uid 65534)"),
@@ -516,7 +481,7 @@ fn open_modes_are_reported_and_repaired_foreign_owners_refused() {
         &["secrets", "generate", "--env", "prod"][..],
         &["secrets", "rotate", "--env", "prod"][..],
     ] {
-        let output = bakeryc(dir.path(), args);
+        let output = dir.run(args);
         expect(&output, 2);
         assert!(
             stderr(&output).contains("owned by another user"),
@@ -539,25 +504,22 @@ fn orphaned_secrets_are_reported_and_pruned_on_confirmation() {
         .status()
         .unwrap();
     assert!(copied.success());
-    let status = bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]);
+    let status = dir.run(&["secrets", "status", "--env", "prod"]);
     expect(&status, 1);
     assert!(stdout(&status).contains("old-db/ "), "{}", stdout(&status));
     assert!(stdout(&status).contains("secrets prune --env prod"));
-    let json = bakeryc(
-        dir.path(),
-        &["secrets", "status", "--env", "prod", "--format", "json"],
-    );
+    let json = dir.run(&["secrets", "status", "--env", "prod", "--format", "json"]);
     expect(&json, 1);
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["orphans"], serde_json::json!(["old-db"]));
 
     // No terminal and no --yes: refuse at once, never wait for an answer.
-    let refused = bakeryc(dir.path(), &["secrets", "prune", "--env", "prod"]);
+    let refused = dir.run(&["secrets", "prune", "--env", "prod"]);
     expect(&refused, 2);
     assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
     assert!(env.join("old-db/tls/tls.key").is_file());
 
-    let pruned = bakeryc(dir.path(), &["secrets", "prune", "--env", "prod", "--yes"]);
+    let pruned = dir.run(&["secrets", "prune", "--env", "prod", "--yes"]);
     expect(&pruned, 0);
     assert!(
         stderr(&pruned).contains("removed secrets/prod/old-db/"),
@@ -567,11 +529,8 @@ fn orphaned_secrets_are_reported_and_pruned_on_confirmation() {
     assert!(!env.join("old-db").exists());
     assert!(env.join("auth-db/tls/tls.key").is_file());
     assert_eq!(mode(&env), 0o700);
-    expect(
-        &bakeryc(dir.path(), &["secrets", "status", "--env", "prod"]),
-        0,
-    );
-    let again = bakeryc(dir.path(), &["secrets", "prune", "--env", "prod"]);
+    expect(&dir.run(&["secrets", "status", "--env", "prod"]), 0);
+    let again = dir.run(&["secrets", "prune", "--env", "prod"]);
     expect(&again, 0);
     assert!(stderr(&again).contains("nothing removed"));
 }
@@ -581,7 +540,7 @@ fn orphaned_secrets_are_reported_and_pruned_on_confirmation() {
 /// another's staging folder as stale.
 #[test]
 fn concurrent_builds_take_turns() {
-    let dir = workspace("tests/fixtures/three-environments/bakery.toml");
+    let dir = Test::fixture("tests/fixtures/three-environments/bakery.toml");
     let other = fs::read_to_string(dir.path().join("bakery.toml"))
         .unwrap()
         .replacen("[[database]]", "[[database]]\nstorage = \"77Gi\"", 1);
@@ -590,9 +549,7 @@ fn concurrent_builds_take_turns() {
         let runs: Vec<_> = ["bakery.toml", "other.toml", "bakery.toml", "other.toml"]
             .iter()
             .map(|config| {
-                Command::new(env!("CARGO_BIN_EXE_bakeryc"))
-                    .args(["build", "-c", config])
-                    .current_dir(dir.path())
+                dir.command(&["build", "-c", config])
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::piped())
                     .spawn()
@@ -606,8 +563,9 @@ fn concurrent_builds_take_turns() {
             leftovers(&dir.path().join("generated")),
             Vec::<String>::new()
         );
-        let one = bakeryc(dir.path(), &["build", "--check"]).status.code();
-        let two = bakeryc(dir.path(), &["build", "--check", "-c", "other.toml"])
+        let one = dir.run(&["build", "--check"]).status.code();
+        let two = dir
+            .run(&["build", "--check", "-c", "other.toml"])
             .status
             .code();
         assert!(one == Some(0) || two == Some(0), "a mix of two trees");

@@ -7,8 +7,11 @@
 //! object with containers where no known kind keeps them, or a tree with no pod template at all,
 //! fails the test instead of passing it unchecked.
 
+mod common;
+
+use common::{Test, kustomize};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -296,21 +299,6 @@ fn documents(text: &str) -> Vec<Value> {
         .collect()
 }
 
-fn kustomize(dir: &Path) -> Vec<Value> {
-    let rendered = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl (with kustomize) is needed");
-    assert!(
-        rendered.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&rendered.stderr)
-    );
-    documents(&String::from_utf8(rendered.stdout).unwrap())
-}
-
 /// The repo's bakery.toml and every .toml under tests/fixtures.
 fn configs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -360,8 +348,8 @@ fn every_pod_template_of_every_kind_is_restricted() {
             .unwrap_or_else(|| panic!("{} is invalid", config.display()));
         let workloads = platform.databases.len() + usize::from(platform.cache.is_some());
         let files = bakeryc::build(&platform).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("generated");
+        let dir = Test::new();
+        let out = dir.join("generated");
         bakeryc::output::write_tree(&out, &files).unwrap();
         let name = config.display().to_string();
 

@@ -11,7 +11,6 @@ use common::{Test, kustomize};
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,25 +41,13 @@ fn compiled_watch_command() -> Vec<String> {
     command[..=end].to_vec()
 }
 
-/// The kubelet's atomic writer: a new generation directory, `..data` swapped by one rename,
-/// `key -> ..data/key` links.
-fn project(dir: &Path, generation: u32, files: &BTreeMap<&str, &str>) {
-    let name = format!("..gen_{generation}");
-    fs::create_dir_all(dir.join(&name)).unwrap();
-    for (key, text) in files {
-        fs::write(dir.join(&name).join(key), text).unwrap();
-    }
-    let previous = fs::read_link(dir.join("..data")).ok();
-    symlink(&name, dir.join("..data_tmp")).unwrap();
-    fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
-    for key in files.keys() {
-        if fs::symlink_metadata(dir.join(key)).is_err() {
-            symlink(format!("..data/{key}"), dir.join(key)).unwrap();
-        }
-    }
-    if let Some(previous) = previous {
-        fs::remove_dir_all(dir.join(previous)).unwrap();
-    }
+/// Projects `files` (text, mode 0644) into `dir` as the kubelet does ([`common::project`]).
+fn project(dir: &Path, files: &BTreeMap<&str, &str>) {
+    let files = files
+        .iter()
+        .map(|(key, text)| ((*key).to_owned(), text.as_bytes().to_vec()))
+        .collect();
+    common::project(dir, &files, 0o644, |_| {});
 }
 
 struct Loop {
@@ -101,14 +88,14 @@ fn the_watch_loop_runs_its_command_once_per_change_and_logs_failures() {
     let mut argv = compiled_watch_command();
     assert_eq!(argv[4], "10", "the poll interval is the first argument");
     argv[4] = "1".into();
-    let work = tempfile::tempdir().unwrap();
+    let work = Test::new();
     let config = work.path().join("config");
     let heartbeat = work.path().join("heartbeat");
     let runs = work.path().join("runs");
     let exit = work.path().join("exit");
     fs::create_dir(&config).unwrap();
     fs::write(&exit, "0").unwrap();
-    project(&config, 0, &BTreeMap::from([("app.conf", "a = 1\n")]));
+    project(&config, &BTreeMap::from([("app.conf", "a = 1\n")]));
     // The watched directories replace the compiled ones; the heartbeat goes to the scratch dir.
     argv.truncate(6);
     argv[5] = heartbeat.display().to_string();
@@ -151,12 +138,12 @@ fn the_watch_loop_runs_its_command_once_per_change_and_logs_failures() {
     );
     assert!(heartbeat.exists(), "the probes' heartbeat is written");
 
-    project(&config, 1, &BTreeMap::from([("app.conf", "a = 2\n")]));
+    project(&config, &BTreeMap::from([("app.conf", "a = 2\n")]));
     watch.wait_for("reload command succeeded", 1);
     assert_eq!(count(), 1);
 
     fs::write(&exit, "3").unwrap();
-    project(&config, 2, &BTreeMap::from([("app.conf", "a = 3\n")]));
+    project(&config, &BTreeMap::from([("app.conf", "a = 3\n")]));
     watch.wait_for("reload FAILED (exit 3)", 1);
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(
@@ -166,7 +153,7 @@ fn the_watch_loop_runs_its_command_once_per_change_and_logs_failures() {
     );
 
     fs::write(&exit, "0").unwrap();
-    project(&config, 3, &BTreeMap::from([("app.conf", "a = 4\n")]));
+    project(&config, &BTreeMap::from([("app.conf", "a = 4\n")]));
     watch.wait_for("reload command succeeded", 2);
     assert_eq!(count(), 3, "{}", watch.text());
 }

@@ -11,7 +11,7 @@ use common::{Test, files, kustomize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,19 +23,6 @@ use jiff::tz::TimeZone;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 const WORKLOADS: [&str; 3] = ["auth-db", "alert-processor-db", "redis"];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    root().join("tests/fixtures/secrets").join(name)
-}
-
-/// A workspace holding the fixture as `bakery.toml`, where `bakeryc` runs with its defaults.
-fn workspace(name: &str) -> Test {
-    Test::fixture(&format!("tests/fixtures/secrets/{name}"))
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -136,13 +123,14 @@ fn assert_private(path: &Path) {
 }
 
 fn platform(name: &str) -> Platform {
-    let source = fs::read_to_string(fixture(name)).unwrap();
+    let source =
+        fs::read_to_string(common::repo(&format!("tests/fixtures/secrets/{name}"))).unwrap();
     bakeryc::check(&source).platform.unwrap()
 }
 
 #[test]
 fn generate_issues_certificates_that_openssl_verifies() {
-    let dir = workspace("ecdsa.toml");
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     let before = Timestamp::now().as_second();
     let output = dir.run(&["secrets", "generate", "--env", "prod"]).success();
     dir.run(&["secrets", "generate", "--env", "dev"]).success();
@@ -243,7 +231,7 @@ fn generate_issues_certificates_that_openssl_verifies() {
 
 #[test]
 fn generate_twice_changes_no_byte() {
-    let dir = workspace("ecdsa.toml");
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     dir.run(&["secrets", "generate", "--env", "prod"]).success();
     let prod = dir.path().join("secrets/prod");
     let stamp = |dir: &Path| -> BTreeMap<String, (Vec<u8>, u64, i64, i64)> {
@@ -267,7 +255,7 @@ fn generate_twice_changes_no_byte() {
 
 #[test]
 fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
-    let dir = workspace("ecdsa.toml");
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     let prod = dir.path().join("secrets/prod");
     dir.run(&["secrets", "generate", "--env", "prod"]).success();
     let original = files(&prod);
@@ -378,7 +366,7 @@ fn rotate_changes_only_what_it_names_and_keeps_the_ca() {
 
 #[test]
 fn rotate_and_generate_refuse_what_they_cannot_do() {
-    let dir = workspace("ecdsa.toml");
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     let refused = |args: &[&str], needle: &str| {
         let output = dir.run(args);
         assert_eq!(output.code(), 2, "{args:?}: {}", output.stderr());
@@ -408,7 +396,7 @@ fn rotate_and_generate_refuse_what_they_cannot_do() {
 
 #[test]
 fn status_exit_codes_fresh_due_expired_missing_mismatched() {
-    let dir = workspace("ecdsa.toml");
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
     let status = |extra: &[&str]| {
         let mut args = vec!["secrets", "status", "--env", "prod"];
         args.extend_from_slice(extra);
@@ -552,7 +540,7 @@ impl Progress for Counted {
 #[test]
 fn injected_failure_leaves_no_partial_file() {
     let platform = platform("ecdsa.toml");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Test::new();
     let secrets_dir = dir.path().join("secrets");
     let now = Timestamp::now();
     let fresh =
@@ -719,7 +707,7 @@ fn references(
 /// The repo's own bakery.toml with ECDSA keys, so that the cross-check stays fast: key types
 /// change nothing in names.
 fn repo_platform() -> Platform {
-    let source = fs::read_to_string(root().join("bakery.toml")).unwrap();
+    let source = fs::read_to_string(common::repo("bakery.toml")).unwrap();
     let mut platform = bakeryc::check(&source).platform.unwrap();
     // bakeryc's own provider: these tests are about what `bakeryc secrets` issues.
     platform.tls.provider = TlsProvider::Bakeryc;
@@ -731,7 +719,7 @@ fn repo_platform() -> Platform {
 #[test]
 fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
     let platform = repo_platform();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Test::new();
     let outcome = secrets::generate(
         &platform,
         "prod",
@@ -744,7 +732,7 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
     let provided = kustomize(&dir.path().join("prod"));
     // The tree of this platform (bakeryc issuing the certificates), not the committed one, which
     // cert-manager serves: there the judges' cross-references count its Certificates instead.
-    let tree = tempfile::tempdir().unwrap();
+    let tree = Test::new();
     output::write_tree(tree.path(), &bakeryc::build(&platform).unwrap()).unwrap();
     let compiled = kustomize(&tree.path().join("overlays/prod"));
 
@@ -848,7 +836,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
 #[test]
 fn rsa_keys_have_the_configured_sizes() {
     let platform = platform("rsa.toml");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Test::new();
     let progress = Counted::default();
     let now = Timestamp::now();
     let outcome =

@@ -1,15 +1,18 @@
 //! The one test builder every integration test goes through: a [`Test`] is a temporary workspace
 //! made from config text (or a fixture); [`Test::run`] runs the built binary there and gives back
 //! the exit code, stdout and stderr ([`Run`]); [`Test::tree`] and [`Test::diagnostics`] run the
-//! library on the same text; [`files`] and [`kustomize`] read what ended up on disk. This is the
+//! library on the same text; [`files`] and [`kustomize`] read what ended up on disk, and
+//! [`project`] lays files out as the kubelet projects a volume. This is the
 //! only place that knows how to start `bakeryc`, walk a tree or call kubectl; a test says what goes
-//! in and what must come out. `bakeryc()` and `files_under()` are the older names, kept as thin
-//! wrappers for tests written against them. Each test crate uses a subset, hence the allowance
-//! for unused items.
+//! in and what must come out; a run that needs more than arguments (a shell redirection, another
+//! user, a time limit, pipes of its own) goes through [`Test::command_via`] or [`Test::command`]
+//! rather than a hand-made `Command`. Each test crate uses a subset, hence the allowance for
+//! unused items.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -108,7 +111,49 @@ impl Test {
             env.iter()
                 .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))),
         );
-        Run::new(args, run_in(self.dir.path(), args, &all))
+        Run::new(
+            args,
+            command_in(self.dir.path(), &[], args, &all)
+                .output()
+                .unwrap(),
+        )
+    }
+
+    /// Runs `bakeryc ARGS` through `sh` with `redirection` of its streams (`>&-`, `>/dev/full`).
+    pub fn run_redirected(&self, args: &[&str], redirection: &str) -> Run {
+        let script = format!("exec \"$0\" \"$@\" {redirection}");
+        let output = self.command_via(&["sh", "-c", &script], args).output();
+        Run::new(args, output.unwrap())
+    }
+
+    /// Runs `bakeryc ARGS` as user and group `id` (through `setpriv`, so the caller must be
+    /// root); `Err` when setpriv cannot be started.
+    pub fn run_as(&self, id: u32, args: &[&str]) -> std::io::Result<Run> {
+        let user = format!("--reuid={id}");
+        let group = format!("--regid={id}");
+        let output = self
+            .command_via(&["setpriv", &user, &group, "--clear-groups"], args)
+            .output()?;
+        Ok(Run::new(args, output))
+    }
+
+    /// Runs `bakeryc ARGS`, killed by `timeout` after `seconds` (a hang becomes a failure).
+    pub fn run_within(&self, seconds: u32, args: &[&str]) -> Run {
+        let limit = seconds.to_string();
+        let output = self.command_via(&["timeout", &limit], args).output();
+        Run::new(args, output.unwrap())
+    }
+
+    /// `bakeryc ARGS` in the workspace with its variables, not started yet: for a test that
+    /// wires its own streams (a pipe it closes, files, several runs at once).
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.command_via(&[], args)
+    }
+
+    /// Like [`Test::command`], started through `launcher` (`["timeout", "20"]`, `["sh", "-c",
+    /// SCRIPT]`): the launcher's words, then the binary, then `args`.
+    pub fn command_via(&self, launcher: &[&str], args: &[&str]) -> Command {
+        command_in(self.dir.path(), launcher, args, &self.env)
     }
 
     /// Every file of the workspace, or of a folder in it (`generated`), by relative path.
@@ -149,6 +194,15 @@ pub fn tree(source: &str) -> Files {
 pub struct Run {
     pub args: Vec<String>,
     pub output: Output,
+}
+
+/// A run is read like the `Output` it holds (`run.status`, `&run.stderr`).
+impl Deref for Run {
+    type Target = Output;
+
+    fn deref(&self) -> &Output {
+        &self.output
+    }
 }
 
 impl Run {
@@ -241,9 +295,23 @@ pub fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
     serde_saphyr::from_multiple(&String::from_utf8(output.stdout).unwrap()).unwrap()
 }
 
-/// The one place that starts the binary: in `dir`, with variables set (`Some`) or removed.
-fn run_in(dir: &Path, args: &[&str], env: &[(String, Option<String>)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bakeryc"));
+/// The one place that makes the command starting the binary: in `dir`, behind the `launcher`'s
+/// words if any, with variables set (`Some`) or removed.
+fn command_in(
+    dir: &Path,
+    launcher: &[&str],
+    args: &[&str],
+    env: &[(String, Option<String>)],
+) -> Command {
+    let binary = env!("CARGO_BIN_EXE_bakeryc");
+    let mut command = match launcher.split_first() {
+        Some((program, words)) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     command.args(args).current_dir(dir);
     for (key, value) in env {
         match value {
@@ -251,15 +319,44 @@ fn run_in(dir: &Path, args: &[&str], env: &[(String, Option<String>)]) -> Output
             None => command.env_remove(key),
         };
     }
-    command.output().unwrap()
+    command
 }
 
-/// Runs the built binary in `dir` without colors. Older name: prefer [`Test::run`].
-pub fn bakeryc(dir: &Path, args: &[&str]) -> Output {
-    run_in(dir, args, &[("NO_COLOR".into(), Some("1".into()))])
-}
-
-/// Every file under `dir` with its bytes, sorted by path. Older name: prefer [`files`].
-pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    files(dir).into_iter().collect()
+/// Writes `files` into `dir` with the kubelet's atomic writer layout: a fresh `..<generation>`
+/// folder holding the files (mode `mode`, the folder 0755), handed to `prepare` (say, to chown
+/// it) before it becomes visible, the symlink `..data` swapped to it by one rename, and
+/// `key -> ..data/key` for each key. The previous generation is removed afterwards, as the
+/// kubelet does.
+pub fn project(
+    dir: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+    mode: u32,
+    prepare: impl FnOnce(&Path),
+) {
+    use std::os::unix::fs::{PermissionsExt as _, symlink};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static GENERATION: AtomicU32 = AtomicU32::new(0);
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst);
+    let name = format!("..2026_11_29_00_00_00.{generation:09}");
+    let staged = dir.join(&name);
+    fs::create_dir(&staged).unwrap();
+    for (key, bytes) in files {
+        let path = staged.join(key);
+        fs::write(&path, bytes).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    fs::set_permissions(&staged, fs::Permissions::from_mode(0o755)).unwrap();
+    prepare(&staged);
+    let previous = fs::read_link(dir.join("..data")).ok();
+    let _ = fs::remove_file(dir.join("..data_tmp"));
+    symlink(&name, dir.join("..data_tmp")).unwrap();
+    fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    for key in files.keys() {
+        if fs::symlink_metadata(dir.join(key)).is_err() {
+            symlink(format!("..data/{key}"), dir.join(key)).unwrap();
+        }
+    }
+    if let Some(previous) = previous {
+        fs::remove_dir_all(dir.join(previous)).unwrap();
+    }
 }
