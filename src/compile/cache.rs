@@ -4,9 +4,7 @@
 //! container makes Redis re-read its TLS Secret in place when the Secret changes.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, PersistentVolumeClaimVolumeSource, Probe, TCPSocketAction, Volume,
-};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, Probe, TCPSocketAction, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -181,14 +179,7 @@ fn volumes(cache: &Cache) -> Vec<Volume> {
     let names = cache.names();
     vec![
         pod::secret_volume("credentials", &names.credentials_secret),
-        Volume {
-            name: "data".into(),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: names.volume_claim.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        pod::claim_volume("data", &names.volume_claim),
         pod::reloader_volume(),
         pod::empty_dir_volume("run", false),
         pod::secret_volume("tls", &names.tls_secret),

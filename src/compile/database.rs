@@ -137,16 +137,7 @@ fn volumes(db: &Database) -> Vec<Volume> {
             ..Default::default()
         },
         pod::secret_volume("credentials", &names.credentials_secret),
-        Volume {
-            name: "data".into(),
-            persistent_volume_claim: Some(
-                k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
-                    claim_name: names.volume_claim.clone(),
-                    ..Default::default()
-                },
-            ),
-            ..Default::default()
-        },
+        pod::claim_volume("data", &names.volume_claim),
         pod::reloader_volume(),
         pod::empty_dir_volume("run", false),
         pod::secret_volume("tls", &names.tls_secret),
