@@ -7,22 +7,6 @@ mod common;
 
 use common::Test;
 
-/// What `kubectl kustomize DIR` prints, as text.
-fn kubectl_kustomize(dir: &std::path::Path) -> String {
-    let output = std::process::Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl (with kustomize) is installed");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Builds in one workspace and renders in another, so the render cannot read the built tree.
 fn assert_render_equals_kustomize(fixture: &str, environments: &[&str]) {
     let built = Test::fixture(fixture);
@@ -30,7 +14,7 @@ fn assert_render_equals_kustomize(fixture: &str, environments: &[&str]) {
     let rendering = Test::fixture(fixture);
     for environment in environments {
         let run = rendering.run(&["render", "--env", environment]).success();
-        let expected = kubectl_kustomize(&built.join("generated/overlays").join(environment));
+        let expected = common::kustomize_text(&built.join("generated/overlays").join(environment));
         assert!(!expected.is_empty(), "{fixture} {environment}");
         assert_eq!(run.stdout(), expected, "{fixture} {environment}");
         assert_eq!(run.stderr(), "", "{fixture} {environment}");
@@ -46,7 +30,7 @@ fn render_prints_what_kubectl_kustomize_prints_for_the_repository_config() {
         .success();
     assert_eq!(
         run.stdout(),
-        kubectl_kustomize(&common::repo("generated/overlays/prod"))
+        common::kustomize_text(&common::repo("generated/overlays/prod"))
     );
 }
 

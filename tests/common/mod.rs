@@ -281,6 +281,11 @@ pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// Every YAML document `kubectl kustomize DIR` prints, as JSON values.
 pub fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple(&kustomize_text(dir)).unwrap()
+}
+
+/// What `kubectl kustomize DIR` prints, as text.
+pub fn kustomize_text(dir: &Path) -> String {
     let output = Command::new("kubectl")
         .arg("kustomize")
         .arg(dir)
@@ -292,7 +297,7 @@ pub fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
         dir.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_saphyr::from_multiple(&String::from_utf8(output.stdout).unwrap()).unwrap()
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// The one place that makes the command starting the binary: in `dir`, behind the `launcher`'s
