@@ -5,6 +5,7 @@
 //! hints of the reader, the README reference table and the JSON Schema. No list of keys is
 //! written anywhere else. It depends on no later stage (parse, validate) and never touches disk.
 
+pub mod adopt;
 pub mod cache;
 pub mod catalogue;
 pub mod check;

@@ -449,6 +449,28 @@ of one would open all. `{environment}` keeps environments apart as well.";
         "A platform without databases compiles to nothing useful, and applying it would leave the \
 namespace without the databases the services expect. This is usually a misspelt `[[database]]` \
 header (reported as an unknown key) or `[database]` with single brackets.";
+    AdoptInvalid => "bakery::adopt::invalid",
+        "write the name exactly as the running platform has it",
+        "An adopt table names what already exists: a volume claim, the data directory inside it, a \
+database, a role, a Deployment or a Service. A value that cannot be such a name (a claim with \
+capitals, a data path with `..` or starting with `/`, a role that would need quotes) cannot match \
+anything that runs, and bakeryc would otherwise mount an empty directory or log in as a role \
+that does not exist. Copy the names from `kubectl get pvc,deploy,svc` and `\\l` / `\\du` in psql; \
+see docs/adopt.md.";
+    AdoptStorage => "bakery::adopt::storage",
+        "remove `storage` and `storage_class`: the adopted claim keeps its own",
+        "An adopted claim exists already: its size and storage class are the claim's own, set when it \
+was created. bakeryc never defines, resizes or recreates it, so a `storage` or `storage_class` \
+written beside `adopt` would be ignored, or, if honoured, would mean a second, empty volume or a \
+claim that Kubernetes refuses to shrink. Remove them from this table; resize the claim itself \
+with `kubectl patch pvc` if it needs more room.";
+    AdoptCollision => "bakery::adopt::collision",
+        "give each workload its own claim, Deployment, Service, database and role",
+        "Two workloads would share one adopted name. Two servers on one claim write into one data \
+directory and corrupt it; two with one Deployment or Service name replace each other on apply; \
+two databases with one role or database name would log into each other's data. Each adopted \
+name must belong to exactly one workload, and must differ from the names bakeryc derives for \
+the others (`<name>-db`, `<name>-db-service`, `<name>-db-data`, `<name>_db`, `<name>_user`).";
 }
 
 #[cfg(test)]

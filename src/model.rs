@@ -5,6 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
+mod adopt;
+
+pub use adopt::{Adoption, DataPath, PgIdentifier};
+
 /// A DNS-1123 label: 1-63 of `[a-z0-9-]`, starting and ending alphanumeric.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DnsLabel(String);
@@ -419,6 +423,8 @@ pub struct Database {
     pub extensions: Vec<Extension>,
     pub audit: Audit,
     pub settings: Vec<Setting>,
+    /// `[database.adopt]`: the running database's claim and names, taken over as they are.
+    pub adopt: Option<Adoption>,
 }
 
 /// `tls-auth-clients`: whether Redis asks TLS clients for a certificate.
@@ -455,6 +461,8 @@ pub struct Cache {
     pub name: DnsLabel,
     pub placement: Placement,
     pub client_auth: ClientAuth,
+    /// `[cache.adopt]`: the running cache's claim and names, taken over as they are.
+    pub adopt: Option<Adoption>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -773,6 +781,8 @@ pub struct WorkloadNames {
     /// The client connection profile without the password (`<workload>-client`).
     pub client_config_map: String,
     pub volume_claim: String,
+    /// The claim exists already (`adopt`): mounted, never defined or patched by bakeryc.
+    pub claim_adopted: bool,
 }
 
 /// Appended to the platform name for the ConfigMap that carries the CA for clients.
@@ -792,6 +802,7 @@ impl WorkloadNames {
             config_map: format!("{workload}-config"),
             client_config_map: format!("{workload}-client"),
             volume_claim: format!("{workload}-data"),
+            claim_adopted: false,
             workload,
         }
     }
@@ -827,23 +838,53 @@ impl WorkloadNames {
 
 impl Database {
     pub fn names(&self) -> WorkloadNames {
-        WorkloadNames::for_database(self.name.as_str())
+        let names = WorkloadNames::for_database(self.name.as_str());
+        match &self.adopt {
+            Some(adoption) => adoption.rename(names),
+            None => names,
+        }
     }
 
-    /// The PostgreSQL database created at first start (`alert-processor` -> `alert_processor_db`).
+    /// The PostgreSQL database created at first start (`alert-processor` -> `alert_processor_db`),
+    /// or the adopted one.
     pub fn database_name(&self) -> String {
-        format!("{}_db", self.name.as_str().replace('-', "_"))
+        match self.adopt.as_ref().and_then(|a| a.database.as_ref()) {
+            Some(adopted) => adopted.to_string(),
+            None => format!("{}_db", self.name.as_str().replace('-', "_")),
+        }
     }
 
-    /// The PostgreSQL role that owns the database (`auth_user`).
+    /// The PostgreSQL role that owns the database (`auth_user`), or the adopted one.
     pub fn role_name(&self) -> String {
-        format!("{}_user", self.name.as_str().replace('-', "_"))
+        match self.adopt.as_ref().and_then(|a| a.role.as_ref()) {
+            Some(adopted) => adopted.to_string(),
+            None => format!("{}_user", self.name.as_str().replace('-', "_")),
+        }
+    }
+
+    /// PGDATA: where the data directory is inside the claim mounted at `mount`.
+    pub fn data_dir(&self, mount: &str) -> String {
+        match &self.adopt {
+            Some(adoption) => adoption.data_path.under(mount),
+            None => format!("{mount}/pgdata"),
+        }
     }
 }
 
 impl Cache {
     pub fn names(&self) -> WorkloadNames {
-        WorkloadNames::for_cache(self.name.as_str())
+        let names = WorkloadNames::for_cache(self.name.as_str());
+        match &self.adopt {
+            Some(adoption) => adoption.rename(names),
+            None => names,
+        }
+    }
+
+    /// Redis's `dir`: the claim mounted at `mount`, or the adopted directory inside it.
+    pub fn data_dir(&self, mount: &str) -> String {
+        self.adopt
+            .as_ref()
+            .map_or_else(|| mount.to_owned(), |a| a.data_path.under(mount))
     }
 }
 

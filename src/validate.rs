@@ -53,6 +53,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let gitops = gitops::validate(raw, check);
     let environments = environments::validate(raw, &databases, cache.as_ref(), check);
     fqdn_fits(raw, &databases, cache.as_ref(), check);
+    crate::config::adopt::cross_check(raw, check);
 
     let platform::Valid {
         name,

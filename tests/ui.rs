@@ -148,6 +148,9 @@ const RELEASED: &[&str] = &[
     "bakery::database::none",
     "bakery::secrets::unused-key",
     "bakery::secrets::remote-key",
+    "bakery::adopt::invalid",
+    "bakery::adopt::storage",
+    "bakery::adopt::collision",
     "bakery::gitops::unused-destination",
     "bakery::gitops::destination-namespace",
 ];

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{self, REDIS};
 use super::pod::{Lifetime, Pod};
-use super::{Object, client, network, pod, storage};
+use super::{Object, adopt, client, network, pod, storage};
 use crate::model::{Cache, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY};
 
 /// Any uid works for Redis; one above 10000 cannot collide with a host user.
@@ -18,6 +18,8 @@ pub const REDIS_UID: i64 = 10001;
 /// The Redis server container; overlays patch it by this name.
 pub const SERVER_CONTAINER: &str = "redis";
 const TLS_DIR: &str = "/tls";
+/// Where the data claim is mounted; Redis's `dir` is it or a directory inside it.
+const DATA_DIR: &str = "/data";
 const CREDENTIALS_DIR: &str = "/run/secrets/redis";
 const SOCKET: &str = "/run/redis/redis.sock";
 
@@ -38,7 +40,7 @@ echo \"bakeryc-reload: Redis re-read the files in $1\"
 
 pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
     let names = cache.names();
-    vec![
+    let objects = vec![
         Object::ConfigMap(client::cache_config_map(platform, REDIS, cache)),
         Object::PersistentVolumeClaim(storage::volume_claim(
             platform,
@@ -49,7 +51,8 @@ pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
         Object::Service(network::service(platform, REDIS, &names, 6379)),
         Object::NetworkPolicy(network::network_policy(platform, REDIS, &names, 6379)),
         Object::Deployment(Box::new(deployment(platform, cache))),
-    ]
+    ];
+    adopt::objects(objects, names.claim_adopted)
 }
 
 /// `redis-server` arguments: TLS on 6379, no plaintext listener, a local socket for probes.
@@ -68,7 +71,7 @@ pub fn redis_args(platform: &Platform, cache: &Cache) -> Vec<String> {
         ("--tls-prefer-server-ciphers", "yes"),
         ("--unixsocket", SOCKET),
         ("--unixsocketperm", "700"),
-        ("--dir", "/data"),
+        ("--dir", &cache.data_dir(DATA_DIR)),
         ("--appendonly", "yes"),
         (
             "--include",
@@ -143,7 +146,7 @@ fn redis_container(platform: &Platform, cache: &Cache) -> Container {
         resources: Some(pod::resources(&cache.placement.resources)),
         volume_mounts: Some(vec![
             pod::mount("credentials", CREDENTIALS_DIR, true),
-            pod::mount("data", "/data", false),
+            pod::mount("data", DATA_DIR, false),
             pod::mount("run", "/run/redis", false),
             pod::mount("tls", TLS_DIR, true),
         ]),

@@ -92,6 +92,20 @@ SET client_min_messages = warning;
         database = db.database_name(),
         workload = db.names().workload,
     );
+    if let Some(adoption) = &db.adopt {
+        let _ = write!(
+            sql,
+            "\
+-- Adopted ([database.adopt]): claim {claim}, database {database}, role {role}.
+-- They existed before bakeryc and are used as they are, never created, renamed or dropped.
+-- This runs as the adopted role with the password of the credentials Secret (imported with
+-- `bakeryc secrets import`): a password that does not match stops the start here.
+",
+            database = db.database_name(),
+            role = db.role_name(),
+            claim = adoption.claim,
+        );
+    }
     if db.extensions.is_empty() {
         sql.push_str("-- No extensions are declared.\n");
     }

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, RECONCILE_SCRIPT, TLS_DIR};
 use super::meta::{self, POSTGRES};
 use super::pod::{Lifetime, Pod};
-use super::{Object, client, network, pod, storage};
+use super::{Object, adopt, client, network, pod, storage};
 use crate::model::{Database, PASSWORD_KEY, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
@@ -24,6 +24,8 @@ pub const POSTGRES_UID: i64 = 70;
 /// The PostgreSQL server container; overlays patch it by this name.
 pub const SERVER_CONTAINER: &str = "postgres";
 const PASSWORD_DIR: &str = "/run/secrets/postgres";
+/// Where the data claim is mounted; PGDATA is a directory inside it.
+const DATA_DIR: &str = "/var/lib/postgresql/data";
 /// Where the official image's server puts its unix socket (an emptyDir, the root being read-only).
 const SOCKET_DIR: &str = "/var/run/postgresql";
 
@@ -46,7 +48,7 @@ echo \"bakeryc-reload: PostgreSQL asked to re-read $1 (pg_reload_conf); if its l
 
 pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
     let names = db.names();
-    vec![
+    let objects = vec![
         Object::ConfigMap(config_map(platform, db)),
         Object::ConfigMap(client::database_config_map(platform, POSTGRES, db)),
         Object::PersistentVolumeClaim(storage::volume_claim(
@@ -58,7 +60,8 @@ pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
         Object::Service(network::service(platform, POSTGRES, &names, 5432)),
         Object::NetworkPolicy(network::network_policy(platform, POSTGRES, &names, 5432)),
         Object::Deployment(Box::new(deployment(platform, db))),
-    ]
+    ];
+    adopt::objects(objects, names.claim_adopted)
 }
 
 fn config_map(platform: &Platform, db: &Database) -> ConfigMap {
@@ -202,7 +205,7 @@ fn postgres_container(db: &Database) -> Container {
             format!("config_file={CONFIG_DIR}/postgresql.conf"),
         ]),
         env: Some(vec![
-            env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+            env("PGDATA", &db.data_dir(DATA_DIR)),
             env("POSTGRES_DB", &db.database_name()),
             env(
                 "POSTGRES_PASSWORD_FILE",
@@ -241,7 +244,7 @@ fn postgres_container(db: &Database) -> Container {
         volume_mounts: Some(vec![
             pod::mount("config", CONFIG_DIR, true),
             pod::mount("credentials", PASSWORD_DIR, true),
-            pod::mount("data", "/var/lib/postgresql/data", false),
+            pod::mount("data", DATA_DIR, false),
             pod::mount("run", SOCKET_DIR, false),
             pod::mount("tls", TLS_DIR, true),
             pod::mount("tmp", "/tmp", false),

@@ -170,7 +170,12 @@ pub fn files(platform: &Platform, environment: &Environment, base: &Tree) -> Tre
             ),
             (
                 "PersistentVolumeClaim",
-                json_patch(volume_claim_ops(&current, env)),
+                // An adopted claim is not in the tree: its size is its own.
+                json_patch(if names.claim_adopted {
+                    Vec::new()
+                } else {
+                    volume_claim_ops(&current, env)
+                }),
                 names.volume_claim,
             ),
         ];

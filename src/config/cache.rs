@@ -1,6 +1,7 @@
 //! `[cache]`: the Redis cache (optional). Its keys, their docs and defaults, the raw form, and
 //! its checks (including names that would collide with a database's objects).
 
+use super::adopt::{self, RawAdopt};
 use super::database::DeclaredDatabase;
 use super::{Checker, RawConfig};
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table, postgres, resources};
@@ -12,13 +13,16 @@ pub const NAME: &str = "redis";
 /// Resource defaults of the cache: (request cpu, request memory, limit cpu, limit memory).
 pub const RESOURCES: [&str; 4] = ["50m", "64Mi", "500m", "256Mi"];
 pub const CLIENT_AUTH: &str = "none";
+/// What the model holds as the size of an adopted claim, which bakeryc never writes anywhere
+/// (the claim is not in the tree): the claim's own size stays whatever it is.
+const ADOPTED_STORAGE: &str = "1Gi";
 /// The `client_auth` values a cache can run with: `required` is refused (see validate).
 pub const CLIENT_AUTH_USABLE: &[&str] = &["none", "optional"];
 
 pub const STORAGE: Key = Key {
-    doc: "Kubernetes quantity of the data volume (`1Gi`)",
+    doc: "Kubernetes quantity of the data volume (`1Gi`); required unless `[cache.adopt]` names an existing claim, and refused beside it",
     example: "\"1Gi\"",
-    required: Required::Yes,
+    required: Required::No,
     ..postgres::STORAGE
 };
 
@@ -56,6 +60,14 @@ pub static TABLE: Table = Table {
             doc: "`none` or `optional` (Redis `tls-auth-clients no/optional`); `required` is refused because bakeryc issues no client certificates",
             example: "\"none\"",
         },
+        Key {
+            name: "adopt",
+            kind: Kind::Table(&adopt::CACHE),
+            required: Required::No,
+            default: Default::None,
+            doc: "take over a running Redis: its claim, data directory and names",
+            example: "",
+        },
     ],
     inherits: None,
     inline: false,
@@ -70,6 +82,7 @@ pub struct RawCache {
     pub storage_class: Option<Sp<String>>,
     pub client_auth: Option<Sp<String>>,
     pub resources: Option<resources::RawResources>,
+    pub adopt: Option<RawAdopt>,
 }
 
 pub fn read(t: &mut Fields<'_, '_, '_>) -> RawCache {
@@ -81,6 +94,7 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawCache {
         storage_class: t.string("storage_class"),
         client_auth: t.string("client_auth"),
         resources: t.table("resources", resources::read),
+        adopt: t.table("adopt", adopt::read_cache),
     }
 }
 
@@ -128,15 +142,31 @@ pub fn validate(
     let image = check
         .required_in(section.image.as_ref(), &section.span, &TABLE, "image", "")
         .and_then(|image| check.image(image));
-    let storage = check
-        .required_in(
-            section.storage.as_ref(),
-            &section.span,
-            &TABLE,
-            "storage",
-            "",
-        )
-        .and_then(|s| check.storage(s));
+    // An adopted claim's size is the claim's own: `storage` is then not needed, and refused.
+    let storage = if section.adopt.is_some() {
+        let placeholder = Sp::new(ADOPTED_STORAGE.to_owned(), section.span.clone());
+        check.storage(section.storage.as_ref().unwrap_or(&placeholder))
+    } else {
+        check
+            .required_in(
+                section.storage.as_ref(),
+                &section.span,
+                &TABLE,
+                "storage",
+                "",
+            )
+            .and_then(|s| check.storage(s))
+    };
+    let adoption = section.adopt.as_ref().map(|raw| {
+        let sizing = [
+            ("storage", section.storage.as_ref().map(|s| &s.span)),
+            (
+                "storage_class",
+                section.storage_class.as_ref().map(|s| &s.span),
+            ),
+        ];
+        adopt::validate(raw, &adopt::CACHE, &sizing, check)
+    });
     let storage_class = section
         .storage_class
         .as_ref()
@@ -167,6 +197,10 @@ pub fn validate(
                 resources: resources?,
             },
             client_auth: client_auth?,
+            adopt: match adoption {
+                Some(adoption) => Some(adoption?),
+                None => None,
+            },
         })
     })();
     Some((cache, name))

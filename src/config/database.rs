@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::adopt::{self, RawAdopt};
 use super::postgres::RawPostgres;
 use super::{Checker, RawConfig, Wanted};
 use super::{Default, Fields, Format, Key, Kind, Required, Sp, Span, Table, postgres};
@@ -15,14 +16,24 @@ use crate::model::{
 pub static TABLE: Table = Table {
     title: "[[database]]",
     doc: "overriding it for this database (also `[database.audit]`, `[database.settings]`)",
-    keys: &[Key {
-        name: "name",
-        kind: Kind::Str(Format::ServiceLabel),
-        required: Required::Yes,
-        default: Default::None,
-        doc: "DNS-1123 label starting with a letter (its Service is a DNS-1035 label), at most 48 characters (`<name>-db-credentials` must fit 63)",
-        example: "\"auth\"",
-    }],
+    keys: &[
+        Key {
+            name: "name",
+            kind: Kind::Str(Format::ServiceLabel),
+            required: Required::Yes,
+            default: Default::None,
+            doc: "DNS-1123 label starting with a letter (its Service is a DNS-1035 label), at most 48 characters (`<name>-db-credentials` must fit 63)",
+            example: "\"auth\"",
+        },
+        Key {
+            name: "adopt",
+            kind: Kind::Table(&adopt::DATABASE),
+            required: Required::No,
+            default: Default::None,
+            doc: "take over a running database: its claim, data directory and names",
+            example: "",
+        },
+    ],
     inherits: Some(&postgres::TABLE),
     inline: false,
 };
@@ -32,6 +43,7 @@ pub struct RawDatabase {
     pub span: Span,
     pub name: Option<Sp<String>>,
     pub settings: postgres::RawPostgres,
+    pub adopt: Option<RawAdopt>,
 }
 
 pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
@@ -39,6 +51,7 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
         span: t.span.clone(),
         name: t.string("name"),
         settings: postgres::read(t),
+        adopt: t.table("adopt", adopt::read_database),
     }
 }
 
@@ -169,7 +182,22 @@ fn declared(raw: &RawConfig, postgres: &RawPostgres, check: &mut Checker) -> Vec
             what: format!("database `{}`", name.value),
             reported: &reported,
         };
-        let database = layered.database(label, check);
+        let mut database = layered.database(label, check);
+        if let Some(raw) = &db.adopt {
+            // Only the database's own sizing keys conflict: [postgres]'s apply to the others.
+            let sizing = [
+                ("storage", db.settings.storage.as_ref().map(|s| &s.span)),
+                (
+                    "storage_class",
+                    db.settings.storage_class.as_ref().map(|s| &s.span),
+                ),
+            ];
+            let adoption = adopt::validate(raw, &adopt::DATABASE, &sizing, check);
+            database = database.zip(adoption).map(|(mut database, adoption)| {
+                database.adopt = Some(adoption);
+                database
+            });
+        }
         result.push(DeclaredDatabase {
             database,
             name: name.clone(),
@@ -255,6 +283,7 @@ impl<'a> Layered<'a> {
             extensions: extensions?,
             audit: audit?,
             settings: settings?,
+            adopt: None,
         })
     }
 

@@ -152,6 +152,26 @@ pub enum Kind {
     SettingNotFinite,
     MissingPlatform,
     NoDatabases,
+    /// A value of an adopt table that cannot name what it should.
+    AdoptInvalid {
+        key: &'static str,
+        written: String,
+        problem: String,
+    },
+    /// `storage` or `storage_class` beside an adopted claim.
+    AdoptStorage {
+        key: &'static str,
+        adopt_at: Range<usize>,
+    },
+    /// An adopted name that another workload takes too.
+    AdoptCollision {
+        /// What kind of name: `PersistentVolumeClaim`, `Deployment`, `Service`, `database`, `role`.
+        what: &'static str,
+        name: String,
+        /// The other workload (`database `auth``).
+        owner: String,
+        first: Range<usize>,
+    },
     /// No [postgres] table, and the first database lacks these required keys (key, example).
     MissingPostgres {
         missing: Vec<(&'static str, &'static str)>,
@@ -879,6 +899,43 @@ impl Kind {
                 "expected [platform] with `name` and `namespace`",
             )
             .help("add at the top of the file:\n[platform]\nname = \"bakery-ia\"\nnamespace = \"bakery-ia\""),
+            Self::AdoptInvalid {
+                key,
+                written,
+                problem,
+            } => Text::error(
+                Code::AdoptInvalid,
+                format!("adopt {key} {written:?} {problem}"),
+                format!("not a valid {key}"),
+            )
+            .help(match *key {
+                "data_path" => "write the data directory relative to the claim's root, e.g. \"pgdata\" (PGDATA /var/lib/postgresql/data/pgdata with the claim at /var/lib/postgresql/data), or \".\" for the root",
+                "database" | "role" => "write it as `\\l` / `\\du` in psql list it: lowercase letters, digits and '_'",
+                _ => "write it as `kubectl get pvc,deploy,svc` lists it",
+            }),
+            Self::AdoptStorage { key, adopt_at } => Text {
+                secondary: vec![(adopt_at.clone(), "the claim is adopted here".to_owned())],
+                ..Text::error(
+                    Code::AdoptStorage,
+                    format!("`{key}` beside an adopted claim"),
+                    "the adopted claim keeps its own size and class",
+                )
+                .help(format!("remove `{key}` from this table; resize the claim itself with `kubectl patch pvc` if it needs more room"))
+            },
+            Self::AdoptCollision {
+                what,
+                name,
+                owner,
+                first,
+            } => Text {
+                secondary: vec![(first.clone(), format!("{owner} uses {what} `{name}`"))],
+                ..Text::error(
+                    Code::AdoptCollision,
+                    format!("{what} `{name}` belongs to two workloads"),
+                    "named here as well",
+                )
+                .help(format!("each {what} belongs to one workload: check the names with `kubectl get pvc,deploy,svc` (or `\\l`, `\\du` in psql) and adopt each once"))
+            },
             Self::NoDatabases => Text::error(
                 Code::NoDatabases,
                 "no database is declared",
