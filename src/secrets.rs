@@ -5,9 +5,11 @@
 //! to write and a report. It never touches disk and never prints (`output` writes, `cli`
 //! prints); the only outside input it uses is the OS random generator, for keys and passwords.
 
+mod import;
 mod issue;
 mod rotate;
 mod status;
+mod weak;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -17,6 +19,7 @@ use serde::Serialize;
 
 use crate::model::{Cache, Database, Platform, WorkloadNames};
 
+pub use import::{Imported, import, read as read_import};
 pub use rotate::Rotation;
 pub use status::{Entry, EntryKind, State, Status, status};
 

@@ -34,6 +34,10 @@ pub enum SecretsCommand {
     /// Report every certificate and password; exit 1 when anything is due, expired, missing or
     /// no longer matches bakery.toml.
     Status(StatusArgs),
+    /// Store the passwords a running platform already uses (a `kubectl get secret -o yaml` dump
+    /// or `name=password` lines) where `generate` keeps them, 0600; prints names only, and
+    /// replaces a different password already there only with --force.
+    Import(ImportArgs),
     /// Remove the folders of secrets/<env>/ that belong to no database or cache of bakery.toml
     /// (`status` lists them), after confirmation on a terminal or with --yes.
     Prune(PruneArgs),
@@ -78,6 +82,19 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The file to import: `kubectl get secret NAME... -o yaml` output, or `name=password`
+    /// lines (`auth=...`, `AUTH_DB_PASSWORD=...`, `redis=...`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace a password that the folder already holds with a different one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct PruneArgs {
     #[command(flatten)]
     pub target: Target,
@@ -94,6 +111,7 @@ impl Args {
             SecretsCommand::Rotate(args) => args.target.config.format,
             SecretsCommand::Status(args) => args.target.config.format,
             SecretsCommand::Prune(args) => args.target.config.format,
+            SecretsCommand::Import(args) => args.target.config.format,
         }
     }
 }
@@ -122,7 +140,41 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
         }
         SecretsCommand::Status(args) => status(args),
         SecretsCommand::Prune(args) => prune(args),
+        SecretsCommand::Import(args) => import(args),
     }
+}
+
+/// Reads the file, then writes like `generate`: under the lock, 0600, names only in the summary.
+fn import(args: &ImportArgs) -> Result<Success, Failure> {
+    let text = output::read_text(&args.file)
+        .map_err(|e| Failure::io(format!("cannot read {}", args.file.display()), e))?;
+    let mut ignored = Vec::new();
+    let mut success = write(&args.target, |platform, existing, _| {
+        let imported = secrets::read_import(platform, &text)?;
+        ignored.clone_from(&imported.ignored);
+        secrets::import(
+            platform,
+            &args.target.env,
+            existing,
+            &imported,
+            args.force,
+            Timestamp::now(),
+        )
+    })?;
+    if !ignored.is_empty() {
+        if let Some(summary) = success.summary.as_mut() {
+            let _ = write!(
+                summary,
+                "\n  not imported (no database or cache of bakery.toml): {}",
+                ignored
+                    .iter()
+                    .map(|name| printable(name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(success)
 }
 
 /// Reads the environment's folder (files, modes, owners).

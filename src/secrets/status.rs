@@ -664,14 +664,38 @@ fn check_key_type(
     }
 }
 
+/// Why an existing password is weak, judged against the workload's own names.
+fn weak_reasons(workload: Workload<'_>, password: &str) -> Vec<String> {
+    let names = workload.names();
+    let mut own = vec![names.declared.clone(), names.workload.clone()];
+    if let Workload::Database(db) = workload {
+        own.push(db.role_name());
+        own.push(db.database_name());
+    }
+    super::weak::weaknesses(password, &own)
+}
+
 fn password_entry(workload: Workload<'_>, files: &SecretFiles) -> Entry {
     let names = workload.names();
     let mut entry = Entry::new(EntryKind::Password, names.credentials_secret);
     let path = credential_path(&names.workload, PASSWORD_KEY);
     match files.text(&path) {
         None if !files.contains(&path) => entry.flag(State::Missing, format!("{path} is missing")),
-        Some(password) if password_is_strong(password) => {}
-        _ => entry.flag(
+        Some(password)
+            if password_is_strong(password) && weak_reasons(workload, password).is_empty() => {}
+        Some(password) => {
+            let reasons = weak_reasons(workload, password);
+            entry.flag(
+                State::Mismatch,
+                format!(
+                    "{path} is weak (an imported password?): {}; replace it with `bakeryc secrets \
+                     rotate --passwords --only {}` and the rollout in docs/secrets.md (ALTER ROLE first)",
+                    reasons.join("; "),
+                    names.declared
+                ),
+            );
+        }
+        None => entry.flag(
             State::Mismatch,
             format!(
                 "{path} is weaker than bakeryc's own: fewer than {MIN_PASSWORD_LEN} characters, \
