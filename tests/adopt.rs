@@ -1,0 +1,947 @@
+//! Adoption against real servers (docs/adopt.md): a data directory and an append-only file that a
+//! previous deployment made (real initdb, real redis-server, rows and keys written, passwords set
+//! by hand, names other than bakeryc's) are started again by real PostgreSQL and Redis with
+//! exactly what bakeryc compiled for `[database.adopt]` / `[cache.adopt]` and the passwords that
+//! `bakeryc secrets import` stored: the pod's volumes are laid out from the compiled Deployment
+//! (the adopted claim is the old directory, never an empty one), the postStart hook runs, and a
+//! client with the emitted profile logs in over verify-full TLS with the imported password. No
+//! stub anywhere; every process is bounded in time and stopped. Needs PostgreSQL, Redis, openssl
+//! and kubectl, as tests/e2e.rs does.
+
+mod common;
+
+use common::{Test, kustomize};
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, Secret};
+
+const NAMESPACE: &str = "e2e";
+/// The hand-set passwords of the previous deployment: weak, as the seed's were.
+const PG_PASSWORD: &str = "shop_pass123";
+const REDIS_PASSWORD: &str = "cache_pass123";
+
+// ---------------------------------------------------------------- processes ------------
+
+fn run_env(seconds: u32, argv: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("timeout");
+    command.args(["-k", "5", &seconds.to_string()]).args(argv);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", argv[0]))
+}
+
+fn ok(output: &Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn is_root() -> bool {
+    run_env(5, &["id", "-u"], &[]).stdout.starts_with(b"0\n")
+}
+
+/// PostgreSQL refuses to run as root: as root, its commands run as the OS user `postgres`.
+fn as_postgres(seconds: u32, argv: &[&str], env: &[(&str, &str)]) -> Output {
+    if !is_root() {
+        return run_env(seconds, argv, env);
+    }
+    if !run_env(5, &["id", "postgres"], &[]).status.success() {
+        ok(
+            &run_env(
+                30,
+                &["useradd", "--system", "--no-create-home", "postgres"],
+                &[],
+            ),
+            "useradd postgres",
+        );
+    }
+    let mut full = vec!["runuser", "-u", "postgres", "--"];
+    full.extend(argv);
+    run_env(seconds, &full, env)
+}
+
+/// Gives a directory tree to the user the servers run as.
+fn give(path: &Path) {
+    if is_root() {
+        ok(
+            &run_env(
+                10,
+                &[
+                    "chown",
+                    "-R",
+                    "postgres:postgres",
+                    &path.display().to_string(),
+                ],
+                &[],
+            ),
+            "chown",
+        );
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pg_bin(tool: &str) -> String {
+    let mut dirs: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries in /usr/lib/postgresql (scripts/test installs them)")
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort_by_key(|d| {
+        d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    dirs.last()
+        .unwrap()
+        .join("bin")
+        .join(tool)
+        .display()
+        .to_string()
+}
+
+fn pg_major() -> u32 {
+    let version = ok(
+        &run_env(10, &[&pg_bin("postgres"), "-V"], &[]),
+        "postgres -V",
+    );
+    let number = version.split_whitespace().nth(2).unwrap();
+    number.split('.').next().unwrap().parse().unwrap()
+}
+
+fn pg_ctl(data: &Path, log: &Path, options: &str, action: &str) -> Output {
+    as_postgres(
+        60,
+        &[
+            &pg_bin("pg_ctl"),
+            "-D",
+            &data.display().to_string(),
+            "-l",
+            &log.display().to_string(),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            options,
+            "-m",
+            "fast",
+            action,
+        ],
+        &[],
+    )
+}
+
+/// A PostgreSQL server that is stopped when the test ends, whatever happens.
+struct Stop(PathBuf, PathBuf);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = pg_ctl(&self.0, &self.1, "", "stop");
+    }
+}
+
+/// A redis-server that is killed when the test ends.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------- what ran before ------
+
+/// What a previous deployment left on the claim `claim`: a data directory at `data/pg` made by
+/// initdb for role `shop_owner`, a database `shop` with 250 rows, and a password set by hand
+/// with ALTER ROLE. The server is stopped again, as when its old pod is deleted.
+fn previous_postgres(claim: &Path, scratch: &Path) {
+    let data = claim.join("data/pg");
+    fs::create_dir_all(data.parent().unwrap()).unwrap();
+    let socket = scratch.join("old-socket");
+    fs::create_dir_all(&socket).unwrap();
+    let pwfile = scratch.join("initdb-password");
+    fs::write(&pwfile, "initial-password-of-2019").unwrap();
+    give(claim);
+    give(scratch);
+    ok(
+        &as_postgres(
+            90,
+            &[
+                &pg_bin("initdb"),
+                "-D",
+                &data.display().to_string(),
+                "-U",
+                "shop_owner",
+                &format!("--pwfile={}", pwfile.display()),
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "--no-locale",
+                "-E",
+                "UTF8",
+            ],
+            &[],
+        ),
+        "initdb of the previous deployment",
+    );
+    let log = scratch.join("old.log");
+    let port = free_port();
+    let options = format!(
+        "-c listen_addresses='' -c port={port} -c unix_socket_directories={}",
+        socket.display()
+    );
+    ok(
+        &pg_ctl(&data, &log, &options, "start"),
+        "the previous deployment's server",
+    );
+    let _stop = Stop(data.clone(), log);
+    let sql = |db: &str, sql: &str, password: &str| {
+        as_postgres(
+            30,
+            &[
+                &pg_bin("psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                &socket.display().to_string(),
+                "-p",
+                &port.to_string(),
+                "-U",
+                "shop_owner",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ],
+            &[("PGPASSWORD", password)],
+        )
+    };
+    ok(
+        &sql(
+            "postgres",
+            "CREATE DATABASE shop",
+            "initial-password-of-2019",
+        ),
+        "CREATE DATABASE shop",
+    );
+    ok(
+        &sql(
+            "shop",
+            &format!(
+                "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL); \
+                 INSERT INTO orders SELECT n, 'bread ' || n FROM generate_series(1, 250) n; \
+                 ALTER ROLE shop_owner PASSWORD '{PG_PASSWORD}'"
+            ),
+            "initial-password-of-2019",
+        ),
+        "rows and the hand-set password",
+    );
+}
+
+/// What a previous Redis left on the claim `claim`: an append-only file in `redis-data` with
+/// two keys, written under a hand-set password, then a clean shutdown.
+fn previous_redis(claim: &Path, scratch: &Path) {
+    let dir = claim.join("redis-data");
+    fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let port_text = port.to_string();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port_text,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            &dir.display().to_string(),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--requirepass",
+            REDIS_PASSWORD,
+            "--logfile",
+            &scratch.join("old-redis.log").display().to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Kill(child);
+    wait_for_port(port);
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["redis-cli", "-h", "127.0.0.1", "-p", &port_text];
+        argv.extend(args);
+        run_env(10, &argv, &[("REDISCLI_AUTH", REDIS_PASSWORD)])
+    };
+    ok(&cli(&["SET", "basket:42", "croissant"]), "SET");
+    ok(&cli(&["RPUSH", "queue", "a", "b", "c"]), "RPUSH");
+    let _ = cli(&["SHUTDOWN"]);
+    let _ = server.0.wait();
+    let aof = fs::read_dir(dir.join("appendonlydir"))
+        .expect("the previous Redis wrote appendonlydir/")
+        .count();
+    assert!(aof >= 2, "an append-only manifest and file");
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------- bakeryc --------------
+
+fn config() -> String {
+    let major = pg_major();
+    format!(
+        r#"[platform]
+name = "e2e"
+namespace = "{NAMESPACE}"
+
+[postgres]
+version = {major}
+image = "postgres:{major}-alpine"
+storage = "1Gi"
+extensions = ["pgcrypto"]
+
+[postgres.audit]
+log_connections = true
+log_statement = "ddl"
+
+[[database]]
+name = "shop"
+
+[database.adopt]
+claim = "shop-pvc"
+data_path = "data/pg"
+database = "shop"
+role = "shop_owner"
+workload = "shop-postgres"
+service = "shop-postgres"
+
+[cache]
+name = "cache"
+image = "redis:7.4.1-alpine"
+
+[cache.adopt]
+claim = "cache-pvc"
+data_path = "redis-data"
+
+[tls]
+min_version = "1.3"
+
+[tls.ca]
+key = "ecdsa-p256"
+
+[tls.server]
+key = "ecdsa-p256"
+
+[environments.e2e]
+"#
+    )
+}
+
+/// The passwords as the seed keeps them: a `kubectl get secret -o yaml` dump (base64) for the
+/// database, `name=password` lines for the cache.
+fn import_files(test: &Test) {
+    let encode = |text: &str| {
+        serde_json::to_value(k8s_openapi::ByteString(text.as_bytes().to_vec()))
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let dump = format!(
+        "apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n    SHOP_DB_PASSWORD: {}\n    \
+         SHOP_DB_USER: {}\n  kind: Secret\n  metadata:\n    name: database-secrets\n    \
+         namespace: {NAMESPACE}\n  type: Opaque\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+        encode(PG_PASSWORD),
+        encode("shop_owner")
+    );
+    fs::write(test.join("seed-secrets.yaml"), dump).unwrap();
+    fs::write(
+        test.join("seed-cache.txt"),
+        format!("# the cache's password\ncache={REDIS_PASSWORD}\n"),
+    )
+    .unwrap();
+}
+
+struct Compiled {
+    objects: Vec<serde_json::Value>,
+    secrets: Vec<serde_json::Value>,
+}
+
+impl Compiled {
+    fn find<T: serde::de::DeserializeOwned>(
+        docs: &[serde_json::Value],
+        kind: &str,
+        name: &str,
+    ) -> T {
+        let doc = docs
+            .iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind}/{name} is not in the compiled output"));
+        let mut doc = doc.clone();
+        // kustomize wraps long base64 values over several lines, which the API server accepts.
+        if let Some(data) = doc["data"].as_object_mut() {
+            if kind == "Secret" {
+                for value in data.values_mut() {
+                    let joined: String = value
+                        .as_str()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .collect();
+                    *value = serde_json::Value::String(joined);
+                }
+            }
+        }
+        serde_json::from_value(doc).unwrap()
+    }
+
+    fn pod(&self, name: &str) -> PodSpec {
+        let deployment: Deployment = Self::find(&self.objects, "Deployment", name);
+        deployment.spec.unwrap().template.spec.unwrap()
+    }
+
+    fn config_map(&self, name: &str) -> BTreeMap<String, String> {
+        let docs = if self
+            .objects
+            .iter()
+            .any(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == name)
+        {
+            &self.objects
+        } else {
+            &self.secrets
+        };
+        Self::find::<ConfigMap>(docs, "ConfigMap", name)
+            .data
+            .unwrap_or_default()
+    }
+
+    fn secret(&self, name: &str) -> BTreeMap<String, Vec<u8>> {
+        let secret: Secret = Self::find(&self.secrets, "Secret", name);
+        secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    }
+}
+
+/// A pod's volumes on disk: Secrets and ConfigMaps as files, emptyDirs, and each claim as the
+/// directory that `claims` says holds it (the previous deployment's, never a new one).
+struct Pod {
+    volumes: BTreeMap<String, PathBuf>,
+}
+
+impl Pod {
+    fn lay_out(
+        compiled: &Compiled,
+        spec: &PodSpec,
+        root: &Path,
+        claims: &BTreeMap<&str, &Path>,
+    ) -> Self {
+        let mut volumes = BTreeMap::new();
+        for volume in spec.volumes.iter().flatten() {
+            if let Some(claim) = &volume.persistent_volume_claim {
+                let dir = claims.get(claim.claim_name.as_str()).unwrap_or_else(|| {
+                    panic!(
+                        "the pod mounts claim {} which the test did not adopt",
+                        claim.claim_name
+                    )
+                });
+                volumes.insert(volume.name.clone(), dir.to_path_buf());
+                continue;
+            }
+            let dir = root.join(&volume.name);
+            fs::create_dir_all(&dir).unwrap();
+            let files: BTreeMap<String, Vec<u8>> = if let Some(secret) = &volume.secret {
+                compiled.secret(secret.secret_name.as_deref().unwrap())
+            } else if let Some(source) = &volume.config_map {
+                let data = compiled.config_map(&source.name);
+                match &source.items {
+                    Some(items) => items
+                        .iter()
+                        .map(|i| (i.path.clone(), data[&i.key].clone().into_bytes()))
+                        .collect(),
+                    None => data.into_iter().map(|(k, v)| (k, v.into_bytes())).collect(),
+                }
+            } else {
+                BTreeMap::new()
+            };
+            for (name, bytes) in files {
+                let path = dir.join(name);
+                fs::write(&path, bytes).unwrap();
+                // Owner-only, as PostgreSQL wants a key it owns (tests/e2e.rs covers the
+                // kubelet's root-owned 0440 projection).
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+            volumes.insert(volume.name.clone(), dir);
+        }
+        Self { volumes }
+    }
+
+    /// `text` with the container's mount paths replaced by where the volumes are here.
+    fn translate(&self, container: &Container, text: &str) -> String {
+        let mut mounts: Vec<(String, String)> = container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| {
+                (
+                    m.mount_path.clone(),
+                    self.volumes[&m.name].display().to_string(),
+                )
+            })
+            .collect();
+        mounts.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+        let mut out = String::new();
+        let mut rest = text;
+        'scan: while !rest.is_empty() {
+            for (path, local) in &mounts {
+                if let Some(after) = rest.strip_prefix(path.as_str()) {
+                    let boundary =
+                        after.is_empty() || after.starts_with(['/', '\'', '"', ' ', '\n']);
+                    let start = out.is_empty() || out.ends_with([' ', '\'', '"', '=', '\n']);
+                    if boundary && start {
+                        out.push_str(local);
+                        rest = after;
+                        continue 'scan;
+                    }
+                }
+            }
+            let ch = rest.chars().next().unwrap();
+            out.push(ch);
+            rest = &rest[ch.len_utf8()..];
+        }
+        out
+    }
+}
+
+/// bakeryc builds the tree, imports the seed's passwords, then generates the rest.
+fn compile(test: &Test) -> Compiled {
+    test.run(&["build"]).success();
+    import_files(test);
+    let imported = test
+        .run(&["secrets", "import", "--env", "e2e", "seed-secrets.yaml"])
+        .success();
+    let cache = test
+        .run(&["secrets", "import", "--env", "e2e", "seed-cache.txt"])
+        .success();
+    for run in [&imported, &cache] {
+        let said = format!("{}{}", run.stdout(), run.stderr());
+        for secret in [PG_PASSWORD, REDIS_PASSWORD] {
+            assert!(!said.contains(secret), "import printed a password: {said}");
+        }
+    }
+    assert!(
+        imported.stderr().contains("SHOP_DB_USER") || imported.stdout().contains("SHOP_DB_USER"),
+        "the key that names no workload is reported by name"
+    );
+    test.run(&["secrets", "generate", "--env", "e2e"]).success();
+    Compiled {
+        objects: kustomize(&test.join("generated/overlays/e2e")),
+        secrets: kustomize(&test.join("secrets/e2e")),
+    }
+}
+
+fn workspace() -> (Test, PathBuf) {
+    let test = Test::config(&config());
+    fs::set_permissions(test.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let scratch = test.join("work");
+    fs::create_dir_all(&scratch).unwrap();
+    (test, scratch)
+}
+
+// ---------------------------------------------------------------- tests ----------------
+
+#[test]
+fn the_compiled_tree_mounts_the_adopted_claims_and_never_defines_them() {
+    let (test, _) = workspace();
+    test.run(&["build"]).success();
+    let objects = kustomize(&test.join("generated/overlays/e2e"));
+    assert!(
+        !objects.iter().any(|o| o["kind"] == "PersistentVolumeClaim"),
+        "an adopted claim is referenced, never defined (so no apply or prune can reach it)"
+    );
+    for (workload, claim) in [("shop-postgres", "shop-pvc"), ("cache", "cache-pvc")] {
+        let spec: PodSpec = Compiled::pod(
+            &Compiled {
+                objects: objects.clone(),
+                secrets: Vec::new(),
+            },
+            workload,
+        );
+        let data = spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "data")
+            .unwrap();
+        assert_eq!(
+            data.persistent_volume_claim.as_ref().unwrap().claim_name,
+            claim
+        );
+        let mine: Vec<&serde_json::Value> = objects
+            .iter()
+            .filter(|o| o["metadata"]["labels"]["app.kubernetes.io/instance"] == workload)
+            .collect();
+        assert!(mine.len() >= 4, "{workload}: {}", mine.len());
+        for object in mine {
+            assert_eq!(
+                object["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
+                "Prune=false,Delete=false",
+                "{}/{}",
+                object["kind"],
+                object["metadata"]["name"]
+            );
+        }
+    }
+    let service = objects
+        .iter()
+        .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "shop-postgres");
+    assert!(service.is_some(), "the adopted Service name");
+}
+
+#[test]
+fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
+    let (test, scratch) = workspace();
+    let claim = scratch.join("claim-shop");
+    previous_postgres(&claim, &scratch);
+    let compiled = compile(&test);
+
+    let spec = compiled.pod("shop-postgres");
+    let root = scratch.join("pod-shop");
+    let claims = BTreeMap::from([("shop-pvc", claim.as_path())]);
+    let pod = Pod::lay_out(&compiled, &spec, &root, &claims);
+    give(&root);
+    let container = spec
+        .containers
+        .iter()
+        .find(|c| c.name == "postgres")
+        .unwrap();
+    let env: BTreeMap<String, String> = container
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+        .collect();
+    // The image's entrypoint runs initdb only when PGDATA has no PG_VERSION: with the adopted
+    // claim and data_path it finds the previous one, so nothing is created.
+    let pgdata = PathBuf::from(pod.translate(container, &env["PGDATA"]));
+    assert!(
+        pgdata.join("PG_VERSION").is_file(),
+        "PGDATA {} is the previous data directory",
+        env["PGDATA"]
+    );
+    assert_eq!(
+        (env["POSTGRES_USER"].as_str(), env["POSTGRES_DB"].as_str()),
+        ("shop_owner", "shop")
+    );
+    let config_dir = &pod.volumes["config"];
+    for file in ["postgresql.conf", "pg_hba.conf"] {
+        let path = config_dir.join(file);
+        let compiled_text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, pod.translate(container, &compiled_text)).unwrap();
+    }
+    give(&root);
+    let port = free_port();
+    let socket = &pod.volumes["run"];
+    let config_file = pod.translate(container, &container.args.as_ref().unwrap()[1]);
+    let options = format!(
+        "-c {config_file} -c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={}",
+        socket.display()
+    );
+    let log = scratch.join("server.log");
+    fs::write(&log, "").unwrap();
+    give(&log);
+    let started = pg_ctl(&pgdata, &log, &options, "start");
+    let _stop = Stop(pgdata.clone(), log.clone());
+    assert!(
+        started.status.success(),
+        "PostgreSQL did not start on the adopted directory with the compiled settings:\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    // The postStart hook, as compiled: logs in as the adopted role with the imported password.
+    let hook = container
+        .lifecycle
+        .as_ref()
+        .unwrap()
+        .post_start
+        .as_ref()
+        .unwrap();
+    let argv: Vec<String> = hook
+        .exec
+        .as_ref()
+        .unwrap()
+        .command
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|a| pod.translate(container, a))
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let bin = Path::new(&pg_bin("psql"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    ok(
+        &as_postgres(90, &argv, &[("PATH", &path), ("PGPORT", &port.to_string())]),
+        "the postStart hook (reconcile) on the adopted database",
+    );
+
+    // A client with the emitted profile: verify-full against the Service name, the imported
+    // password from the credentials Secret.
+    let profile = compiled.config_map("shop-postgres-client");
+    assert_eq!(profile["PGUSER"], "shop_owner");
+    assert_eq!(profile["PGDATABASE"], "shop");
+    assert_eq!(profile["PGSSLMODE"], "verify-full");
+    assert_eq!(
+        profile["PGHOST"],
+        format!("shop-postgres.{NAMESPACE}.svc.cluster.local")
+    );
+    let credentials = compiled.secret("shop-postgres-credentials");
+    assert_eq!(
+        credentials["password"],
+        PG_PASSWORD.as_bytes(),
+        "the imported password, unchanged"
+    );
+    assert_eq!(credentials["username"], b"shop_owner");
+    let ca = scratch.join("ca.crt");
+    fs::write(&ca, &compiled.config_map("e2e-ca")["ca.crt"]).unwrap();
+    let port_text = port.to_string();
+    let ca_text = ca.display().to_string();
+    let password = String::from_utf8(credentials["password"].clone()).unwrap();
+    let mut client_env: Vec<(&str, &str)> = profile
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("PG") && k.as_str() != "PGSSLROOTCERT" && k.as_str() != "PGPORT"
+        })
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    client_env.extend([
+        ("PGHOSTADDR", "127.0.0.1"),
+        ("PGPORT", port_text.as_str()),
+        ("PGSSLROOTCERT", ca_text.as_str()),
+        ("PGPASSWORD", password.as_str()),
+        ("PGCONNECT_TIMEOUT", "10"),
+        ("PGAPPNAME", "adopt-test"),
+    ]);
+    let query = |sql: &str, env: &[(&str, &str)]| {
+        run_env(
+            30,
+            &[
+                &pg_bin("psql"),
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+            env,
+        )
+    };
+    let rows = ok(
+        &query(
+            "SELECT count(*), min(item), (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) FROM orders",
+            &client_env,
+        ),
+        "the client with the emitted profile",
+    );
+    assert_eq!(
+        rows.trim(),
+        "250|bread 1|t",
+        "every row is still there, over TLS"
+    );
+    let mut wrong = client_env.clone();
+    wrong.retain(|(k, _)| *k != "PGPASSWORD");
+    wrong.push(("PGPASSWORD", "not-the-password"));
+    assert!(
+        !query("SELECT 1", &wrong).status.success(),
+        "another password is refused"
+    );
+
+    // The audit settings name the adopted role.
+    let server_log = fs::read_to_string(&log).unwrap();
+    assert!(
+        server_log.contains("connection authorized: user=shop_owner database=shop application_name=adopt-test SSL enabled"),
+        "the audit log names the role:\n{server_log}"
+    );
+    assert!(
+        server_log.contains("user=shop_owner db=shop"),
+        "log_line_prefix:\n{server_log}"
+    );
+
+    // status reports the imported password as weak, without showing it.
+    let status = test.run(&["secrets", "status", "--env", "e2e"]);
+    assert_eq!(status.code(), 1);
+    let report = status.stdout();
+    assert!(
+        report.contains("shop-postgres/credentials/password is weak"),
+        "{report}"
+    );
+    assert!(
+        report.contains("cache/credentials/password is weak"),
+        "{report}"
+    );
+    assert!(!report.contains(PG_PASSWORD) && !report.contains(REDIS_PASSWORD));
+}
+
+#[test]
+fn an_adopted_redis_keeps_its_append_only_file_and_password() {
+    let (test, scratch) = workspace();
+    let claim = scratch.join("claim-cache");
+    previous_redis(&claim, &scratch);
+    let compiled = compile(&test);
+    let spec = compiled.pod("cache");
+    let root = scratch.join("pod-cache");
+    let claims = BTreeMap::from([("cache-pvc", claim.as_path())]);
+    let pod = Pod::lay_out(&compiled, &spec, &root, &claims);
+    let container = spec.containers.iter().find(|c| c.name == "redis").unwrap();
+    let mut argv: Vec<String> = container
+        .command
+        .iter()
+        .flatten()
+        .chain(container.args.iter().flatten())
+        .map(|a| pod.translate(container, a))
+        .collect();
+    let dir = argv.iter().position(|a| a == "--dir").unwrap();
+    assert_eq!(
+        Path::new(&argv[dir + 1]),
+        claim.join("redis-data"),
+        "Redis's dir is the adopted one"
+    );
+    let port = free_port();
+    let tls_port = argv.iter().position(|a| a == "--tls-port").unwrap();
+    argv[tls_port + 1] = port.to_string();
+    argv.extend([
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--logfile".into(),
+        scratch.join("redis.log").display().to_string(),
+    ]);
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Kill(child);
+    wait_for_port(port);
+    let ca = scratch.join("ca.crt");
+    fs::write(&ca, &compiled.config_map("e2e-ca")["ca.crt"]).unwrap();
+    let credentials = compiled.secret("cache-credentials");
+    assert_eq!(
+        credentials["password"],
+        REDIS_PASSWORD.as_bytes(),
+        "the imported password, unchanged"
+    );
+    let password = String::from_utf8(credentials["password"].clone()).unwrap();
+    let port_text = port.to_string();
+    let ca_text = ca.display().to_string();
+    let cli = |args: &[&str], password: &str| {
+        let mut full = vec![
+            "redis-cli",
+            "--tls",
+            "--cacert",
+            &ca_text,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port_text,
+        ];
+        full.extend(args);
+        run_env(10, &full, &[("REDISCLI_AUTH", password)])
+    };
+    assert_eq!(
+        ok(&cli(&["GET", "basket:42"], &password), "GET").trim(),
+        "croissant"
+    );
+    assert_eq!(
+        ok(&cli(&["LRANGE", "queue", "0", "-1"], &password), "LRANGE").trim(),
+        "a\nb\nc"
+    );
+    let refused = cli(&["GET", "basket:42"], "not-the-password");
+    let said = String::from_utf8_lossy(&refused.stdout).into_owned()
+        + &String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("WRONGPASS") || said.contains("NOAUTH"),
+        "{said}"
+    );
+}
+
+#[test]
+fn import_stores_where_generate_would_at_0600_and_never_overwrites_without_force() {
+    let (test, _) = workspace();
+    import_files(&test);
+    test.run(&["secrets", "import", "--env", "e2e", "seed-secrets.yaml"])
+        .success();
+    let path = test.join("secrets/e2e/shop-postgres/credentials/password");
+    assert_eq!(fs::read_to_string(&path).unwrap(), PG_PASSWORD);
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // generate keeps it: the password lives exactly where generate looks.
+    let generated = test.run(&["secrets", "generate", "--env", "e2e"]).success();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        PG_PASSWORD,
+        "{}",
+        generated.stderr()
+    );
+    // Another password for the same database is refused, and nothing changes on disk.
+    fs::write(test.join("other.txt"), "shop=an-entirely-different-one\n").unwrap();
+    let before = common::files(&test.join("secrets"));
+    let refused = test
+        .run(&["secrets", "import", "--env", "e2e", "other.txt"])
+        .status(2);
+    assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
+    assert!(!refused.stderr().contains("an-entirely-different-one"));
+    assert_eq!(
+        common::files(&test.join("secrets")),
+        before,
+        "nothing written"
+    );
+    test.run(&["secrets", "import", "--env", "e2e", "other.txt", "--force"])
+        .success();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "an-entirely-different-one"
+    );
+}
