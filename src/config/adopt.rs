@@ -238,6 +238,7 @@ struct Taken {
 /// across the platform: two workloads on one claim would share a data directory, and two with
 /// one Deployment, Service, database or role name would replace or log into each other.
 pub fn cross_check(raw: &RawConfig, check: &mut Checker) {
+    environment_sizes(raw, check);
     let mut taken: BTreeMap<(&'static str, String), Taken> = BTreeMap::new();
     let mut claim = |what: &'static str, name: String, owner: String, at: &Span, written: bool| {
         let key = (what, name);
@@ -327,6 +328,44 @@ pub fn cross_check(raw: &RawConfig, check: &mut Checker) {
         }
         for (what, (name, span, written)) in entries {
             claim(what, name, owner.clone(), &span, written);
+        }
+    }
+}
+
+/// An environment's `storage` or `storage_class` for one adopted database (its
+/// `[environments.E.databases.NAME]` table) or for the adopted cache: the claim is not in the
+/// tree, so the override could only be ignored. (`[environments.E] storage`, for every database,
+/// still sizes the databases bakeryc creates.)
+fn environment_sizes(raw: &RawConfig, check: &mut Checker) {
+    let database_adopt = |name: &str| {
+        raw.databases
+            .iter()
+            .find(|db| db.name.as_ref().is_some_and(|n| n.value == name))
+            .and_then(|db| db.adopt.as_ref())
+    };
+    for env in &raw.environments {
+        let databases = env
+            .databases
+            .iter()
+            .filter_map(|(name, placement)| database_adopt(&name.value).map(|a| (a, placement)));
+        let cache = env
+            .cache
+            .as_ref()
+            .zip(raw.cache.as_ref().and_then(|c| c.adopt.as_ref()))
+            .map(|(placement, adopt)| (adopt, placement));
+        for (adopt, placement) in databases.chain(cache) {
+            for (key, written) in [
+                ("storage", placement.storage.as_ref()),
+                ("storage_class", placement.storage_class.as_ref()),
+            ] {
+                if let Some(written) = written {
+                    let kind = diagnostic::Kind::AdoptStorage {
+                        key,
+                        adopt_at: adopt.span.clone(),
+                    };
+                    check.report(&written.span, &kind);
+                }
+            }
         }
     }
 }
