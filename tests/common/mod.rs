@@ -20,6 +20,8 @@ use bakeryc::diagnostic::Diagnostic;
 use bakeryc::model::Platform;
 use bakeryc::render::Files;
 
+pub mod servers;
+
 /// A path in the repository (tests run with the crate root as working directory, but the
 /// binary runs in the workspace).
 pub fn repo(path: &str) -> PathBuf {
