@@ -170,8 +170,14 @@ pub fn validate(
         None => DataPath::new(default_path).ok(),
         Some(written) => invalid(check, "data_path", written, DataPath::new(&written.value)),
     };
-    let workload = optional(check, raw.workload.as_ref(), |c, w| label(c, "workload", w));
-    let service = optional(check, raw.service.as_ref(), |c, w| label(c, "service", w));
+    // The workload names its Secrets and ConfigMaps (`<workload>-credentials`), which must fit a
+    // label too; a Service name is a DNS-1035 label, starting with a letter.
+    let workload = optional(check, raw.workload.as_ref(), |c, w| {
+        c.label(w, WorkloadNames::for_cache(&w.value).longest_suffix())
+    });
+    let service = optional(check, raw.service.as_ref(), |c, w| {
+        c.service_label(w, "", "svc-")
+    });
     let database = optional(check, raw.database.as_ref(), |c, w| {
         invalid(c, "database", w, PgIdentifier::new(&w.value))
     });
