@@ -276,6 +276,29 @@ fn workspace() -> (Test, PathBuf) {
     (test, scratch)
 }
 
+/// SQLAlchemy + asyncpg as the seed's services connect, with `BAKERY_URL` as emitted and the
+/// Service name (`ROUTE_HOST`:5432) routed to the test server on loopback (`ROUTE_PORT`).
+const SQLALCHEMY_CLIENT: &str = r#"
+import asyncio, os, socket
+real = socket.getaddrinfo
+def routed(host, port, *args, **kwargs):
+    if host == os.environ["ROUTE_HOST"] and int(port or 0) == 5432:
+        return real("127.0.0.1", int(os.environ["ROUTE_PORT"]), *args, **kwargs)
+    return real(host, port, *args, **kwargs)
+socket.getaddrinfo = routed
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+async def main():
+    engine = create_async_engine(os.environ["BAKERY_URL"])
+    async with engine.connect() as connection:
+        row = (await connection.execute(text(
+            "SELECT count(*), current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) FROM orders"
+        ))).one()
+    await engine.dispose()
+    print(f"{row[0]}|{row[1]}|{row[2]}")
+asyncio.run(main())
+"#;
+
 // ---------------------------------------------------------------- tests ----------------
 
 #[test]
@@ -488,6 +511,28 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
         !query("SELECT 1", &wrong).status.success(),
         "another password is refused"
     );
+
+    // The seed's services: SQLAlchemy + asyncpg with the emitted URL (the imported password in
+    // it), verifying the certificate against the Service name; the name routes to loopback as
+    // a Service would.
+    let python = std::env::var("BAKERY_E2E_PYTHON").expect(
+        "BAKERY_E2E_PYTHON: run the suite with scripts/test, which installs the client libraries",
+    );
+    let url = String::from_utf8(credentials["SQLALCHEMY_DATABASE_URL"].clone()).unwrap();
+    let sqlalchemy = ok(
+        &run_env(
+            120,
+            &[&python, "-c", SQLALCHEMY_CLIENT],
+            &[
+                ("BAKERY_URL", url.as_str()),
+                ("PGSSLROOTCERT", ca_text.as_str()),
+                ("ROUTE_HOST", profile["PGHOST"].as_str()),
+                ("ROUTE_PORT", port_text.as_str()),
+            ],
+        ),
+        "SQLAlchemy + asyncpg with SQLALCHEMY_DATABASE_URL",
+    );
+    assert_eq!(sqlalchemy.trim(), "250|shop_owner|True");
 
     // The audit settings name the adopted role.
     let server_log = fs::read_to_string(&log).unwrap();
