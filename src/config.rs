@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod catalogue;
 pub mod check;
+pub mod client;
 pub mod database;
 pub mod environments;
 pub mod gitops;
@@ -213,6 +214,14 @@ pub static TOP: Table = Table {
             example: "",
         },
         Key {
+            name: "client",
+            kind: Kind::Tables(&client::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "one entry per service that connects; without any, access is platform-wide",
+            example: "",
+        },
+        Key {
             name: "tls",
             kind: Kind::Table(&tls::TABLE),
             required: Required::No,
@@ -266,6 +275,7 @@ pub struct RawConfig {
     pub postgres: Option<postgres::RawPostgres>,
     pub databases: Vec<database::RawDatabase>,
     pub cache: Option<cache::RawCache>,
+    pub clients: Vec<client::RawClient>,
     pub tls: Option<tls::RawTls>,
     pub monitoring: Option<monitoring::RawMonitoring>,
     pub secrets: Option<secrets::RawSecrets>,
@@ -292,6 +302,7 @@ pub fn read(top: &mut Fields<'_, '_, '_>) -> RawConfig {
         postgres: top.table("postgres", postgres::read),
         databases: top.array_of_tables("database", database::read),
         cache: top.table("cache", cache::read),
+        clients: top.array_of_tables("client", client::read),
         tls: top.table("tls", tls::read),
         monitoring: top.table("monitoring", monitoring::read),
         secrets: top.table("secrets", secrets::read),

@@ -36,6 +36,7 @@ fn kind(workload: Workload<'_>) -> Kind {
     match workload {
         Workload::Database(_) => meta::POSTGRES,
         Workload::Cache(_) => meta::REDIS,
+        Workload::Client(_) => super::client::CLIENT,
     }
 }
 
