@@ -150,6 +150,8 @@ pub enum Format {
     Fingerprint,
     /// A Kubernetes label key (`example.com/team`) and value.
     LabelKey,
+    /// A label key of someone else's pods (`[[client]] selector`): `app.kubernetes.io/*` allowed.
+    SelectorKey,
     LabelValue,
     Choice(&'static [&'static str]),
 }

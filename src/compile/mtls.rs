@@ -37,20 +37,28 @@ pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut
             )],
         ));
     }
+    let mut documents: Vec<(&str, String, Document)> = patches
+        .into_iter()
+        .map(|(kind, name, ops)| (kind, name, Document::JsonPatch(ops)))
+        .collect();
     if let Some(cache) = &platform.cache {
-        patches.push((
-            "Deployment",
-            cache.names().workload,
-            vec![replace(
-                "/spec/template/spec/containers/0/args",
-                json!(cache::redis_args_with(platform, cache, wanted)),
-            )],
-        ));
+        // Redis's arguments, its container named (never addressed by position).
+        let name = cache.names().workload;
+        let patch = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": {"template": {"spec": {"containers": [{
+                "name": cache::SERVER_CONTAINER,
+                "args": cache::redis_args_with(platform, cache, wanted),
+            }]}}},
+        });
+        documents.push(("Deployment", name, Document::StrategicMergePatch(patch)));
     }
     let mut references = Vec::new();
-    for (kind, name, ops) in patches {
+    for (kind, name, document) in documents {
         let path = format!("patches/mtls-{}-{name}.yaml", kind.to_ascii_lowercase());
-        tree.insert(format!("{dir}/{path}"), Document::JsonPatch(ops));
+        tree.insert(format!("{dir}/{path}"), document);
         references.push(PatchRef {
             path,
             target: PatchTarget {

@@ -61,7 +61,7 @@ pub static TABLE: Table = Table {
         Key {
             name: "selector",
             kind: Kind::Map {
-                names: Format::LabelKey,
+                names: Format::SelectorKey,
                 values: Format::LabelValue,
             },
             required: Required::No,
