@@ -53,7 +53,10 @@ fn without_clients_check_says_access_is_platform_wide() {
         .success()
         .stderr_has("no [[client]] is declared, so access is platform-wide");
     let graph = test.run(&["graph"]).success().stdout();
-    assert!(graph.contains("every pod of the platform reaches every server"), "{graph}");
+    assert!(
+        graph.contains("every pod of the platform reaches every server"),
+        "{graph}"
+    );
     Test::fixture(FIXTURE)
         .run(&["check"])
         .success()
