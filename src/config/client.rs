@@ -170,6 +170,28 @@ pub fn validate(
         }
         reached.sort();
         reached.dedup();
+        // Its profile ConfigMaps (`<client>-<db>-db-client`) must fit a DNS label too.
+        let servers: Vec<String> = reached
+            .iter()
+            .map(|db| WorkloadNames::for_database(db.as_str()).workload)
+            .chain(
+                cache
+                    .filter(|_| written.cache.as_ref().is_some_and(|c| c.value))
+                    .map(|(_, cache_name)| cache_name.value.clone()),
+            )
+            .collect();
+        if let Some(longest) = servers.iter().max_by_key(|s| s.len()) {
+            let suffix = format!("-{longest}-client");
+            if name.value.len() + suffix.len() > DnsLabel::MAX_LEN {
+                let kind = diagnostic::Kind::NameTooLong {
+                    written: name.value.clone(),
+                    suffix,
+                    max: DnsLabel::MAX_LEN.saturating_sub(longest.len() + "--client".len()),
+                };
+                check.report(&name.span, &kind);
+                ok = false;
+            }
+        }
         let wants_cache = written.cache.as_ref().is_some_and(|c| c.value);
         if wants_cache && cache.is_none() {
             let span = written.cache.as_ref().map_or(&written.span, |c| &c.span);
@@ -284,4 +306,44 @@ fn selector(written: &RawMap, check: &mut Checker) -> Option<BTreeMap<String, St
         return None;
     }
     ok.then_some(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::{Code, Severity};
+
+    const BASE: &str = "[platform]\nname = \"p\"\nnamespace = \"p\"\n[postgres]\nversion = 17\nimage = \"postgres:17.2-alpine\"\nstorage = \"1Gi\"\n[[database]]\nname = \"orders\"\n[[database]]\nname = \"a-database-with-a-rather-long-name\"\n";
+
+    fn codes(clients: &str) -> Vec<(Code, Severity)> {
+        crate::check(&format!("{BASE}{clients}"))
+            .diagnostics
+            .into_iter()
+            .map(|d| (d.code, d.severity))
+            .collect()
+    }
+
+    #[test]
+    fn a_profile_name_that_would_not_fit_a_label_is_refused() {
+        let long = "a-client-whose-name-is-long-enough";
+        let found = codes(&format!(
+            "[[client]]\nname = \"{long}\"\ndatabases = [\"orders\", \"a-database-with-a-rather-long-name\"]\n"
+        ));
+        assert_eq!(found, [(Code::NameTooLong, Severity::Error)]);
+    }
+
+    #[test]
+    fn a_selector_may_name_the_services_own_app_kubernetes_io_labels() {
+        let found = codes(
+            "[[client]]\nname = \"reader\"\ndatabases = [\"orders\", \"a-database-with-a-rather-long-name\"]\nselector = { \"app.kubernetes.io/name\" = \"orders-service\" }\n",
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn a_typo_is_not_also_an_unused_database() {
+        let found = codes(
+            "[[client]]\nname = \"orders-service\"\ndatabases = [\"order\", \"a-database-with-a-rather-long-name\"]\n",
+        );
+        assert_eq!(found, [(Code::ClientUnknownTarget, Severity::Error)]);
+    }
 }
