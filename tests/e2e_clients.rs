@@ -436,6 +436,18 @@ fn declared_clients_need_their_certificate_and_password_and_reach_only_what_they
         "certificate_dir": auth_service,
         "foreign_dir": foreign_dir,
     });
+    // psql (libpq) with the emitted URL as it is, the Service's name resolved by `hostaddr`.
+    let url = plan["database_url"].as_str().unwrap().to_owned();
+    let via_url = run_env(
+        30,
+        &pg_bin("psql"),
+        &["-X", "-A", "-t", &url, "-c", "SELECT current_user"],
+        &[],
+    );
+    assert_eq!(
+        ok(&via_url, "psql with AUTH_DATABASE_URL").trim(),
+        "auth_service"
+    );
     let plan_path = platform.work("python").join("plan.json");
     fs::write(&plan_path, plan.to_string()).unwrap();
     let script = common::repo("tests/e2e/mtls_clients.py");

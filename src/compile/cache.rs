@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, KeyToPath, Probe, TCPSocketAction, Volume,
+    Container, ContainerPort, KeyToPath, Probe, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -117,6 +117,15 @@ pub fn redis_args_with(
 /// Where Redis reads each client's ACL user (`<dir>/<client>/redis-user.conf`).
 const CLIENTS_DIR: &str = "/run/secrets/clients";
 
+/// Where Redis (and the init container that checks it) finds a client's ACL user.
+fn client_mount(client: &Client) -> VolumeMount {
+    pod::mount(
+        &format!("client-{}", client.name),
+        &format!("{CLIENTS_DIR}/{}", client.name),
+        true,
+    )
+}
+
 /// The volume of a client's ACL user line: only that key of `<client>-credentials`.
 fn client_volume(client: &Client) -> Volume {
     let mut volume = pod::secret_volume(
@@ -153,11 +162,19 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
                 .chain([
                     format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
                     format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
-                ]),
+                ])
+                .chain(
+                    platform
+                        .cache_clients()
+                        .map(|c| format!("{CLIENTS_DIR}/{}/{REDIS_USER_CONF_KEY}", c.name)),
+                ),
             vec![
                 pod::mount("credentials", CREDENTIALS_DIR, true),
                 pod::mount("tls", TLS_DIR, true),
-            ],
+            ]
+            .into_iter()
+            .chain(platform.cache_clients().map(client_mount))
+            .collect(),
         )],
         containers: vec![redis_container(platform, cache), reloader_container(cache)],
         volumes: volumes(cache)
@@ -205,13 +222,7 @@ fn redis_container(platform: &Platform, cache: &Cache) -> Container {
                 pod::mount("tls", TLS_DIR, true),
             ]
             .into_iter()
-            .chain(platform.cache_clients().map(|client| {
-                pod::mount(
-                    &format!("client-{}", client.name),
-                    &format!("{CLIENTS_DIR}/{}", client.name),
-                    true,
-                )
-            }))
+            .chain(platform.cache_clients().map(client_mount))
             .collect(),
         ),
         ..Default::default()

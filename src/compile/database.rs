@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction, KeyToPath,
-    Lifecycle, LifecycleHandler, Volume,
+    Lifecycle, LifecycleHandler, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -102,6 +102,15 @@ pub fn config_digest(platform: &Platform, db: &Database, client_certificates: bo
     ])
 }
 
+/// Where the postgres container (and the init container that checks it) finds a client's password.
+fn client_mount(client: &Client) -> VolumeMount {
+    pod::mount(
+        &format!("client-{}", client.name),
+        &format!("{CLIENTS_DIR}/{}", client.name),
+        true,
+    )
+}
+
 /// The volume of a client's password: only the `password` key of `<client>-credentials`.
 fn client_volume(client: &Client) -> Volume {
     let mut volume = pod::secret_volume(
@@ -136,11 +145,19 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
             ["tls.crt", "tls.key", "ca.crt"]
                 .map(|f| format!("{TLS_DIR}/{f}"))
                 .into_iter()
-                .chain([format!("{PASSWORD_DIR}/{PASSWORD_KEY}")]),
+                .chain([format!("{PASSWORD_DIR}/{PASSWORD_KEY}")])
+                .chain(
+                    platform
+                        .clients_of(db)
+                        .map(|c| format!("{CLIENTS_DIR}/{}/{PASSWORD_KEY}", c.name)),
+                ),
             vec![
                 pod::mount("credentials", PASSWORD_DIR, true),
                 pod::mount("tls", TLS_DIR, true),
-            ],
+            ]
+            .into_iter()
+            .chain(platform.clients_of(db).map(client_mount))
+            .collect(),
         )],
         containers: vec![postgres_container(platform, db), reloader_container(db)],
         volumes: volumes(db)
