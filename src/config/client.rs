@@ -346,4 +346,16 @@ mod tests {
         );
         assert_eq!(found, [(Code::ClientUnknownTarget, Severity::Error)]);
     }
+
+    #[test]
+    fn client_auth_required_is_legal_under_client_certificates() {
+        let cache = "[cache]\nimage = \"redis:7.4.1-alpine\"\nstorage = \"1Gi\"\nclient_auth = \"required\"\n[[client]]\nname = \"orders-service\"\ndatabases = [\"orders\", \"a-database-with-a-rather-long-name\"]\ncache = true\n";
+        assert_eq!(
+            codes(cache),
+            [(Code::ClientAuthContradiction, Severity::Error)]
+        );
+        assert!(codes(&format!("{cache}[tls]\nclient_certificates = true\n")).is_empty());
+        let per_env = format!("{cache}[environments.prod]\nclient_certificates = true\n");
+        assert!(codes(&per_env).is_empty());
+    }
 }
