@@ -191,7 +191,8 @@ pub fn roles_sql(platform: &Platform, db: &Database) -> String {
     if platform.clients_of(db).next().is_some() {
         sql.push_str(
             "\n-- Clients ([[client]]): one login role each, marked by its comment. The statements\n\
-             -- that carry a password are not logged.\nSET log_statement = 'none';\n",
+             -- that carry a password are not logged, not even as slow statements.\n\
+             SET log_statement = 'none';\nSET log_min_duration_statement = -1;\n",
         );
     }
     let mut declared = Vec::new();
@@ -247,7 +248,7 @@ pub fn roles_sql(platform: &Platform, db: &Database) -> String {
         declared.join(", ")
     );
     if declared.len() > 1 {
-        sql.push_str("RESET log_statement;\n");
+        sql.push_str("RESET log_statement;\nRESET log_min_duration_statement;\n");
     }
     sql
 }

@@ -18,6 +18,7 @@ pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut
     }
     let dir = format!("overlays/{}", environment.name);
     let mut patches = Vec::new();
+    let mut deployments = Vec::new();
     for db in &platform.databases {
         let names = db.names();
         patches.push((
@@ -28,18 +29,27 @@ pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut
                 json!(config_files::pg_hba_conf(platform, db, wanted)),
             )],
         ));
-        patches.push((
-            "Deployment",
+        // A strategic-merge patch: the digest keeps the line `build` and the secret scan know.
+        deployments.push((
             names.workload.clone(),
-            vec![replace(
-                "/spec/template/metadata/annotations/bakeryc.dev~1config-digest",
-                json!(database::config_digest(platform, db, wanted)),
-            )],
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": names.workload},
+                "spec": {"template": {"metadata": {"annotations": {
+                    "bakeryc.dev/config-digest": database::config_digest(platform, db, wanted),
+                }}}},
+            }),
         ));
     }
     let mut documents: Vec<(&str, String, Document)> = patches
         .into_iter()
         .map(|(kind, name, ops)| (kind, name, Document::JsonPatch(ops)))
+        .chain(
+            deployments
+                .into_iter()
+                .map(|(name, patch)| ("Deployment", name, Document::StrategicMergePatch(patch))),
+        )
         .collect();
     if let Some(cache) = &platform.cache {
         // Redis's arguments, its container named (never addressed by position).
