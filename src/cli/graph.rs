@@ -59,6 +59,25 @@ fn edges(platform: &Platform) -> Vec<(String, String, String)> {
     edges
 }
 
+/// A client's node: its name, and the pods it stands for when its selector is not its own name
+/// (a second identity on another service's pods).
+fn node(client: &crate::model::Client) -> String {
+    let own = client.selector.len() == 1
+        && client.selector.get("app.kubernetes.io/name") == Some(&client.name.to_string());
+    if own {
+        return client.name.to_string();
+    }
+    let labels: Vec<String> = client
+        .selector
+        .iter()
+        .map(|(key, value)| {
+            let key = key.strip_prefix("app.kubernetes.io/").unwrap_or(key);
+            format!("{key}={value}")
+        })
+        .collect();
+    format!("{} (pods {})", client.name, labels.join(", "))
+}
+
 /// The graph text; node ids are the names with `-` as `_` (both languages accept them).
 pub fn graph(platform: &Platform, language: Language) -> String {
     let id = |name: &str| name.replace('-', "_");
@@ -89,7 +108,12 @@ pub fn graph(platform: &Platform, language: Language) -> String {
         Language::Mermaid => {
             out.push_str("flowchart LR\n");
             for client in &platform.clients {
-                let _ = writeln!(out, "  {}([{}])", id(client.name.as_str()), client.name);
+                let _ = writeln!(
+                    out,
+                    "  {}([\"{}\"])",
+                    id(client.name.as_str()),
+                    node(client)
+                );
             }
             for server in &servers {
                 let _ = writeln!(out, "  {}[({server})]", id(server));
@@ -110,7 +134,7 @@ pub fn graph(platform: &Platform, language: Language) -> String {
                     out,
                     "  {} [label=\"{}\", shape=box];",
                     id(client.name.as_str()),
-                    client.name
+                    node(client)
                 );
             }
             for server in &servers {
