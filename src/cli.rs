@@ -8,6 +8,7 @@ mod build;
 mod check;
 mod completions;
 mod explain;
+mod graph;
 mod lines;
 mod render;
 mod schema;
@@ -50,6 +51,8 @@ enum Command {
     Completions(completions::Args),
     /// Explain a diagnostic code: what goes wrong without the check, and how to fix it.
     Explain(explain::Args),
+    /// Print who reaches what ([[client]] -> databases and cache) as Mermaid or Graphviz dot.
+    Graph(graph::Args),
     /// Print the man page (roff) of bakeryc or of one of its commands on stdout.
     Man(completions::ManArgs),
     /// Print one environment's overlay as one YAML stream (`kubectl kustomize` of it); write nothing.
@@ -199,6 +202,7 @@ where
         Command::Check(args) => (args.config.format, check::run(args)),
         Command::Completions(args) => (Format::Human, completions::run(args)),
         Command::Explain(args) => (Format::Human, explain::run(args)),
+        Command::Graph(args) => (Format::Human, graph::run(args)),
         Command::Man(args) => (Format::Human, completions::man(args)),
         Command::Render(args) => (Format::Human, render::run(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),

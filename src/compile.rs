@@ -12,6 +12,7 @@ mod database;
 pub mod external_secrets;
 mod meta;
 pub mod monitoring;
+mod mtls;
 mod network;
 mod overlay;
 mod pod;
@@ -128,6 +129,9 @@ fn generated_secrets(platform: &Platform, workload: Workload<'_>) -> Vec<Object>
     }
 }
 
+/// The declared clients' profiles (and, with External Secrets, their credentials).
+pub const CLIENTS_FILE: &str = "base/clients.yaml";
+
 /// Compiles the platform into the base and one overlay per environment.
 pub fn compile(platform: &Platform) -> Tree {
     // Databases compile independently; the BTreeMap puts them back in a fixed order.
@@ -146,6 +150,19 @@ pub fn compile(platform: &Platform) -> Tree {
         let mut objects = cache::objects(platform, cache);
         objects.extend(generated_secrets(platform, Workload::Cache(cache)));
         tree.insert(file, Document::Objects(objects));
+    }
+    if !platform.clients.is_empty() {
+        let objects = platform
+            .clients
+            .iter()
+            .flat_map(|c| {
+                client::client_config_maps(platform, c)
+                    .into_iter()
+                    .map(Object::ConfigMap)
+                    .chain(generated_secrets(platform, Workload::Client(c)))
+            })
+            .collect();
+        tree.insert(CLIENTS_FILE.to_owned(), Document::Objects(objects));
     }
     let certificates = certificates::objects(platform);
     if !certificates.is_empty() {
@@ -171,6 +188,7 @@ pub fn compile(platform: &Platform) -> Tree {
     for environment in &platform.environments {
         let overlay = overlay::files(platform, environment, &tree);
         tree.extend(overlay);
+        mtls::extend_overlay(platform, environment, &mut tree);
         if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Store { .. }) =
             &platform.secrets
         {

@@ -9,6 +9,7 @@ pub mod adopt;
 pub mod cache;
 pub mod catalogue;
 pub mod check;
+pub mod client;
 pub mod database;
 pub mod environments;
 pub mod gitops;
@@ -150,6 +151,8 @@ pub enum Format {
     Fingerprint,
     /// A Kubernetes label key (`example.com/team`) and value.
     LabelKey,
+    /// A label key of someone else's pods (`[[client]] selector`): `app.kubernetes.io/*` allowed.
+    SelectorKey,
     LabelValue,
     Choice(&'static [&'static str]),
 }
@@ -214,6 +217,14 @@ pub static TOP: Table = Table {
             example: "",
         },
         Key {
+            name: "client",
+            kind: Kind::Tables(&client::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "one entry per service that connects; without any, access is platform-wide",
+            example: "",
+        },
+        Key {
             name: "tls",
             kind: Kind::Table(&tls::TABLE),
             required: Required::No,
@@ -267,6 +278,7 @@ pub struct RawConfig {
     pub postgres: Option<postgres::RawPostgres>,
     pub databases: Vec<database::RawDatabase>,
     pub cache: Option<cache::RawCache>,
+    pub clients: Vec<client::RawClient>,
     pub tls: Option<tls::RawTls>,
     pub monitoring: Option<monitoring::RawMonitoring>,
     pub secrets: Option<secrets::RawSecrets>,
@@ -293,6 +305,7 @@ pub fn read(top: &mut Fields<'_, '_, '_>) -> RawConfig {
         postgres: top.table("postgres", postgres::read),
         databases: top.array_of_tables("database", database::read),
         cache: top.table("cache", cache::read),
+        clients: top.array_of_tables("client", client::read),
         tls: top.table("tls", tls::read),
         monitoring: top.table("monitoring", monitoring::read),
         secrets: top.table("secrets", secrets::read),

@@ -419,9 +419,10 @@ right type but cannot be written; write a finite number, or a string without lin
     ClientAuthContradiction => "bakery::cache::client-auth",
         "use client_auth = \"none\" or \"optional\", or declare client certificates",
         "With client_auth = \"required\" Redis refuses every TLS client that does not present a \
-certificate signed by the CA. bakeryc issues no client certificates, so every service (and the \
-readiness probe) would be locked out and the cache would be unusable. Use \"none\" (clients \
-authenticate with the password over server-verified TLS) or \"optional\".";
+certificate signed by the CA. Without `[tls] client_certificates = true` bakeryc issues no client \
+certificates, so every service would be locked out and the cache would be unusable. Use \"none\" \
+(clients authenticate with the password over server-verified TLS) or \"optional\", or declare \
+client certificates, under which \"required\" is the default.";
     SecretsKeyWithoutProvider => "bakery::secrets::unused-key",
         "set [secrets] provider = \"external-secrets\", or remove the key",
         "`store` and `remote_key` say where External Secrets reads the passwords from, so they only \
@@ -444,6 +445,40 @@ platform, change [platform] namespace.";
         "Every workload has its own password. A `remote_key` without `{workload}` names the same \
 store entry for every database and the cache, so they would all share one password and a leak \
 of one would open all. `{environment}` keeps environments apart as well.";
+    DuplicateClient => "bakery::client::duplicate",
+        "merge the two [[client]] entries",
+        "Two [[client]] entries share a name. Each client gets one role, one password, one \
+certificate and one set of Secrets by its name, so the second would silently replace the first's \
+databases or access level. List every database the service uses in one entry.";
+    ClientNameTaken => "bakery::client::name-taken",
+        "name the client after its service",
+        "A client's name becomes its Secrets (`<client>-credentials`, `<client>-client-tls`), its \
+PostgreSQL role and its Redis user. A client named like a database's workload (`orders-db`) or \
+the cache would overwrite their credentials Secret; `postgres` is the image's superuser, \
+`default` is Redis's built-in user, and a name ending in `-user` would become a database's owner \
+role `<db>_user`. Name the client after the service, such as `orders-service`.";
+    ClientUnknownTarget => "bakery::client::unknown-target",
+        "name a database declared with [[database]], or declare the [cache]",
+        "A client says it connects to a database that is not declared, or to the cache when there is \
+no [cache]. Its network policy, role and profile would point at nothing, and the service would be \
+locked out of what it really uses, which usually means a typo or a renamed database. The help \
+suggests the nearest declared database.";
+    ClientReachesNothing => "bakery::client::nothing-to-reach",
+        "list its databases, or set cache = true",
+        "A [[client]] with no databases and without `cache = true` reaches nothing: it would get a \
+password and a certificate that open no door, which is usually a forgotten `databases` key. \
+List what the service connects to, or remove the entry.";
+    EmptySelector => "bakery::client::empty-selector",
+        "name the labels of the service's pods",
+        "A NetworkPolicy peer with an empty pod selector admits every pod of the namespace, which is \
+exactly the platform-wide access that declaring clients removes. Write the labels the service's \
+pods carry, or leave `selector` out to select `app.kubernetes.io/name = <name>`.";
+    DatabaseWithoutClient => "bakery::client::unused-database",
+        "add the database to the client that uses it",
+        "Once [[client]] entries are declared, a database's network policy admits exactly the pods of \
+the clients that list it. A database that no client lists admits no pod at all: either a client \
+forgot it (and will be refused in production) or the database is no longer used. This is a \
+warning, so that a database can be kept while its last service moves away.";
     NoDatabases => "bakery::database::none",
         "declare at least one [[database]]",
         "A platform without databases compiles to nothing useful, and applying it would leave the \

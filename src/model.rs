@@ -460,7 +460,8 @@ impl ClientAuth {
 pub struct Cache {
     pub name: DnsLabel,
     pub placement: Placement,
-    pub client_auth: ClientAuth,
+    /// As written; `None` follows client certificates ([`Cache::client_auth`]).
+    pub client_auth: Option<ClientAuth>,
     /// `[cache.adopt]`: the running cache's claim and names, taken over as they are.
     pub adopt: Option<Adoption>,
 }
@@ -512,6 +513,9 @@ pub struct Monitoring {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TlsPolicy {
     pub provider: TlsProvider,
+    /// `[tls] client_certificates`: servers demand a client certificate of declared clients
+    /// (environments may say otherwise, see [`Environment::client_certificates`]).
+    pub client_certificates: bool,
     pub min_version: TlsVersion,
     pub ca: CaPolicy,
     pub server: ServerCertPolicy,
@@ -526,6 +530,9 @@ pub struct Environment {
     /// CA certificates that `secrets status` accepts in the environment's trust files although
     /// bakeryc did not issue them for it (`trusted_cas`).
     pub trusted_cas: BTreeSet<CaFingerprint>,
+    /// Whether servers demand client certificates here (`[tls] client_certificates`, or the
+    /// environment's own `client_certificates`).
+    pub client_certificates: bool,
 }
 
 /// The SHA-256 fingerprint of a certificate's DER, as `openssl x509 -fingerprint -sha256`
@@ -663,6 +670,8 @@ pub struct Platform {
     pub labels: BTreeMap<LabelKey, LabelValue>,
     pub databases: Vec<Database>,
     pub cache: Option<Cache>,
+    /// The services that connect (`[[client]]`), sorted by name; empty means platform-wide access.
+    pub clients: Vec<Client>,
     pub tls: TlsPolicy,
     /// Who makes the passwords (`[secrets]`).
     pub secrets: SecretsProvider,
@@ -812,6 +821,15 @@ impl WorkloadNames {
         Self::new(declared, format!("{declared}-db"))
     }
 
+    /// The Secrets of the client declared as `declared`: `<client>-credentials` and
+    /// `<client>-client-tls` (the other names are unused: a client has no workload here).
+    pub fn for_client(declared: &str) -> Self {
+        Self {
+            tls_secret: format!("{declared}-client-tls"),
+            ..Self::new(declared, declared.to_owned())
+        }
+    }
+
     /// The names of the cache declared as `declared` (`redis` -> `redis`, ...).
     pub fn for_cache(declared: &str) -> Self {
         Self::new(declared, declared.to_owned())
@@ -886,6 +904,16 @@ impl Cache {
             .as_ref()
             .map_or_else(|| mount.to_owned(), |a| a.data_path.under(mount))
     }
+
+    /// `tls-auth-clients` where client certificates are (not) demanded: as written, else
+    /// `required` under client certificates and `none` without.
+    pub fn client_auth(&self, client_certificates: bool) -> ClientAuth {
+        self.client_auth.unwrap_or(if client_certificates {
+            ClientAuth::Required
+        } else {
+            ClientAuth::None
+        })
+    }
 }
 
 /// What a client needs to reach one server with full verification: the service's fully
@@ -899,6 +927,10 @@ pub struct ClientProfile {
     pub min_tls: TlsVersion,
     /// PostgreSQL only: database and role.
     pub database: Option<(String, String)>,
+    /// A declared client's: the directory of its mounted `<client>-client-tls` Secret.
+    pub certificate: Option<String>,
+    /// Redis only: a declared client's ACL user (the default user otherwise).
+    pub user: Option<String>,
 }
 
 impl Platform {
@@ -918,6 +950,8 @@ impl Platform {
             ca_file: format!("{}/ca.crt", self.ca_mount_dir()),
             min_tls: self.tls.min_version,
             database: Some((db.database_name(), db.role_name())),
+            certificate: None,
+            user: None,
         }
     }
 
@@ -928,6 +962,8 @@ impl Platform {
             ca_file: format!("{}/ca.crt", self.ca_mount_dir()),
             min_tls: self.tls.min_version,
             database: None,
+            certificate: None,
+            user: None,
         }
     }
 
@@ -950,8 +986,11 @@ impl ClientProfile {
     /// libpq / psycopg: `postgresql://user[:password]@host:5432/db?sslmode=verify-full&sslrootcert=...`.
     pub fn libpq_url(&self, password: Option<&str>) -> Option<String> {
         let (database, user) = self.database.as_ref()?;
+        let certificate = self.certificate.as_ref().map_or_else(String::new, |dir| {
+            format!("&sslcert={dir}/tls.crt&sslkey={dir}/tls.key")
+        });
         Some(format!(
-            "postgresql://{}{}:{}/{}?sslmode=verify-full&sslrootcert={}&ssl_min_protocol_version={}",
+            "postgresql://{}{}:{}/{}?sslmode=verify-full&sslrootcert={}&ssl_min_protocol_version={}{certificate}",
             user_info(user, password),
             self.host,
             self.port,
@@ -962,7 +1001,10 @@ impl ClientProfile {
     }
 
     /// SQLAlchemy + asyncpg. asyncpg takes `ssl`, not libpq's `sslmode` (the seed report's first
-    /// outage), and reads the CA from `PGSSLROOTCERT`, which the client ConfigMap sets.
+    /// outage), and reads the CA from `PGSSLROOTCERT`, which the client ConfigMap sets. A client
+    /// certificate cannot travel in this URL: SQLAlchemy passes every query parameter to
+    /// `asyncpg.connect()` as a keyword, which has no `sslcert`; asyncpg reads `PGSSLCERT` and
+    /// `PGSSLKEY` from the client ConfigMap instead (`ssl` as a mode string makes it do so).
     pub fn sqlalchemy_asyncpg_url(&self, password: Option<&str>) -> Option<String> {
         let (database, user) = self.database.as_ref()?;
         Some(format!(
@@ -976,9 +1018,16 @@ impl ClientProfile {
 
     /// redis-py: `rediss://` with the CA and hostname verification (never `ssl_cert_reqs=none`).
     pub fn redis_url(&self, password: Option<&str>) -> String {
-        let auth = password.map_or_else(String::new, |p| format!(":{}@", percent_encode(p)));
+        let user = self
+            .user
+            .as_deref()
+            .map_or_else(String::new, percent_encode);
+        let auth = password.map_or_else(String::new, |p| format!("{user}:{}@", percent_encode(p)));
+        let certificate = self.certificate.as_ref().map_or_else(String::new, |dir| {
+            format!("&ssl_certfile={dir}/tls.crt&ssl_keyfile={dir}/tls.key")
+        });
         format!(
-            "rediss://{auth}{}:{}/0?ssl_cert_reqs=required&ssl_ca_certs={}&ssl_check_hostname=true",
+            "rediss://{auth}{}:{}/0?ssl_cert_reqs=required&ssl_ca_certs={}&ssl_check_hostname=true{certificate}",
             self.host, self.port, self.ca_file
         )
     }
@@ -1076,5 +1125,116 @@ mod tests {
         assert!(Period::new("90d").unwrap().days() < Period::new("3y").unwrap().days());
         assert!(Period::new("0d").is_err());
         assert!(Period::new("soon").is_err());
+    }
+}
+
+/// What a client's role may do in each database it declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Member of `<db>_user`, the database's owner: DDL and data.
+    Owner,
+    /// `pg_read_all_data` and `pg_write_all_data` (PostgreSQL 14+): data, no DDL.
+    ReadWrite,
+    /// `pg_read_all_data` only.
+    ReadOnly,
+}
+
+impl Access {
+    pub const NAMES: &'static [&'static str] = &["owner", "read-write", "read-only"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "owner" => Self::Owner,
+            "read-write" => Self::ReadWrite,
+            "read-only" => Self::ReadOnly,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::ReadWrite => "read-write",
+            Self::ReadOnly => "read-only",
+        }
+    }
+}
+
+/// A service that connects (`[[client]]`): the pods it selects, what they reach and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub name: DnsLabel,
+    /// The labels its pods carry (`app.kubernetes.io/name = <name>` unless `selector` says).
+    pub selector: BTreeMap<String, String>,
+    /// The declared databases it reaches, sorted.
+    pub databases: Vec<DnsLabel>,
+    pub cache: bool,
+    pub access: Access,
+}
+
+/// What Redis's default user keeps once clients have their own users: the probe's `PING` and
+/// the reloader's `CONFIG SET`.
+pub const REDIS_DEFAULT_USER_RULES: &str = "resetchannels -@all +ping +config|set";
+/// The key of a client's credentials Secret that Redis includes: its ACL user line.
+pub const REDIS_USER_CONF_KEY: &str = "redis-user.conf";
+
+impl Client {
+    /// Its PostgreSQL role and Redis user, and its certificate's CN (`orders-service` ->
+    /// `orders_service`).
+    pub fn role_name(&self) -> String {
+        self.name.as_str().replace('-', "_")
+    }
+
+    /// Its Secrets: `<client>-credentials` and `<client>-client-tls`.
+    pub fn names(&self) -> WorkloadNames {
+        WorkloadNames::for_client(self.name.as_str())
+    }
+
+    pub fn reaches(&self, db: &Database) -> bool {
+        self.databases.contains(&db.name)
+    }
+
+    /// Its connection profile ConfigMap for one server (`<client>-<db>-db-client`, `<client>-<cache>-client`).
+    pub fn profile_config_map(&self, server_workload: &str) -> String {
+        format!("{}-{server_workload}-client", self.name)
+    }
+
+    /// Where a client pod mounts its `<client>-client-tls` Secret (the documented snippet).
+    pub fn certificate_dir(&self) -> String {
+        format!("/etc/{}-client-tls", self.name)
+    }
+}
+
+impl Platform {
+    /// The declared clients of a database, in name order.
+    pub fn clients_of<'a>(&'a self, db: &'a Database) -> impl Iterator<Item = &'a Client> + 'a {
+        self.clients.iter().filter(move |c| c.reaches(db))
+    }
+
+    pub fn cache_clients(&self) -> impl Iterator<Item = &Client> {
+        self.clients.iter().filter(|c| c.cache)
+    }
+
+    /// Whether servers demand client certificates in `env` (the base when `None`).
+    pub fn client_certificates(&self, env: Option<&str>) -> bool {
+        env.and_then(|name| self.environments.iter().find(|e| e.name.as_str() == name))
+            .map_or(self.tls.client_certificates, |e| e.client_certificates)
+    }
+
+    /// A client's profile for a database: its own role, and its certificate files.
+    pub fn client_database_profile(&self, client: &Client, db: &Database) -> ClientProfile {
+        ClientProfile {
+            database: Some((db.database_name(), client.role_name())),
+            certificate: Some(client.certificate_dir()),
+            ..self.database_profile(db)
+        }
+    }
+
+    pub fn client_cache_profile(&self, client: &Client, cache: &Cache) -> ClientProfile {
+        ClientProfile {
+            certificate: Some(client.certificate_dir()),
+            user: Some(client.role_name()),
+            ..self.cache_profile(cache)
+        }
     }
 }

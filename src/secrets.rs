@@ -17,7 +17,7 @@ use std::fmt::{self, Write as _};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::model::{Cache, Database, Platform, WorkloadNames};
+use crate::model::{Cache, Client, Database, Platform, WorkloadNames};
 
 pub use import::{Imported, import, read as read_import};
 pub use rotate::Rotation;
@@ -123,6 +123,8 @@ impl fmt::Debug for SecretFiles {
 pub enum Workload<'a> {
     Database(&'a Database),
     Cache(&'a Cache),
+    /// A declared client: a password and a client certificate (CN = its role), no server.
+    Client(&'a Client),
 }
 
 impl Workload<'_> {
@@ -130,6 +132,7 @@ impl Workload<'_> {
         match self {
             Self::Database(db) => db.names(),
             Self::Cache(cache) => cache.names(),
+            Self::Client(client) => client.names(),
         }
     }
 }
@@ -141,6 +144,7 @@ pub fn workloads(platform: &Platform) -> Vec<Workload<'_>> {
         .iter()
         .map(Workload::Database)
         .chain(platform.cache.iter().map(Workload::Cache))
+        .chain(platform.clients.iter().map(Workload::Client))
         .collect()
 }
 
@@ -171,15 +175,61 @@ pub fn credentials_entries(
         Workload::Cache(cache) => {
             // Redis reads this file with `--include`. A generated password needs no escaping,
             // but a restored one may hold anything, a quote and a newline included.
-            entries.insert(
-                AUTH_CONF_KEY.to_owned(),
-                format!("requirepass {}\n", redis_config_string(password)),
-            );
+            // With declared clients the default user keeps only what the probe and the reloader
+            // need (a `user` line resets the user, so it carries the password itself).
+            let line = if platform.clients.is_empty() {
+                format!("requirepass {}\n", redis_config_string(password))
+            } else {
+                format!(
+                    "user default on {} {}\n",
+                    redis_config_string(&format!(">{password}")),
+                    crate::model::REDIS_DEFAULT_USER_RULES
+                )
+            };
+            entries.insert(AUTH_CONF_KEY.to_owned(), line);
             let url = platform.cache_profile(cache).redis_url(Some(password));
             entries.insert("REDIS_URL".to_owned(), url);
         }
+        Workload::Client(client) => client_entries(platform, client, password, &mut entries),
     }
     entries
+}
+
+/// A client's credentials: its role and password, per database its URLs (keys prefixed with the
+/// database's name: `SALES_DATABASE_URL`), and for the cache its URL and the ACL user line Redis
+/// includes (`user <role> on ><password> ~* &* +@all -@dangerous`).
+fn client_entries(
+    platform: &Platform,
+    client: &Client,
+    password: &str,
+    entries: &mut BTreeMap<String, String>,
+) {
+    entries.insert("username".to_owned(), client.role_name());
+    entries.insert("PGPASSWORD".to_owned(), password.to_owned());
+    for db in platform.databases.iter().filter(|db| client.reaches(db)) {
+        let profile = platform.client_database_profile(client, db);
+        let prefix = db.name.as_str().replace('-', "_").to_uppercase();
+        if let Some(url) = profile.libpq_url(Some(password)) {
+            entries.insert(format!("{prefix}_DATABASE_URL"), url);
+        }
+        if let Some(url) = profile.sqlalchemy_asyncpg_url(Some(password)) {
+            entries.insert(format!("{prefix}_SQLALCHEMY_DATABASE_URL"), url);
+        }
+    }
+    if let Some(cache) = platform.cache.as_ref().filter(|_| client.cache) {
+        let url = platform
+            .client_cache_profile(client, cache)
+            .redis_url(Some(password));
+        entries.insert("REDIS_URL".to_owned(), url);
+        entries.insert(
+            crate::model::REDIS_USER_CONF_KEY.to_owned(),
+            format!(
+                "user {} on {} ~* &* +@all -@dangerous\n",
+                client.role_name(),
+                redis_config_string(&format!(">{password}"))
+            ),
+        );
+    }
 }
 
 /// `text` as one double-quoted argument in Redis's config syntax (config.c splits the file into

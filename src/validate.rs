@@ -6,7 +6,8 @@
 use crate::config::cache::Declared;
 use crate::config::database::DeclaredDatabase;
 use crate::config::{
-    Checker, RawConfig, cache, database, environments, gitops, monitoring, platform, secrets, tls,
+    Checker, RawConfig, cache, client, database, environments, gitops, monitoring, platform,
+    secrets, tls,
 };
 use crate::diagnostic::{Code, Diagnostic, Kind};
 use crate::model::{Cache, Platform, WorkloadNames};
@@ -48,6 +49,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let section = platform::validate(raw, check);
     let databases = database::validate(raw, check);
     let cache = cache::validate(raw, &databases, check);
+    let clients = client::validate(raw, &databases, cache.as_ref(), check);
     let tls = tls::validate(raw, check);
     let secrets = secrets::validate(raw, check);
     let gitops = gitops::validate(raw, check);
@@ -74,6 +76,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
             Some((cache, _)) => Some(cache?),
             None => None,
         },
+        clients: clients?,
         tls: tls?,
         monitoring: monitoring::validate(raw),
         secrets: secrets?,

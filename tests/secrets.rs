@@ -790,7 +790,16 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
             .unwrap()
             .contains("BEGIN CERTIFICATE")
     );
-    assert_eq!(secrets.len(), 2 * 15, "exactly the referenced Secrets");
+    // Besides the servers' two each, every declared client's credentials (which the servers
+    // read) and client certificate (which only the service's own pods mount).
+    assert_eq!(
+        secrets.len(),
+        2 * 15 + 2 * platform.clients.len(),
+        "exactly the referenced Secrets and the clients' certificates"
+    );
+    for client in &platform.clients {
+        assert!(secrets.contains_key(&format!("{}-client-tls", client.name)));
+    }
 
     // The CA key never reaches Kubernetes.
     let ca_key = fs::read_to_string(dir.path().join("prod/ca.key")).unwrap();

@@ -153,6 +153,12 @@ const RELEASED: &[&str] = &[
     "bakery::adopt::collision",
     "bakery::gitops::unused-destination",
     "bakery::gitops::destination-namespace",
+    "bakery::client::duplicate",
+    "bakery::client::name-taken",
+    "bakery::client::unknown-target",
+    "bakery::client::nothing-to-reach",
+    "bakery::client::empty-selector",
+    "bakery::client::unused-database",
 ];
 
 #[test]

@@ -457,21 +457,59 @@ fn rollout(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
     // Each pod's reloader container makes its server re-read a renewed certificate in place, so
     // certificates need no restart. Redis reads its password only at start; PostgreSQL keeps
     // its password in the database: a new one needs ALTER ROLE, not a restart.
+    let client = |workload: &str| {
+        platform
+            .clients
+            .iter()
+            .find(|c| c.name.as_str() == workload)
+    };
+    // A client's certificate is read by libpq and redis-py at each connect: nothing restarts.
     let reloaded: BTreeSet<&str> = rotated(EntryKind::Server)
         .filter_map(|a| a.workload.as_deref())
+        .filter(|w| client(w).is_none())
         .collect();
-    let restart: BTreeSet<&str> = rotated(EntryKind::Password)
-        .filter_map(|a| a.workload.as_deref())
-        .filter(|w| !is_database(w))
-        .collect();
+    // A client's new password reaches the servers it declared at their next start (the
+    // postStart hook sets it, Redis reads its ACL user), then its own pods.
+    let mut restart: BTreeSet<String> = BTreeSet::new();
+    for workload in rotated(EntryKind::Password).filter_map(|a| a.workload.as_deref()) {
+        if let Some(client) = client(workload) {
+            restart.extend(
+                platform
+                    .databases
+                    .iter()
+                    .filter(|db| client.reaches(db))
+                    .map(|db| db.names().workload),
+            );
+            restart.extend(
+                platform
+                    .cache
+                    .iter()
+                    .filter(|_| client.cache)
+                    .map(|c| c.names().workload),
+            );
+        } else if !is_database(workload) {
+            restart.insert(workload.to_owned());
+        }
+    }
+    let restart: BTreeSet<&str> = restart.iter().map(String::as_str).collect();
     let database_passwords: Vec<&str> = rotated(EntryKind::Password)
         .filter_map(|a| a.workload.as_deref())
         .filter(|w| is_database(w))
+        .collect();
+    let client_passwords: Vec<&str> = rotated(EntryKind::Password)
+        .filter_map(|a| a.workload.as_deref())
+        .filter(|w| client(w).is_some())
         .collect();
     if reloaded.is_empty() && restart.is_empty() && database_passwords.is_empty() {
         return String::new();
     }
     let mut steps = Vec::new();
+    if !client_passwords.is_empty() {
+        steps.push(format!(
+            "restart the servers below, which set the clients' new passwords at start, then the clients' own pods: {}",
+            client_passwords.join(", ")
+        ));
+    }
     if !database_passwords.is_empty() {
         steps.push(format!(
             "set the new password in the running database first (ALTER ROLE, see docs/secrets.md): {}",

@@ -4,14 +4,18 @@
 //! container makes Redis re-read its TLS Secret in place when the Secret changes.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, ContainerPort, Probe, TCPSocketAction, Volume};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, KeyToPath, Probe, TCPSocketAction, Volume, VolumeMount,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{self, REDIS};
 use super::pod::{Lifetime, Pod};
 use super::{Object, adopt, client, network, pod, storage};
-use crate::model::{Cache, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY};
+use crate::model::{
+    Cache, Client, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY, REDIS_USER_CONF_KEY,
+};
 
 /// Any uid works for Redis; one above 10000 cannot collide with a host user.
 pub const REDIS_UID: i64 = 10001;
@@ -49,21 +53,42 @@ pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
             &cache.placement,
         )),
         Object::Service(network::service(platform, REDIS, &names, 6379)),
-        Object::NetworkPolicy(network::network_policy(platform, REDIS, &names, 6379)),
+        Object::NetworkPolicy(network::network_policy(
+            platform,
+            REDIS,
+            &names,
+            6379,
+            (!platform.clients.is_empty()).then(|| platform.cache_clients().collect()),
+        )),
         Object::Deployment(Box::new(deployment(platform, cache))),
     ];
     adopt::objects(objects, names.claim_adopted)
 }
 
-/// `redis-server` arguments: TLS on 6379, no plaintext listener, a local socket for probes.
+/// `redis-server` arguments of the base (an environment with other client certificates
+/// patches them, see [`redis_args_with`]).
 pub fn redis_args(platform: &Platform, cache: &Cache) -> Vec<String> {
-    [
+    redis_args_with(platform, cache, platform.tls.client_certificates)
+}
+
+/// `redis-server` arguments: TLS on 6379, no plaintext listener, a local socket for probes. With
+/// `[[client]]`, each client of the cache is an ACL user read from its own Secret, and the default
+/// user keeps only what the probe and the reloader need.
+pub fn redis_args_with(
+    platform: &Platform,
+    cache: &Cache,
+    client_certificates: bool,
+) -> Vec<String> {
+    let mut args: Vec<String> = [
         ("--port", "0"),
         ("--tls-port", "6379"),
         ("--tls-cert-file", &format!("{TLS_DIR}/tls.crt")),
         ("--tls-key-file", &format!("{TLS_DIR}/tls.key")),
         ("--tls-ca-cert-file", &format!("{TLS_DIR}/ca.crt")),
-        ("--tls-auth-clients", cache.client_auth.redis_value()),
+        (
+            "--tls-auth-clients",
+            cache.client_auth(client_certificates).redis_value(),
+        ),
         (
             "--tls-protocols",
             platform.tls.min_version.redis_protocols(),
@@ -80,7 +105,44 @@ pub fn redis_args(platform: &Platform, cache: &Cache) -> Vec<String> {
     ]
     .iter()
     .flat_map(|(key, value)| [(*key).to_owned(), (*value).to_owned()])
-    .collect()
+    .collect();
+    if !platform.clients.is_empty() {
+        for client in platform.cache_clients() {
+            args.extend([
+                "--include".to_owned(),
+                format!("{CLIENTS_DIR}/{}/{REDIS_USER_CONF_KEY}", client.name),
+            ]);
+        }
+    }
+    args
+}
+
+/// Where Redis reads each client's ACL user (`<dir>/<client>/redis-user.conf`).
+const CLIENTS_DIR: &str = "/run/secrets/clients";
+
+/// Where Redis (and the init container that checks it) finds a client's ACL user.
+fn client_mount(client: &Client) -> VolumeMount {
+    pod::mount(
+        &format!("client-{}", client.name),
+        &format!("{CLIENTS_DIR}/{}", client.name),
+        true,
+    )
+}
+
+/// The volume of a client's ACL user line: only that key of `<client>-credentials`.
+fn client_volume(client: &Client) -> Volume {
+    let mut volume = pod::secret_volume(
+        &format!("client-{}", client.name),
+        &client.names().credentials_secret,
+    );
+    if let Some(secret) = volume.secret.as_mut() {
+        secret.items = Some(vec![KeyToPath {
+            key: REDIS_USER_CONF_KEY.to_owned(),
+            path: REDIS_USER_CONF_KEY.to_owned(),
+            ..Default::default()
+        }]);
+    }
+    volume
 }
 
 fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
@@ -103,14 +165,25 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
                 .chain([
                     format!("{CREDENTIALS_DIR}/{REDIS_AUTH_CONF_KEY}"),
                     format!("{CREDENTIALS_DIR}/{PASSWORD_KEY}"),
-                ]),
+                ])
+                .chain(
+                    platform
+                        .cache_clients()
+                        .map(|c| format!("{CLIENTS_DIR}/{}/{REDIS_USER_CONF_KEY}", c.name)),
+                ),
             vec![
                 pod::mount("credentials", CREDENTIALS_DIR, true),
                 pod::mount("tls", TLS_DIR, true),
-            ],
+            ]
+            .into_iter()
+            .chain(platform.cache_clients().map(client_mount))
+            .collect(),
         )],
         containers: vec![redis_container(platform, cache), reloader_container(cache)],
-        volumes: volumes(cache),
+        volumes: volumes(cache)
+            .into_iter()
+            .chain(platform.cache_clients().map(client_volume))
+            .collect(),
         termination_grace_period_seconds: None,
     });
     pod::singleton_deployment(metadata, meta::selector(REDIS, &names.workload), template)
@@ -144,12 +217,17 @@ fn redis_container(platform: &Platform, cache: &Cache) -> Container {
             ..Default::default()
         }),
         resources: Some(pod::resources(&cache.placement.resources)),
-        volume_mounts: Some(vec![
-            pod::mount("credentials", CREDENTIALS_DIR, true),
-            pod::mount("data", DATA_DIR, false),
-            pod::mount("run", "/run/redis", false),
-            pod::mount("tls", TLS_DIR, true),
-        ]),
+        volume_mounts: Some(
+            vec![
+                pod::mount("credentials", CREDENTIALS_DIR, true),
+                pod::mount("data", DATA_DIR, false),
+                pod::mount("run", "/run/redis", false),
+                pod::mount("tls", TLS_DIR, true),
+            ]
+            .into_iter()
+            .chain(platform.cache_clients().map(client_mount))
+            .collect(),
+        ),
         ..Default::default()
     }
 }

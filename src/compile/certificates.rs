@@ -19,7 +19,7 @@ use crate::crd::trust_manager::{
     Bundle, BundleSource, BundleSpec, BundleTarget, KeyTarget, NamespaceSelector,
     SourceObjectKeySelector,
 };
-use crate::model::{self, KeyAlgorithm, Period, Platform, TlsProvider, WorkloadNames};
+use crate::model::{self, Client, KeyAlgorithm, Period, Platform, TlsProvider, WorkloadNames};
 
 /// What the bootstrap objects are, in `app.kubernetes.io/name` and `component`.
 const CA: meta::Kind = meta::Kind {
@@ -72,7 +72,26 @@ pub fn objects(platform: &Platform) -> Vec<Object> {
     if let Some(cache) = &platform.cache {
         objects.push(server_certificate(platform, REDIS, &cache.names(), &signer));
     }
+    for client in &platform.clients {
+        objects.push(client_certificate(platform, client, &signer));
+    }
     objects
+}
+
+/// The client certificate of a declared client (`<client>-client-tls`): CN = its role, which
+/// PostgreSQL's `clientcert=verify-full` compares with the login role; usage clientAuth; the key
+/// and lifetimes of `[tls.server]`, as `bakeryc secrets` issues it.
+fn client_certificate(platform: &Platform, client: &Client, signer: &IssuerRef) -> Object {
+    let names = client.names();
+    let Object::Certificate(mut certificate) =
+        server_certificate(platform, super::client::CLIENT, &names, signer)
+    else {
+        unreachable!("server_certificate makes a Certificate")
+    };
+    certificate.spec.common_name = Some(client.role_name());
+    certificate.spec.dns_names = Vec::new();
+    certificate.spec.usages = vec![KeyUsage::DigitalSignature, KeyUsage::ClientAuth];
+    Object::Certificate(certificate)
 }
 
 fn issuer_ref(name: String) -> IssuerRef {

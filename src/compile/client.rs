@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::meta::{self, Kind};
-use crate::model::{Cache, ClientProfile, Database, Platform};
+use crate::model::{Cache, Client, ClientProfile, Database, Platform};
 
 /// The client ConfigMap of a database: libpq's environment, which psycopg and asyncpg both read.
 pub fn database_config_map(platform: &Platform, kind: Kind, db: &Database) -> ConfigMap {
@@ -86,4 +86,57 @@ pub fn uncovered_profile_hosts(platform: &Platform) -> Vec<String> {
         .filter(|(service, host)| !platform.service_dns_names(service).contains(host))
         .map(|(_, host)| host)
         .collect()
+}
+
+/// The objects bakeryc makes for a declared client (its profiles, its certificate): labelled as
+/// a client's, never as its pods (which are the service's, not bakeryc's).
+pub const CLIENT: Kind = Kind {
+    app: "bakeryc-client",
+    component: "client",
+};
+
+/// A declared client's profiles: one ConfigMap per database it reaches
+/// (`<client>-<db>-db-client`: libpq's environment with its own role and its certificate, which
+/// psycopg and asyncpg read) and one for the cache (`<client>-<cache>-client`, redis-py's
+/// settings with its ACL user and certificate). The password and URLs are in `<client>-credentials`.
+pub fn client_config_maps(platform: &Platform, client: &Client) -> Vec<ConfigMap> {
+    let name = client.name.as_str();
+    let mut maps = Vec::new();
+    for db in platform.databases.iter().filter(|db| client.reaches(db)) {
+        let profile = platform.client_database_profile(client, db);
+        let (database, user) = profile.database.clone().unwrap_or_default();
+        let dir = client.certificate_dir();
+        let data = BTreeMap::from([
+            ("PGDATABASE".to_owned(), database),
+            ("PGHOST".to_owned(), profile.host.clone()),
+            ("PGPORT".to_owned(), profile.port.to_string()),
+            (
+                "PGSSLMINPROTOCOLVERSION".to_owned(),
+                profile.min_tls.postgres_name().to_owned(),
+            ),
+            ("PGSSLMODE".to_owned(), "verify-full".to_owned()),
+            ("PGSSLROOTCERT".to_owned(), profile.ca_file.clone()),
+            ("PGSSLCERT".to_owned(), format!("{dir}/tls.crt")),
+            ("PGSSLKEY".to_owned(), format!("{dir}/tls.key")),
+            ("PGUSER".to_owned(), user),
+        ]);
+        let map_name = client.profile_config_map(&db.names().workload);
+        maps.push(config_map(platform, CLIENT, name, &map_name, data));
+    }
+    if let Some(cache) = platform.cache.as_ref().filter(|_| client.cache) {
+        let profile = platform.client_cache_profile(client, cache);
+        let dir = client.certificate_dir();
+        let data = BTreeMap::from([
+            ("REDIS_HOST".to_owned(), profile.host.clone()),
+            ("REDIS_PORT".to_owned(), profile.port.to_string()),
+            ("REDIS_USERNAME".to_owned(), client.role_name()),
+            ("REDIS_SSL_CA_CERTS".to_owned(), profile.ca_file.clone()),
+            ("REDIS_SSL_CERT_REQS".to_owned(), "required".to_owned()),
+            ("REDIS_SSL_CERTFILE".to_owned(), format!("{dir}/tls.crt")),
+            ("REDIS_SSL_KEYFILE".to_owned(), format!("{dir}/tls.key")),
+        ]);
+        let map_name = client.profile_config_map(&cache.names().workload);
+        maps.push(config_map(platform, CLIENT, name, &map_name, data));
+    }
+    maps
 }

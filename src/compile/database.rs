@@ -9,15 +9,15 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction, KeyToPath,
-    Lifecycle, LifecycleHandler, Volume,
+    Lifecycle, LifecycleHandler, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, RECONCILE_SCRIPT, TLS_DIR};
+use super::config_files::{self, CLIENTS_DIR, CONFIG_DIR, RECONCILE_SCRIPT, TLS_DIR};
 use super::meta::{self, POSTGRES};
 use super::pod::{Lifetime, Pod};
 use super::{Object, adopt, client, network, pod, storage};
-use crate::model::{Database, PASSWORD_KEY, Platform};
+use crate::model::{Client, Database, PASSWORD_KEY, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
 pub const POSTGRES_UID: i64 = 70;
@@ -58,7 +58,13 @@ pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
             &db.placement,
         )),
         Object::Service(network::service(platform, POSTGRES, &names, 5432)),
-        Object::NetworkPolicy(network::network_policy(platform, POSTGRES, &names, 5432)),
+        Object::NetworkPolicy(network::network_policy(
+            platform,
+            POSTGRES,
+            &names,
+            5432,
+            (!platform.clients.is_empty()).then(|| platform.clients_of(db).collect()),
+        )),
         Object::Deployment(Box::new(deployment(platform, db))),
     ];
     adopt::objects(objects, names.claim_adopted)
@@ -69,26 +75,62 @@ fn config_map(platform: &Platform, db: &Database) -> ConfigMap {
     ConfigMap {
         metadata: meta::object_meta(platform, POSTGRES, &names.config_map, &names.workload),
         data: Some(BTreeMap::from([
-            ("pg_hba.conf".to_owned(), PG_HBA_CONF.to_owned()),
+            ("pg_hba.conf".to_owned(), pg_hba(platform, db)),
             (
                 "postgresql.conf".to_owned(),
                 config_files::postgresql_conf(platform, db),
             ),
-            ("reconcile.sql".to_owned(), config_files::reconcile_sql(db)),
+            ("reconcile.sql".to_owned(), reconcile(platform, db)),
         ])),
         ..Default::default()
     }
+}
+
+/// The base's pg_hba.conf (an environment with other client certificates patches it).
+fn pg_hba(platform: &Platform, db: &Database) -> String {
+    config_files::pg_hba_conf(platform, db, platform.tls.client_certificates)
+}
+
+/// The reconcile SQL: the declaration's extensions, then its clients' roles.
+fn reconcile(platform: &Platform, db: &Database) -> String {
+    config_files::reconcile_sql(db) + &config_files::roles_sql(platform, db)
+}
+
+/// The pod's config digest with pg_hba.conf as demanding client certificates or not.
+pub fn config_digest(platform: &Platform, db: &Database, client_certificates: bool) -> String {
+    meta::config_digest(&[
+        &config_files::postgresql_conf(platform, db),
+        &config_files::pg_hba_conf(platform, db, client_certificates),
+        &reconcile(platform, db),
+    ])
+}
+
+/// Where the postgres container (and the init container that checks it) finds a client's password.
+fn client_mount(client: &Client) -> VolumeMount {
+    pod::mount(
+        &format!("client-{}", client.name),
+        &format!("{CLIENTS_DIR}/{}", client.name),
+        true,
+    )
+}
+
+/// The volume of a client's password: only the `password` key of `<client>-credentials`.
+fn client_volume(client: &Client) -> Volume {
+    let mut volume = pod::secret_volume(
+        &format!("client-{}", client.name),
+        &client.names().credentials_secret,
+    );
+    if let Some(secret) = volume.secret.as_mut() {
+        secret.items = Some(vec![key_to_path(PASSWORD_KEY)]);
+    }
+    volume
 }
 
 fn deployment(platform: &Platform, db: &Database) -> Deployment {
     let names = db.names();
     let mut metadata = meta::object_meta(platform, POSTGRES, &names.workload, &names.workload);
     metadata.annotations = meta::checkov_skips(&db.placement.image, true);
-    let digest = meta::config_digest(&[
-        &config_files::postgresql_conf(platform, db),
-        PG_HBA_CONF,
-        &config_files::reconcile_sql(db),
-    ]);
+    let digest = config_digest(platform, db, platform.tls.client_certificates);
     let template = pod::harden(Pod {
         uid: POSTGRES_UID,
         lifetime: Lifetime::Server,
@@ -106,14 +148,25 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
             ["tls.crt", "tls.key", "ca.crt"]
                 .map(|f| format!("{TLS_DIR}/{f}"))
                 .into_iter()
-                .chain([format!("{PASSWORD_DIR}/{PASSWORD_KEY}")]),
+                .chain([format!("{PASSWORD_DIR}/{PASSWORD_KEY}")])
+                .chain(
+                    platform
+                        .clients_of(db)
+                        .map(|c| format!("{CLIENTS_DIR}/{}/{PASSWORD_KEY}", c.name)),
+                ),
             vec![
                 pod::mount("credentials", PASSWORD_DIR, true),
                 pod::mount("tls", TLS_DIR, true),
-            ],
+            ]
+            .into_iter()
+            .chain(platform.clients_of(db).map(client_mount))
+            .collect(),
         )],
-        containers: vec![postgres_container(db), reloader_container(db)],
-        volumes: volumes(db),
+        containers: vec![postgres_container(platform, db), reloader_container(db)],
+        volumes: volumes(db)
+            .into_iter()
+            .chain(platform.clients_of(db).map(client_volume))
+            .collect(),
         termination_grace_period_seconds: Some(60),
     });
     pod::singleton_deployment(
@@ -182,7 +235,7 @@ fn reloader_container(db: &Database) -> Container {
     )
 }
 
-fn postgres_container(db: &Database) -> Container {
+fn postgres_container(platform: &Platform, db: &Database) -> Container {
     let env = |name: &str, value: &str| EnvVar {
         name: name.to_owned(),
         value: Some(value.to_owned()),
@@ -241,14 +294,25 @@ fn postgres_container(db: &Database) -> Container {
         readiness_probe: Some(pod::exec_probe(&ready, 5, 10)),
         liveness_probe: Some(pod::exec_probe(&ready, 60, 20)),
         resources: Some(pod::resources(&db.placement.resources)),
-        volume_mounts: Some(vec![
-            pod::mount("config", CONFIG_DIR, true),
-            pod::mount("credentials", PASSWORD_DIR, true),
-            pod::mount("data", DATA_DIR, false),
-            pod::mount("run", SOCKET_DIR, false),
-            pod::mount("tls", TLS_DIR, true),
-            pod::mount("tmp", "/tmp", false),
-        ]),
+        volume_mounts: Some(
+            vec![
+                pod::mount("config", CONFIG_DIR, true),
+                pod::mount("credentials", PASSWORD_DIR, true),
+                pod::mount("data", DATA_DIR, false),
+                pod::mount("run", SOCKET_DIR, false),
+                pod::mount("tls", TLS_DIR, true),
+                pod::mount("tmp", "/tmp", false),
+            ]
+            .into_iter()
+            .chain(platform.clients_of(db).map(|client| {
+                pod::mount(
+                    &format!("client-{}", client.name),
+                    &format!("{CLIENTS_DIR}/{}", client.name),
+                    true,
+                )
+            }))
+            .collect(),
+        ),
         ..Default::default()
     }
 }

@@ -36,6 +36,7 @@ fn kind(workload: Workload<'_>) -> Kind {
     match workload {
         Workload::Database(_) => meta::POSTGRES,
         Workload::Cache(_) => meta::REDIS,
+        Workload::Client(_) => super::client::CLIENT,
     }
 }
 
@@ -125,12 +126,19 @@ mod tests {
 
     #[test]
     fn the_template_has_every_key_of_the_credentials_secret_and_no_placeholder() {
-        let platform = crate::check(include_str!("../../tests/fixtures/secrets/ecdsa.toml"))
-            .platform
-            .unwrap();
-        for workload in crate::secrets::workloads(&platform) {
-            let template = template(&platform, workload);
-            let entries = credentials_entries(&platform, workload, "pw");
+        for source in [
+            include_str!("../../tests/fixtures/secrets/ecdsa.toml"),
+            include_str!("../../tests/fixtures/clients-cert-manager/bakery.toml"),
+        ] {
+            let platform = crate::check(source).platform.unwrap();
+            check_templates(&platform);
+        }
+    }
+
+    fn check_templates(platform: &Platform) {
+        for workload in crate::secrets::workloads(platform) {
+            let template = template(platform, workload);
+            let entries = credentials_entries(platform, workload, "pw");
             assert_eq!(
                 template.keys().collect::<Vec<_>>(),
                 entries.keys().collect::<Vec<_>>()

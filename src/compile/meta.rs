@@ -84,7 +84,9 @@ pub fn checkov_skips(image: &Image, uid_below_10000: bool) -> Option<BTreeMap<St
 }
 
 /// A short digest of configuration that pods read at start, put on the pod template so a change
-/// rolls the pods (ConfigMaps keep their names, so Kubernetes would not notice otherwise).
+/// rolls the pods (ConfigMaps keep their names, so Kubernetes would not notice otherwise). The
+/// `sha256:` prefix keeps a digest such as `995e662935782567` from reading as a YAML number
+/// once kustomize re-prints it without quotes.
 pub fn config_digest(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
@@ -95,7 +97,7 @@ pub fn config_digest(parts: &[&str]) -> String {
         .finalize()
         .iter()
         .take(8)
-        .fold(String::new(), |mut hex, b| {
+        .fold(String::from("sha256:"), |mut hex, b| {
             let _ = write!(hex, "{b:02x}");
             hex
         })

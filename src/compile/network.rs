@@ -1,5 +1,7 @@
-//! How a workload is reached: its Service and the NetworkPolicy that admits only the platform's
-//! own pods (labelled `app.kubernetes.io/part-of: <platform>`) on its one TLS port.
+//! How a workload is reached: its Service and the NetworkPolicy on its one TLS port. With
+//! `[[client]]` declared, the policy admits exactly the pods of the clients that declared the
+//! workload (one peer per client, by its selector; none at all when no client did); without,
+//! every pod of the platform (labelled `app.kubernetes.io/part-of: <platform>`).
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{self, Kind};
-use crate::model::{Platform, WorkloadNames};
+use crate::model::{Client, Platform, WorkloadNames};
 
 pub fn service(platform: &Platform, kind: Kind, names: &WorkloadNames, port: i32) -> Service {
     Service {
@@ -33,16 +35,46 @@ pub fn service(platform: &Platform, kind: Kind, names: &WorkloadNames, port: i32
     }
 }
 
+/// The workload's policy; `clients` are the declared clients that reach it, `None` when the
+/// platform declares no `[[client]]`.
 pub fn network_policy(
     platform: &Platform,
     kind: Kind,
     names: &WorkloadNames,
     port: i32,
+    clients: Option<Vec<&Client>>,
 ) -> NetworkPolicy {
-    let clients = BTreeMap::from([(
-        "app.kubernetes.io/part-of".to_owned(),
-        platform.name.to_string(),
-    )]);
+    let selectors: Vec<BTreeMap<String, String>> = match clients {
+        None => vec![BTreeMap::from([(
+            "app.kubernetes.io/part-of".to_owned(),
+            platform.name.to_string(),
+        )])],
+        Some(clients) => clients.into_iter().map(|c| c.selector.clone()).collect(),
+    };
+    // No client: no rule at all, so the Ingress policy admits nothing.
+    let ingress = if selectors.is_empty() {
+        Vec::new()
+    } else {
+        vec![NetworkPolicyIngressRule {
+            from: Some(
+                selectors
+                    .into_iter()
+                    .map(|labels| NetworkPolicyPeer {
+                        pod_selector: Some(LabelSelector {
+                            match_labels: Some(labels),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ports: Some(vec![NetworkPolicyPort {
+                port: Some(IntOrString::Int(port)),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+        }]
+    };
     NetworkPolicy {
         metadata: meta::object_meta(platform, kind, &names.workload, &names.workload),
         spec: Some(NetworkPolicySpec {
@@ -51,20 +83,7 @@ pub fn network_policy(
                 ..Default::default()
             }),
             policy_types: Some(vec!["Ingress".into()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(LabelSelector {
-                        match_labels: Some(clients),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }]),
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::Int(port)),
-                    protocol: Some("TCP".into()),
-                    ..Default::default()
-                }]),
-            }]),
+            ingress: Some(ingress),
             ..Default::default()
         }),
     }

@@ -16,8 +16,8 @@ pub const CLIENT_AUTH: &str = "none";
 /// What the model holds as the size of an adopted claim, which bakeryc never writes anywhere
 /// (the claim is not in the tree): the claim's own size stays whatever it is.
 const ADOPTED_STORAGE: &str = "1Gi";
-/// The `client_auth` values a cache can run with: `required` is refused (see validate).
-pub const CLIENT_AUTH_USABLE: &[&str] = &["none", "optional"];
+/// The `client_auth` values: `required` only with client certificates (see validate).
+pub const CLIENT_AUTH_USABLE: &[&str] = &["none", "optional", "required"];
 
 pub const STORAGE: Key = Key {
     doc: "Kubernetes quantity of the data volume (`1Gi`); required unless `[cache.adopt]` names an existing claim, and refused beside it",
@@ -56,8 +56,8 @@ pub static TABLE: Table = Table {
             name: "client_auth",
             kind: Kind::Str(Format::Choice(CLIENT_AUTH_USABLE)),
             required: Required::No,
-            default: Default::Str(CLIENT_AUTH),
-            doc: "`none` or `optional` (Redis `tls-auth-clients no/optional`); `required` is refused because bakeryc issues no client certificates",
+            default: Default::Described("`required` under client certificates, else `none`"),
+            doc: "`none`, `optional` or `required` (Redis `tls-auth-clients no/optional/yes`); `required` only with client certificates, where it is the default",
             example: "\"none\"",
         },
         Key {
@@ -173,7 +173,7 @@ pub fn validate(
         .and_then(|s| check.storage_class(s));
     let resources = check.resources(&[section.resources.as_ref()], &RESOURCES);
     let client_auth = match &section.client_auth {
-        None => ClientAuth::from_name(CLIENT_AUTH),
+        None => Some(None),
         Some(written) => {
             let mode = check.choice(
                 written,
@@ -181,10 +181,20 @@ pub fn validate(
                 ClientAuth::NAMES,
                 ClientAuth::from_name,
             );
-            if mode == Some(ClientAuth::Required) {
+            // Under client certificates (anywhere), `required` is what the cache runs with.
+            let certificates = raw
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_certificates.as_ref())
+                .is_some_and(|c| c.value)
+                || raw
+                    .environments
+                    .iter()
+                    .any(|e| e.client_certificates.as_ref().is_some_and(|c| c.value));
+            if mode == Some(ClientAuth::Required) && !certificates {
                 check.report(&written.span, &diagnostic::Kind::ClientAuthRequired);
             }
-            mode
+            mode.map(Some)
         }
     };
     let cache = (|| {

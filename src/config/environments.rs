@@ -39,6 +39,14 @@ pub static TABLE: Table = Table {
             example: "[\"4F:2A:8C:11:0B:9E:77:D3:5A:60:C2:18:E4:93:AB:0F:6D:21:C8:5E:99:3B:07:F1:A4:62:DE:80:13:5C:B7:2E\"]",
         },
         Key {
+            name: "client_certificates",
+            kind: Kind::Bool,
+            required: Required::No,
+            default: Default::Described("`[tls] client_certificates`"),
+            doc: "whether servers demand client certificates in E",
+            example: "true",
+        },
+        Key {
             name: "database",
             kind: Kind::Named(&DATABASE),
             required: Required::No,
@@ -100,6 +108,7 @@ pub struct RawEnvironment {
     pub defaults: RawPlacement,
     /// SHA-256 fingerprints of CAs trusted beyond bakeryc's own.
     pub trusted_cas: Option<Sp<Vec<Sp<String>>>>,
+    pub client_certificates: Option<Sp<bool>>,
     pub databases: Vec<(Sp<String>, RawPlacement)>,
     pub cache: Option<RawPlacement>,
     pub destination: Option<super::gitops::RawDestination>,
@@ -120,6 +129,7 @@ pub fn read(name: Sp<String>, env: &mut Fields<'_, '_, '_>) -> RawEnvironment {
         name,
         defaults: placement_keys(env),
         trusted_cas: env.string_array("trusted_cas"),
+        client_certificates: env.boolean("client_certificates"),
         databases: env
             .table("database", |dbs| {
                 dbs.each_table(|name, db| (name, placement_keys(db)))
@@ -212,6 +222,17 @@ pub fn validate(
                 databases: placements,
                 cache: cache_placement,
                 trusted_cas,
+                client_certificates: env
+                    .client_certificates
+                    .as_ref()
+                    .map(|c| c.value)
+                    .or_else(|| {
+                        raw.tls
+                            .as_ref()
+                            .and_then(|t| t.client_certificates.as_ref())
+                            .map(|c| c.value)
+                    })
+                    .unwrap_or(false),
             }),
             _ => ok = false,
         }

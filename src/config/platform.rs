@@ -22,7 +22,7 @@ pub static TABLE: Table = Table {
             kind: Kind::Str(Format::Label),
             required: Required::Yes,
             default: Default::None,
-            doc: "DNS-1123 label; `app.kubernetes.io/part-of`; clients must carry this label to pass the NetworkPolicies",
+            doc: "DNS-1123 label; `app.kubernetes.io/part-of`; without `[[client]]`, clients must carry this label to pass the NetworkPolicies",
             example: "\"bakery-ia\"",
         },
         Key {

@@ -147,6 +147,7 @@ fn string(format: &Format) -> Value {
             "pattern": LABEL_KEY,
             "not": {"enum": MANAGED_LABELS},
         }),
+        Format::SelectorKey => json!({"type": "string", "pattern": LABEL_KEY}),
         Format::LabelValue => json!({"type": "string", "pattern": LABEL_VALUE}),
         Format::Choice(names) => json!({"type": "string", "enum": names}),
     }

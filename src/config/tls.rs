@@ -50,6 +50,14 @@ pub static TABLE: Table = Table {
             example: "\"cert-manager\"",
         },
         Key {
+            name: "client_certificates",
+            kind: Kind::Bool,
+            required: Required::No,
+            default: Default::Bool(false),
+            doc: "mutual TLS: each `[[client]]` gets a certificate (CN = its role), and PostgreSQL and Redis demand it besides the password; per environment too",
+            example: "true",
+        },
+        Key {
             name: "min_version",
             kind: Kind::Str(Format::Choice(VERSIONS)),
             required: Required::No,
@@ -182,6 +190,7 @@ pub static SERVER: Table = Table {
 pub struct RawTls {
     pub span: Span,
     pub provider: Option<Sp<String>>,
+    pub client_certificates: Option<Sp<bool>>,
     pub cert_manager: Option<RawCertManager>,
     pub min_version: Option<Sp<String>>,
     pub ca: Option<RawCa>,
@@ -221,6 +230,7 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawTls {
     RawTls {
         span: t.span.clone(),
         provider: t.string("provider"),
+        client_certificates: t.boolean("client_certificates"),
         cert_manager: t.table("cert_manager", |c| RawCertManager {
             span: c.span.clone(),
             issuer: c.table("issuer", |i| RawIssuer {
@@ -364,6 +374,7 @@ pub fn validate(raw: &RawConfig, check: &mut Checker) -> Option<TlsPolicy> {
     }
     Some(TlsPolicy {
         provider: provider?,
+        client_certificates: section.client_certificates.is_some_and(|c| c.value),
         min_version: min_version?,
         ca: CaPolicy {
             common_name: common_name?,

@@ -201,6 +201,36 @@ pub enum Kind {
         written: String,
         problem: String,
     },
+    /// A `[[client]]` name declared twice.
+    DuplicateClient {
+        name: String,
+        first: Range<usize>,
+    },
+    /// A client named like a workload, a role or a built-in user (`by` says which).
+    ClientNameTaken {
+        name: String,
+        by: String,
+    },
+    ClientUnknownDatabase {
+        client: String,
+        database: String,
+        declared: Vec<String>,
+        near: Option<String>,
+    },
+    ClientWithoutCache {
+        client: String,
+    },
+    /// No databases and no cache.
+    ClientReachesNothing {
+        client: String,
+        example: String,
+    },
+    /// `selector = {}`: it would select every pod of the namespace.
+    EmptySelector,
+    /// With `[[client]]` declared, no client reaches this database.
+    DatabaseWithoutClient {
+        database: String,
+    },
     /// The cache is named like a database's workload (`orders-db`).
     CacheReplacesDatabase {
         cache: String,
@@ -1003,6 +1033,66 @@ impl Kind {
                 "not a label value",
             )
             .help("write at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or \"\""),
+            Self::DuplicateClient { name, first } => Text {
+                secondary: vec![(first.clone(), "first declared here".to_owned())],
+                ..Text::error(
+                    Code::DuplicateClient,
+                    format!("client `{name}` is declared twice"),
+                    "declared again here",
+                )
+                .help("merge the two [[client]] entries: list every database in one `databases`")
+            },
+            Self::ClientNameTaken { name, by } => Text::error(
+                Code::ClientNameTaken,
+                format!("client `{name}` would take the name of {by}"),
+                "name already in use",
+            )
+            .help("name the client after the service, e.g. \"orders-service\""),
+            Self::ClientUnknownDatabase {
+                client,
+                database,
+                declared,
+                near,
+            } => Text::error(
+                Code::ClientUnknownTarget,
+                format!("client `{client}` names database `{database}`, which is not declared"),
+                "no [[database]] has this name",
+            )
+            .help(did_you_mean(
+                near.as_ref().map(|n| format!("`{n}`")),
+                &format!("declared databases: {}", declared.join(", ")),
+            )),
+            Self::ClientWithoutCache { client } => Text::error(
+                Code::ClientUnknownTarget,
+                format!("client `{client}` reaches the cache, but no [cache] is declared"),
+                "there is no [cache]",
+            )
+            .help("declare a [cache], or remove `cache = true`"),
+            Self::ClientReachesNothing { client, example } => Text::error(
+                Code::ClientReachesNothing,
+                format!("client `{client}` reaches no database and not the cache"),
+                "nothing to reach",
+            )
+            .help(format!(
+                "add what it connects to, e.g. `databases = [\"{example}\"]` or `cache = true`, or remove the [[client]]"
+            )),
+            Self::EmptySelector => Text::error(
+                Code::EmptySelector,
+                "an empty selector would admit every pod of the namespace",
+                "selects every pod",
+            )
+            .help("name the labels of the service's pods, e.g. selector = { app = \"orders\" }, or remove `selector` to use app.kubernetes.io/name = <name>"),
+            Self::DatabaseWithoutClient { database } => Text {
+                severity: Severity::Warning,
+                ..Text::error(
+                    Code::DatabaseWithoutClient,
+                    format!("no [[client]] reaches database `{database}`: its network policy admits no pod"),
+                    "no client declares it",
+                )
+                .help(format!(
+                    "add \"{database}\" to the `databases` of the service that uses it, or remove the database"
+                ))
+            },
             Self::CacheReplacesDatabase {
                 cache,
                 database,
@@ -1085,7 +1175,7 @@ impl Kind {
                 "client_auth = \"required\" locks every client out",
                 "Redis would demand a client certificate",
             )
-            .help("bakeryc issues no client certificates, so no service could connect: use client_auth = \"none\" (password + server-verified TLS) or \"optional\""),
+            .help("without `[tls] client_certificates = true` bakeryc issues no client certificates, so no service could connect: use client_auth = \"none\" (password + server-verified TLS) or \"optional\", or declare client certificates"),
             Self::LongCaValidity { period } => Text {
                 severity: Severity::Warning,
                 ..Text::error(

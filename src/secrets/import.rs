@@ -260,6 +260,7 @@ fn workload_named(platform: &Platform, name: &str) -> Option<String> {
         let declared = match w {
             Workload::Database(db) => vec![db.name.to_string(), format!("{}-db", db.name)],
             Workload::Cache(cache) => vec![cache.name.to_string()],
+            Workload::Client(client) => vec![client.name.to_string()],
         };
         declared
             .into_iter()

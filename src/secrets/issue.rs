@@ -136,7 +136,10 @@ pub(super) fn certificates(
                 )
             }
         };
-        let cert = signer.server_certificate(&names.service, &key)?;
+        let cert = match workload {
+            Workload::Client(client) => signer.client_certificate(&client.role_name(), &key)?,
+            _ => signer.server_certificate(&names.service, &key)?,
+        };
         issued.file(&leaf_cert_path(&names.workload), cert);
         issued.record(names.tls_secret, Some(&names.workload), change);
     }
@@ -350,6 +353,29 @@ struct Signer<'a> {
 }
 
 impl Signer<'_> {
+    /// The certificate of a declared client, for `key`: CN = its role (PostgreSQL's
+    /// `clientcert=verify-full` compares them), extended key usage clientAuth, the key type and
+    /// lifetime of `[tls.server]`, no SANs.
+    fn client_certificate(&self, role: &str, key: &KeyPair) -> Result<String, SecretsError> {
+        let platform = self.platform;
+        let not_after = add_period(self.now, &platform.tls.server.validity)?.min(self.ca_not_after);
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, role);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, platform.name.as_str());
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(serial()?);
+        params.not_before = offset(backdated(self.now))?;
+        params.not_after = offset(not_after)?;
+        let cert = params.signed_by(key, &self.issuer).map_err(crypto)?;
+        Ok(cert.pem())
+    }
+
     /// The certificate of a Service, for `key`, per `[tls.server]`.
     fn server_certificate(&self, service: &str, key: &KeyPair) -> Result<String, SecretsError> {
         let platform = self.platform;

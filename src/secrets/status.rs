@@ -339,7 +339,16 @@ fn server_entry(
         return entry;
     };
     describe(&mut entry, &cert, platform, now);
-    let expected = platform.service_dns_names(&names.service);
+    let client = match workload {
+        Workload::Client(client) => Some(client),
+        _ => None,
+    };
+    // A client certificate has no SANs: its CN is its role.
+    let expected = if client.is_some() {
+        Vec::new()
+    } else {
+        platform.service_dns_names(&names.service)
+    };
     let missing: Vec<&str> = expected
         .iter()
         .filter(|name| !entry.sans.contains(name))
@@ -362,12 +371,26 @@ fn server_entry(
         );
     }
     check_key_type(&mut entry, &cert, platform.tls.server.key, "[tls.server]");
-    let server_auth = cert
-        .extended_key_usage()
-        .ok()
-        .flatten()
-        .is_some_and(|eku| eku.value.server_auth);
-    if !server_auth {
+    let usage = cert.extended_key_usage().ok().flatten();
+    if let Some(client) = client {
+        if !usage.is_some_and(|eku| eku.value.client_auth) {
+            entry.flag(
+                State::Mismatch,
+                "it lacks the extended key usage clientAuth",
+            );
+        }
+        let role = client.role_name();
+        let cn_matches = cert
+            .subject()
+            .iter_common_name()
+            .any(|cn| cn.as_str().ok() == Some(role.as_str()));
+        if !cn_matches {
+            entry.flag(
+                State::Mismatch,
+                format!("its CN is not the client's role {role}: PostgreSQL would refuse it"),
+            );
+        }
+    } else if !usage.is_some_and(|eku| eku.value.server_auth) {
         entry.flag(
             State::Mismatch,
             "it lacks the extended key usage serverAuth",

@@ -1,0 +1,94 @@
+//! Per-environment mutual TLS: when an environment's `client_certificates` differs from `[tls]`,
+//! the patches of its overlay that make the servers demand (or stop demanding) client
+//! certificates: each database's pg_hba.conf with its pod's config digest, and Redis's
+//! `tls-auth-clients` in its arguments. Everything else (certificates, profiles) is the same in
+//! every environment, so the base carries it. It only adds files and patch references.
+
+use serde_json::json;
+
+use super::overlay::{PatchOperation, PatchRef, PatchTarget};
+use super::{Document, Tree, cache, config_files, database};
+use crate::model::{Environment, Platform};
+
+/// Adds the environment's mTLS patches to `tree` (its overlay already in it).
+pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut Tree) {
+    let wanted = environment.client_certificates;
+    if platform.clients.is_empty() || wanted == platform.tls.client_certificates {
+        return;
+    }
+    let dir = format!("overlays/{}", environment.name);
+    let mut patches = Vec::new();
+    let mut deployments = Vec::new();
+    for db in &platform.databases {
+        let names = db.names();
+        patches.push((
+            "ConfigMap",
+            names.config_map.clone(),
+            vec![replace(
+                "/data/pg_hba.conf",
+                json!(config_files::pg_hba_conf(platform, db, wanted)),
+            )],
+        ));
+        // A strategic-merge patch: the digest keeps the line `build` and the secret scan know.
+        deployments.push((
+            names.workload.clone(),
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": names.workload},
+                "spec": {"template": {"metadata": {"annotations": {
+                    "bakeryc.dev/config-digest": database::config_digest(platform, db, wanted),
+                }}}},
+            }),
+        ));
+    }
+    let mut documents: Vec<(&str, String, Document)> = patches
+        .into_iter()
+        .map(|(kind, name, ops)| (kind, name, Document::JsonPatch(ops)))
+        .chain(
+            deployments
+                .into_iter()
+                .map(|(name, patch)| ("Deployment", name, Document::StrategicMergePatch(patch))),
+        )
+        .collect();
+    if let Some(cache) = &platform.cache {
+        // Redis's arguments, its container named (never addressed by position).
+        let name = cache.names().workload;
+        let patch = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": {"template": {"spec": {"containers": [{
+                "name": cache::SERVER_CONTAINER,
+                "args": cache::redis_args_with(platform, cache, wanted),
+            }]}}},
+        });
+        documents.push(("Deployment", name, Document::StrategicMergePatch(patch)));
+    }
+    let mut references = Vec::new();
+    for (kind, name, document) in documents {
+        let path = format!("patches/mtls-{}-{name}.yaml", kind.to_ascii_lowercase());
+        tree.insert(format!("{dir}/{path}"), document);
+        references.push(PatchRef {
+            path,
+            target: PatchTarget {
+                kind,
+                name: Some(name),
+                label_selector: None,
+            },
+        });
+    }
+    if let Some(Document::Kustomization(kustomization)) =
+        tree.get_mut(&format!("{dir}/kustomization.yaml"))
+    {
+        kustomization.patches.extend(references);
+    }
+}
+
+fn replace(path: &str, value: serde_json::Value) -> PatchOperation {
+    PatchOperation {
+        op: "replace",
+        path: path.to_owned(),
+        value: Some(value),
+    }
+}

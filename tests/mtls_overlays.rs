@@ -1,0 +1,115 @@
+//! Client certificates per environment, as kustomize renders the overlays: where an environment
+//! demands them, every database's pg_hba.conf requires `clientcert=verify-full` for exactly its
+//! declared pairs, its pod's config digest differs (so the pods restart), and Redis runs
+//! `tls-auth-clients yes`; where it does not, none of that is there.
+
+mod common;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+
+fn rendered(fixture: &str, env: &str) -> Vec<serde_json::Value> {
+    let test = common::Test::fixture(fixture);
+    let out = test.join("generated");
+    bakeryc::output::write_tree(&out, &test.tree()).unwrap();
+    common::kustomize(&out.join("overlays").join(env))
+}
+
+fn find<T: serde::de::DeserializeOwned>(docs: &[serde_json::Value], kind: &str, name: &str) -> T {
+    let doc = docs
+        .iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind}/{name} missing"));
+    serde_json::from_value(doc.clone()).unwrap()
+}
+
+struct Seen {
+    hba: String,
+    digest: String,
+    redis_args: Vec<String>,
+}
+
+fn seen(fixture: &str, env: &str) -> Seen {
+    let docs = rendered(fixture, env);
+    let config: ConfigMap = find(&docs, "ConfigMap", "sales-db-config");
+    let database: Deployment = find(&docs, "Deployment", "sales-db");
+    let redis: Deployment = find(&docs, "Deployment", "redis");
+    let pod = redis.spec.unwrap().template.spec.unwrap();
+    Seen {
+        hba: config.data.unwrap()["pg_hba.conf"].clone(),
+        digest: database
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()["bakeryc.dev/config-digest"]
+            .clone(),
+        redis_args: pod
+            .containers
+            .iter()
+            .find(|c| c.name == "redis")
+            .unwrap()
+            .args
+            .clone()
+            .unwrap(),
+    }
+}
+
+fn tls_auth_clients(args: &[String]) -> &str {
+    let at = args.iter().position(|a| a == "--tls-auth-clients").unwrap();
+    &args[at + 1]
+}
+
+#[test]
+fn an_environment_demands_client_certificates_on_its_own() {
+    // [tls] client_certificates = false; prod = true.
+    let fixture = "tests/fixtures/clients/bakery.toml";
+    let (dev, prod) = (seen(fixture, "dev"), seen(fixture, "prod"));
+    for line in ["forecasting_service", "sales_service"] {
+        assert!(
+            prod.hba.contains(&format!(
+                "hostssl   sales_db  {line}  all  scram-sha-256 clientcert=verify-full"
+            )),
+            "{}",
+            prod.hba
+        );
+    }
+    assert_eq!(
+        prod.hba.matches("clientcert=verify-full").count(),
+        2,
+        "{}",
+        prod.hba
+    );
+    assert!(!dev.hba.contains("clientcert"), "{}", dev.hba);
+    assert!(
+        dev.hba
+            .contains("hostssl   sales_db  sales_service  all  scram-sha-256\n")
+    );
+    assert_ne!(
+        dev.digest, prod.digest,
+        "the pods restart with the new pg_hba.conf"
+    );
+    assert_eq!(tls_auth_clients(&prod.redis_args), "yes");
+    assert_eq!(tls_auth_clients(&dev.redis_args), "no");
+    // Everything else about Redis is the same in both.
+    let strip = |args: &[String]| {
+        let mut args = args.to_vec();
+        let at = args.iter().position(|a| a == "--tls-auth-clients").unwrap();
+        args.remove(at + 1);
+        args
+    };
+    assert_eq!(strip(&dev.redis_args), strip(&prod.redis_args));
+}
+
+#[test]
+fn an_environment_may_opt_out_of_client_certificates() {
+    // [tls] client_certificates = true; dev = false.
+    let fixture = "tests/fixtures/clients-cert-manager/bakery.toml";
+    let (dev, prod) = (seen(fixture, "dev"), seen(fixture, "prod"));
+    assert!(prod.hba.contains("clientcert=verify-full"), "{}", prod.hba);
+    assert!(!dev.hba.contains("clientcert"), "{}", dev.hba);
+    assert_eq!(tls_auth_clients(&prod.redis_args), "yes");
+    assert_eq!(tls_auth_clients(&dev.redis_args), "no");
+}
