@@ -1,8 +1,9 @@
 //! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, reconcile
 //! SQL), volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so
 //! two servers never share one data directory), whose postgres container applies the reconcile SQL
-//! at every start and reads the TLS Secret as mounted, re-read in place by the pod's reloader
-//! container when the Secret changes (no restart for a renewed certificate).
+//! at every start and reads the TLS Secret and its configuration as mounted, re-read in place by
+//! the pod's reloader container when they change (no restart for a renewed certificate, a
+//! pg_hba.conf edit or a setting PostgreSQL applies on reload).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +18,8 @@ use super::config_files::{self, CONFIG_DIR, PG_HBA_CONF, RECONCILE_SCRIPT, TLS_D
 use super::meta::{self, POSTGRES};
 use super::pod::{Lifetime, Pod};
 use super::{Object, client, network, pod, storage};
-use crate::model::{Database, PASSWORD_KEY, Platform};
+use crate::config::catalogue;
+use crate::model::{Database, PASSWORD_KEY, PgVersion, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
 pub const POSTGRES_UID: i64 = 70;
@@ -82,8 +84,7 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
     let mut metadata = meta::object_meta(platform, POSTGRES, &names.workload, &names.workload);
     metadata.annotations = meta::checkov_skips(&db.placement.image, true);
     let digest = meta::config_digest(&[
-        &config_files::postgresql_conf(platform, db),
-        PG_HBA_CONF,
+        &restart_settings(&config_files::postgresql_conf(platform, db), db.version),
         &config_files::reconcile_sql(db),
     ]);
     let template = pod::harden(Pod {
@@ -120,6 +121,40 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
     )
 }
 
+/// The lines of `conf` that set a parameter only a restart applies (context `postmaster`, or
+/// unknown: see [`catalogue::setting_context`]), sorted. Only they enter the pod template's
+/// config digest: a change to any other setting, or to pg_hba.conf, reaches the running server
+/// through the mounted ConfigMap and the reloader's `pg_reload_conf()`, without a restart. The
+/// reconcile SQL is in the digest too, since the postStart hook applies it only at start.
+pub fn restart_settings(conf: &str, version: PgVersion) -> String {
+    let mut lines: Vec<&str> = conf
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            setting_name(line).is_some_and(|name| {
+                catalogue::setting_context(version, name) == catalogue::Context::Restart
+            })
+        })
+        .collect();
+    lines.sort_unstable();
+    lines.iter().fold(String::new(), |mut text, line| {
+        text.push_str(line);
+        text.push('\n');
+        text
+    })
+}
+
+/// The parameter a postgresql.conf line sets (`name = value`), if it sets one.
+pub fn setting_name(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return None;
+    }
+    let (name, _) = line.split_once('=')?;
+    let name = name.trim();
+    (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
+}
+
 fn volumes(db: &Database) -> Vec<Volume> {
     let names = db.names();
     vec![
@@ -153,7 +188,8 @@ fn key_to_path(key: &str) -> KeyToPath {
     }
 }
 
-/// Makes the server re-read the TLS Secret in place when it changes ([`RELOAD_SCRIPT`]).
+/// Makes the server re-read the TLS Secret and its configuration files in place when they change
+/// ([`RELOAD_SCRIPT`]).
 fn reloader_container(db: &Database) -> Container {
     let command = [
         "sh",
@@ -170,7 +206,7 @@ fn reloader_container(db: &Database) -> Container {
     .to_vec();
     pod::reloader_container(
         db.placement.image.reference(),
-        &[("tls", TLS_DIR)],
+        &[("config", CONFIG_DIR), ("tls", TLS_DIR)],
         vec![
             pod::mount("credentials", PASSWORD_DIR, true),
             pod::mount("run", SOCKET_DIR, false),
