@@ -131,7 +131,7 @@ pub fn restart_settings(conf: &str, version: PgVersion) -> String {
         .lines()
         .map(str::trim)
         .filter(|line| {
-            setting_name(line).is_some_and(|name| {
+            catalogue::setting_name(line).is_some_and(|name| {
                 catalogue::setting_context(version, name) == catalogue::Context::Restart
             })
         })
@@ -142,17 +142,6 @@ pub fn restart_settings(conf: &str, version: PgVersion) -> String {
         text.push('\n');
         text
     })
-}
-
-/// The parameter a postgresql.conf line sets (`name = value`), if it sets one.
-pub fn setting_name(line: &str) -> Option<&str> {
-    let line = line.trim();
-    if line.starts_with('#') {
-        return None;
-    }
-    let (name, _) = line.split_once('=')?;
-    let name = name.trim();
-    (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
 
 fn volumes(db: &Database) -> Vec<Volume> {

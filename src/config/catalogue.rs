@@ -346,6 +346,17 @@ pub fn setting_context(version: PgVersion, name: &str) -> Context {
     pg_context(version, name).map_or(Context::Restart, Context::from_pg)
 }
 
+/// The parameter a postgresql.conf line sets (`name = value`), if it sets one.
+pub fn setting_name(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return None;
+    }
+    let (name, _) = line.split_once('=')?;
+    let name = name.trim();
+    (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
+}
+
 /// The extensions in the contrib set of PostgreSQL `version` (as the official images ship it).
 pub fn contrib_extensions(version: PgVersion) -> Vec<&'static str> {
     const ALWAYS: &[&str] = &[

@@ -15,14 +15,24 @@ use crate::model::{
 pub static TABLE: Table = Table {
     title: "[[database]]",
     doc: "overriding it for this database (also `[database.audit]`, `[database.settings]`)",
-    keys: &[Key {
-        name: "name",
-        kind: Kind::Str(Format::ServiceLabel),
-        required: Required::Yes,
-        default: Default::None,
-        doc: "DNS-1123 label starting with a letter (its Service is a DNS-1035 label), at most 48 characters (`<name>-db-credentials` must fit 63)",
-        example: "\"auth\"",
-    }],
+    keys: &[
+        Key {
+            name: "name",
+            kind: Kind::Str(Format::ServiceLabel),
+            required: Required::Yes,
+            default: Default::None,
+            doc: "DNS-1123 label starting with a letter (its Service is a DNS-1035 label), at most 48 characters (`<name>-db-credentials` must fit 63)",
+            example: "\"auth\"",
+        },
+        Key {
+            name: "retired",
+            kind: Kind::Bool,
+            required: Required::No,
+            default: Default::Bool(false),
+            doc: "compile nothing for this database any more, accepting that its volume claim leaves the tree (`build` refuses to drop a deployed database otherwise; see the README's plan section)",
+            example: "true",
+        },
+    ],
     inherits: Some(&postgres::TABLE),
     inline: false,
 };
@@ -31,6 +41,8 @@ pub static TABLE: Table = Table {
 pub struct RawDatabase {
     pub span: Span,
     pub name: Option<Sp<String>>,
+    /// `retired = true`: declared only to acknowledge that its deployed objects go away.
+    pub retired: Option<Sp<bool>>,
     pub settings: postgres::RawPostgres,
 }
 
@@ -38,6 +50,7 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
     RawDatabase {
         span: t.span.clone(),
         name: t.string("name"),
+        retired: t.boolean("retired"),
         settings: postgres::read(t),
     }
 }
@@ -170,6 +183,11 @@ fn declared(raw: &RawConfig, postgres: &RawPostgres, check: &mut Checker) -> Vec
             reported: &reported,
         };
         let database = layered.database(label, check);
+        if db.retired.as_ref().is_some_and(|r| r.value) {
+            // Checked like any database, compiled into nothing: `build` compares the tree on
+            // disk and lets this database's workload and volume claim go.
+            continue;
+        }
         result.push(DeclaredDatabase {
             database,
             name: name.clone(),

@@ -1,0 +1,765 @@
+//! What applying a new generated tree over an old one does to the running tier, per environment
+//! and per workload: restart (the pod template changes), reload (only files the pod mounts
+//! change, which its reloader applies in place), volume grows, new and removed workloads, changes
+//! with no effect on running pods, and the changes Kubernetes or PostgreSQL would refuse (a
+//! smaller or re-classed volume claim, a changed selector, a major version downgrade or an
+//! unacknowledged upgrade, a removed workload's orphaned volume). It classifies by object kind
+//! and file content, never by a list of today's objects, so objects other branches add are
+//! covered. Pure: both trees come in as values; reading them is output's job, printing cli's.
+
+pub mod refuse;
+mod tree;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::catalogue::setting_name;
+use crate::config::catalogue::{self, Context};
+use crate::model::PgVersion;
+use crate::render::Files;
+pub use tree::{BASE, Objects, environments};
+
+/// What a change does to a running workload, most serious first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// Kubernetes or PostgreSQL would refuse it; `build` fails with a diagnostic.
+    Refused,
+    /// The pod template changes: the pod is replaced and its connections drop.
+    Restart,
+    /// Files the pod mounts change; its reloader applies them in place, connections stay.
+    Reload,
+    /// A volume claim grows (online, when its StorageClass allows volume expansion).
+    VolumeGrows,
+    /// The workload is created.
+    New,
+    /// The workload is deleted.
+    Removed,
+    /// Labels, Services, policies, alerts, new objects: running pods are not touched.
+    NoEffect,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refused => "refused",
+            Self::Restart => "restart",
+            Self::Reload => "reload",
+            Self::VolumeGrows => "volume grows",
+            Self::New => "new",
+            Self::Removed => "removed",
+            Self::NoEffect => "no restart",
+        }
+    }
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason for a workload's effect.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Reason {
+    pub effect: Effect,
+    pub text: String,
+}
+
+/// What happens to one workload (or, for an object no workload owns, to that object).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub workload: String,
+    /// The most serious effect of its reasons.
+    pub effect: Effect,
+    pub reasons: Vec<Reason>,
+}
+
+/// What happens in one environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Environment {
+    pub name: String,
+    /// Changed workloads, most serious effect first, then by name.
+    pub changes: Vec<Change>,
+    /// How many workloads nothing happens to.
+    pub unchanged: usize,
+}
+
+/// A change that the cluster or the server would refuse.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "refusal", rename_all = "kebab-case")]
+pub enum Refusal {
+    /// Kubernetes refuses to make a PersistentVolumeClaim smaller.
+    Shrink {
+        claim: String,
+        from: String,
+        to: String,
+    },
+    /// `storageClassName` of a bound claim is immutable.
+    StorageClass {
+        claim: String,
+        from: String,
+        to: String,
+    },
+    /// A Deployment's (or StatefulSet's) selector is immutable.
+    Selector { workload: String },
+    /// PostgreSQL refuses to start on a data directory of a later major version.
+    Downgrade { from: u8, to: u8 },
+    /// A new major version cannot start on the old data directory without pg_upgrade or a
+    /// dump and restore (docs/upgrade.md).
+    MajorUpgrade { from: u8, to: u8 },
+    /// The workload is gone but its volume claim would be left behind.
+    Orphaned { claim: String },
+}
+
+/// A refusal where it happens.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Refused {
+    pub environment: String,
+    pub workload: String,
+    #[serde(flatten)]
+    pub refusal: Refusal,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shrink { from, to, .. } => write!(
+                f,
+                "the volume claim would shrink from {from} to {to}; Kubernetes refuses to shrink a claim"
+            ),
+            Self::StorageClass { from, to, .. } => write!(
+                f,
+                "the volume claim would move from storage class {from} to {to}; a claim's storage class is immutable"
+            ),
+            Self::Selector { workload } => write!(
+                f,
+                "the selector of {workload} would change; Kubernetes refuses (it is immutable)"
+            ),
+            Self::Downgrade { from, to } => write!(
+                f,
+                "PostgreSQL {to} would start on a data directory of PostgreSQL {from}; it refuses to"
+            ),
+            Self::MajorUpgrade { from, to } => write!(
+                f,
+                "PostgreSQL {to} cannot start on a data directory of PostgreSQL {from} without pg_upgrade or a dump and restore"
+            ),
+            Self::Orphaned { .. } => write!(
+                f,
+                "removed, and its volume claim (the data) would be orphaned"
+            ),
+        }
+    }
+}
+
+/// Everything a new tree does over an old one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub environments: Vec<Environment>,
+    /// Every refusal of every environment, sorted.
+    pub refusals: Vec<Refused>,
+}
+
+impl Plan {
+    /// Whether nothing changes anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.environments.iter().all(|e| e.changes.is_empty())
+    }
+}
+
+/// Compares the tree `new` would write with the tree `old` on disk (or at a git revision).
+pub fn plan(old: &Files, new: &Files) -> Plan {
+    let old_envs = environments(old);
+    let new_envs = environments(new);
+    let names: BTreeSet<&String> = old_envs.keys().chain(new_envs.keys()).collect();
+    let empty = Objects::new();
+    let mut environments = Vec::new();
+    let mut refusals = Vec::new();
+    for name in names {
+        let (env, refused) = environment(
+            name,
+            old_envs.get(name).unwrap_or(&empty),
+            new_envs.get(name).unwrap_or(&empty),
+        );
+        environments.push(env);
+        refusals.extend(refused);
+    }
+    refusals.sort();
+    refusals.dedup();
+    Plan {
+        environments,
+        refusals,
+    }
+}
+
+/// The pod template of a pod-bearing object, whatever its kind.
+fn template(object: &Value) -> Option<&Value> {
+    let spec = &object["spec"];
+    [&spec["template"], &spec["jobTemplate"]["spec"]["template"]]
+        .into_iter()
+        .find(|t| t.is_object())
+}
+
+/// Whether pods run continuously (a restart drops connections) rather than as scheduled tasks.
+fn is_server(object: &Value) -> bool {
+    object["spec"]["template"].is_object() && object["kind"] != "Job"
+}
+
+/// Which workload an object belongs to: its `app.kubernetes.io/instance` label, else its name.
+fn owner(object: &Value) -> String {
+    object["metadata"]["labels"]["app.kubernetes.io/instance"]
+        .as_str()
+        .or_else(|| object["metadata"]["name"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn environment(name: &str, old: &Objects, new: &Objects) -> (Environment, Vec<Refused>) {
+    // Objects grouped by the workload that owns them; objects without a workload stand alone.
+    let workloads: BTreeSet<String> = old
+        .values()
+        .chain(new.values())
+        .filter(|o| template(o).is_some())
+        .map(owner)
+        .collect();
+    let mut groups: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for (key, object) in old.iter().chain(new.iter()) {
+        let group = owner(object);
+        let group = if workloads.contains(&group) {
+            group
+        } else {
+            format!("{}/{}", key.0, key.1)
+        };
+        groups.entry(group).or_default().insert(key.clone());
+    }
+    let mut changes = Vec::new();
+    let mut refused = Vec::new();
+    let mut unchanged = 0;
+    for (group, keys) in &groups {
+        let mut reasons = if workloads.contains(group) {
+            workload(group, keys, old, new)
+        } else {
+            loose(keys, old, new)
+        };
+        reasons.sort();
+        reasons.dedup();
+        for reason in &mut reasons {
+            if let Some(refusal) = reason.refusal.take() {
+                refused.push(Refused {
+                    environment: name.to_owned(),
+                    workload: group.clone(),
+                    refusal,
+                });
+            }
+        }
+        let reasons: Vec<Reason> = reasons.into_iter().map(|r| r.reason).collect();
+        match reasons.iter().map(|r| r.effect).min() {
+            Some(effect) => changes.push(Change {
+                workload: group.clone(),
+                effect,
+                reasons,
+            }),
+            None if workloads.contains(group) => unchanged += 1,
+            None => {}
+        }
+    }
+    changes.sort_by(|a, b| (a.effect, &a.workload).cmp(&(b.effect, &b.workload)));
+    (
+        Environment {
+            name: name.to_owned(),
+            changes,
+            unchanged,
+        },
+        refused,
+    )
+}
+
+/// A reason, with the refusal behind it when it is one.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Found {
+    reason: Reason,
+    refusal: Option<Refusal>,
+}
+
+fn found(effect: Effect, text: impl Into<String>) -> Found {
+    Found {
+        reason: Reason {
+            effect,
+            text: text.into(),
+        },
+        refusal: None,
+    }
+}
+
+fn refusal(refusal: Refusal) -> Found {
+    Found {
+        reason: Reason {
+            effect: Effect::Refused,
+            text: refusal.to_string(),
+        },
+        refusal: Some(refusal),
+    }
+}
+
+fn label(key: &(String, String)) -> String {
+    format!("{} {}", key.0, key.1)
+}
+
+/// Objects no workload owns (certificates, alert rules, issuers): created, changed or deleted
+/// without touching a running pod.
+fn loose(keys: &BTreeSet<(String, String)>, old: &Objects, new: &Objects) -> Vec<Found> {
+    keys.iter()
+        .filter_map(|key| match (old.get(key), new.get(key)) {
+            (None, Some(_)) => Some(found(Effect::New, format!("new {}", label(key)))),
+            (Some(_), None) => Some(found(Effect::Removed, format!("{} removed", label(key)))),
+            (Some(a), Some(b)) if a != b => {
+                Some(found(Effect::NoEffect, format!("{} changed", label(key))))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The names of the ConfigMaps and Secrets a pod template mounts.
+fn mounted(template: &Value) -> BTreeSet<(String, String)> {
+    template["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|volume| {
+            let config = volume["configMap"]["name"]
+                .as_str()
+                .map(|n| ("ConfigMap".to_owned(), n.to_owned()));
+            let secret = volume["secret"]["secretName"]
+                .as_str()
+                .map(|n| ("Secret".to_owned(), n.to_owned()));
+            config.or(secret)
+        })
+        .collect()
+}
+
+/// The volume claims a pod template mounts.
+fn claims(template: &Value) -> BTreeSet<(String, String)> {
+    template["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|volume| volume["persistentVolumeClaim"]["claimName"].as_str())
+        .map(|name| ("PersistentVolumeClaim".to_owned(), name.to_owned()))
+        .collect()
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one walk over a workload's objects, in the order a reviewer reads them"
+)]
+fn workload(
+    name: &str,
+    keys: &BTreeSet<(String, String)>,
+    old: &Objects,
+    new: &Objects,
+) -> Vec<Found> {
+    let is_workload = |o: &&Value| template(o).is_some() && owner(o) == name;
+    let before = keys.iter().filter_map(|k| old.get(k)).find(is_workload);
+    let after = keys.iter().filter_map(|k| new.get(k)).find(is_workload);
+    let mut found = Vec::new();
+    let (before, after) = match (before, after) {
+        (None, None) => return found,
+        (None, Some(after)) => {
+            found.push(self::found(
+                Effect::New,
+                format!("new {}", after["kind"].as_str().unwrap_or("workload")),
+            ));
+            return found;
+        }
+        (Some(before), None) => {
+            if new.is_empty() {
+                // The whole environment goes: one decision, written in bakery.toml as such.
+                found.push(self::found(Effect::Removed, "removed with its environment"));
+                return found;
+            }
+            found.push(self::found(Effect::Removed, "removed"));
+            let template = template(before).unwrap_or(&Value::Null);
+            for claim in claims(template) {
+                if !new.contains_key(&claim) {
+                    found.push(refusal(Refusal::Orphaned { claim: claim.1 }));
+                }
+            }
+            return found;
+        }
+        (Some(before), Some(after)) => (before, after),
+    };
+    let (t_old, t_new) = (
+        template(before).unwrap_or(&Value::Null),
+        template(after).unwrap_or(&Value::Null),
+    );
+    let restarts = is_server(after);
+    let template_changed = t_old != t_new;
+    if before["spec"]["selector"] != after["spec"]["selector"] {
+        found.push(refusal(Refusal::Selector {
+            workload: name.to_owned(),
+        }));
+    }
+    if template_changed {
+        let effect = if restarts {
+            Effect::Restart
+        } else {
+            Effect::NoEffect
+        };
+        let suffix = if restarts { "" } else { " (from its next run)" };
+        for text in template_differences(t_old, t_new) {
+            found.push(self::found(effect, format!("{text}{suffix}")));
+        }
+    }
+    // Files the pod mounts: a setting's own context says restart or reload; other files reload
+    // unless the template changed with them (a file only read at start is in the config digest).
+    let versions = (major_version(t_old, old), major_version(t_new, new));
+    if let (Some(from), Some(to)) = versions {
+        if to < from {
+            found.push(refusal(Refusal::Downgrade { from, to }));
+        } else if to > from {
+            found.push(refusal(Refusal::MajorUpgrade { from, to }));
+        }
+    }
+    for key in mounted(t_old).union(&mounted(t_new)) {
+        let (Some(a), Some(b)) = (old.get(key), new.get(key)) else {
+            continue;
+        };
+        if a == b {
+            continue;
+        }
+        let version = versions
+            .1
+            .and_then(|major| PgVersion::new(i64::from(major)).ok());
+        for (file, text) in file_changes(&a["data"], &b["data"], version) {
+            let effect = match text.1 {
+                Some(Context::Restart) if restarts => Effect::Restart,
+                Some(Context::Reload) if restarts => Effect::Reload,
+                _ if !restarts => Effect::NoEffect,
+                _ if template_changed => Effect::Restart,
+                _ => Effect::Reload,
+            };
+            found.push(self::found(effect, format!("{file}: {}", text.0)));
+        }
+        if a["data"] == b["data"] {
+            found.push(self::found(
+                Effect::NoEffect,
+                format!("{} changed (not its data)", label(key)),
+            ));
+        }
+    }
+    let claimed = claims(t_old)
+        .union(&claims(t_new))
+        .cloned()
+        .collect::<BTreeSet<_>>();
+    for key in &claimed {
+        found.extend(volume(key, old.get(key), new.get(key)));
+    }
+    let shared: BTreeSet<_> = mounted(t_old).union(&mounted(t_new)).cloned().collect();
+    for key in keys {
+        if shared.contains(key) || claimed.contains(key) {
+            continue;
+        }
+        let (a, b) = (old.get(key), new.get(key));
+        let is_self =
+            a.is_some_and(|a| std::ptr::eq(a, before)) || b.is_some_and(|b| std::ptr::eq(b, after));
+        match (a, b) {
+            (None, Some(_)) => {
+                found.push(self::found(Effect::NoEffect, format!("new {}", label(key))));
+            }
+            (Some(_), None) => found.push(self::found(
+                Effect::NoEffect,
+                format!("{} removed", label(key)),
+            )),
+            (Some(a), Some(b)) if a != b => {
+                let mut a = a.clone();
+                let mut b = b.clone();
+                if is_self {
+                    // The template and selector are judged above; what is left is metadata.
+                    for v in [&mut a, &mut b] {
+                        if let Some(spec) = v["spec"].as_object_mut() {
+                            spec.remove("template");
+                            spec.remove("jobTemplate");
+                            spec.remove("selector");
+                        }
+                    }
+                }
+                if a != b {
+                    let what = if a["metadata"] == b["metadata"] {
+                        "changed"
+                    } else {
+                        "labels or annotations changed"
+                    };
+                    found.push(self::found(
+                        Effect::NoEffect,
+                        format!("{} {what}", label(key)),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// What differs between two pod templates, in words.
+fn template_differences(old: &Value, new: &Value) -> Vec<String> {
+    let mut texts = Vec::new();
+    if old["metadata"]["annotations"]["bakeryc.dev/config-digest"]
+        != new["metadata"]["annotations"]["bakeryc.dev/config-digest"]
+    {
+        texts.push(
+            "config digest (settings that need a restart, or files read only at start)".to_owned(),
+        );
+    }
+    let mut old_meta = old["metadata"].clone();
+    let mut new_meta = new["metadata"].clone();
+    for meta in [&mut old_meta, &mut new_meta] {
+        if let Some(annotations) = meta["annotations"].as_object_mut() {
+            annotations.remove("bakeryc.dev/config-digest");
+        }
+    }
+    if old_meta != new_meta {
+        texts.push("pod labels or annotations".to_owned());
+    }
+    for list in ["initContainers", "containers"] {
+        let by_name = |t: &Value| -> BTreeMap<String, Value> {
+            t["spec"][list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| (c["name"].as_str().unwrap_or_default().to_owned(), c.clone()))
+                .collect()
+        };
+        let (a, b) = (by_name(old), by_name(new));
+        for name in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+            match (a.get(name), b.get(name)) {
+                (Some(x), Some(y)) if x != y => {
+                    if x["image"] != y["image"] {
+                        texts.push(format!(
+                            "image of {name}: {} → {}",
+                            x["image"].as_str().unwrap_or("?"),
+                            y["image"].as_str().unwrap_or("?")
+                        ));
+                    }
+                    if x["resources"] != y["resources"] {
+                        texts.push(format!("resources of {name}"));
+                    }
+                    let mut x = x.clone();
+                    let mut y = y.clone();
+                    for c in [&mut x, &mut y] {
+                        if let Some(c) = c.as_object_mut() {
+                            c.remove("image");
+                            c.remove("resources");
+                        }
+                    }
+                    if x != y {
+                        texts.push(format!("container {name}"));
+                    }
+                }
+                (None, Some(_)) => texts.push(format!("new container {name}")),
+                (Some(_), None) => texts.push(format!("container {name} removed")),
+                _ => {}
+            }
+        }
+    }
+    let mut old_spec = old["spec"].clone();
+    let mut new_spec = new["spec"].clone();
+    for spec in [&mut old_spec, &mut new_spec] {
+        if let Some(spec) = spec.as_object_mut() {
+            spec.remove("initContainers");
+            spec.remove("containers");
+        }
+    }
+    if old_spec != new_spec {
+        texts.push("pod spec (volumes, security, scheduling)".to_owned());
+    }
+    texts
+}
+
+/// The PostgreSQL major version a pod runs, from the header bakeryc writes into the
+/// postgresql.conf it mounts (`(PostgreSQL 17)`); `None` for other pods.
+fn major_version(template: &Value, objects: &Objects) -> Option<u8> {
+    mounted(template)
+        .iter()
+        .filter_map(|key| objects.get(key))
+        .filter_map(|o| o["data"]["postgresql.conf"].as_str())
+        .find_map(|conf| {
+            let start = conf.find("(PostgreSQL ")? + "(PostgreSQL ".len();
+            let digits: String = conf[start..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+}
+
+/// The settings of a postgresql.conf, by name (the last assignment wins, as in PostgreSQL).
+fn settings(conf: &str) -> BTreeMap<String, String> {
+    conf.lines()
+        .filter_map(|line| {
+            let name = setting_name(line)?;
+            let value = line.split_once('=')?.1.trim();
+            Some((name.to_ascii_lowercase(), value.to_owned()))
+        })
+        .collect()
+}
+
+type FileChange = (String, (String, Option<Context>));
+
+/// The changes between two ConfigMap `data` maps: one per setting for a postgresql.conf (with its
+/// context in `version`), one per other file.
+fn file_changes(old: &Value, new: &Value, version: Option<PgVersion>) -> Vec<FileChange> {
+    let text = |data: &Value, key: &str| data[key].as_str().map(str::to_owned);
+    let keys: BTreeSet<String> = [old, new]
+        .iter()
+        .filter_map(|d| d.as_object())
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    let mut changes = Vec::new();
+    for key in keys {
+        let (a, b) = (text(old, &key), text(new, &key));
+        if a == b {
+            continue;
+        }
+        if let (Some(a), Some(b), Some(version), "postgresql.conf") =
+            (&a, &b, version, key.as_str())
+        {
+            let (a, b) = (settings(a), settings(b));
+            let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for name in names {
+                let (x, y) = (a.get(name), b.get(name));
+                if x == y {
+                    continue;
+                }
+                let context = catalogue::setting_context(version, name);
+                let level = match context {
+                    Context::Restart => "needs a restart",
+                    Context::Reload => "applied on reload",
+                };
+                let show = |v: Option<&String>| v.map_or("(default)", String::as_str).to_owned();
+                changes.push((
+                    key.clone(),
+                    (
+                        format!("{name} {} → {} ({level})", show(x), show(y)),
+                        Some(context),
+                    ),
+                ));
+            }
+            continue;
+        }
+        let what = match (&a, &b) {
+            (None, _) => "added",
+            (_, None) => "removed",
+            _ => "changed",
+        };
+        changes.push((key.clone(), (what.to_owned(), None)));
+    }
+    changes
+}
+
+/// What a volume claim's change does: grows, is refused, or nothing.
+fn volume(key: &(String, String), old: Option<&Value>, new: Option<&Value>) -> Vec<Found> {
+    let (Some(old), Some(new)) = (old, new) else {
+        return match new {
+            Some(_) if old.is_none() => {
+                vec![found(Effect::NoEffect, format!("new {}", label(key)))]
+            }
+            _ => Vec::new(),
+        };
+    };
+    let mut found = Vec::new();
+    let size = |v: &Value| {
+        v["spec"]["resources"]["requests"]["storage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (from, to) = (size(old), size(new));
+    match (quantity(&from), quantity(&to)) {
+        (Some(a), Some(b)) if b < a => found.push(refusal(Refusal::Shrink {
+            claim: key.1.clone(),
+            from,
+            to,
+        })),
+        (Some(a), Some(b)) if b > a => found.push(self::found(
+            Effect::VolumeGrows,
+            format!(
+                "{} grows {from} → {to} (its StorageClass must have allowVolumeExpansion: true)",
+                key.1
+            ),
+        )),
+        _ => {}
+    }
+    let class = |v: &Value| {
+        v["spec"]["storageClassName"]
+            .as_str()
+            .unwrap_or("(cluster default)")
+            .to_owned()
+    };
+    if class(old) != class(new) {
+        found.push(refusal(Refusal::StorageClass {
+            claim: key.1.clone(),
+            from: class(old),
+            to: class(new),
+        }));
+    }
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(spec) = v["spec"].as_object_mut() {
+            spec.remove("resources");
+            spec.remove("storageClassName");
+        }
+        v
+    };
+    if strip(old) != strip(new) {
+        found.push(self::found(
+            Effect::NoEffect,
+            format!("{} changed", label(key)),
+        ));
+    }
+    found
+}
+
+/// A Kubernetes quantity (`10Gi`, `500M`, `1.5Ti`, `1073741824`) in bytes.
+pub fn quantity(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: f64 = match unit {
+        "" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        _ => return None,
+    };
+    Some(number * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_compare_across_units() {
+        assert!(quantity("5Gi") < quantity("10Gi"));
+        assert!(quantity("1G") < quantity("1Gi"));
+        assert_eq!(quantity("1024Mi"), quantity("1Gi"));
+        assert_eq!(quantity("2Xi"), None);
+    }
+}
