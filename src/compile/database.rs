@@ -91,7 +91,7 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
         uid: POSTGRES_UID,
         lifetime: Lifetime::Server,
         metadata: ObjectMeta {
-            labels: Some(meta::labels(platform, POSTGRES, &names.workload)),
+            labels: Some(meta::pod_labels(platform, POSTGRES, &names.workload)),
             annotations: Some(BTreeMap::from([(
                 "bakeryc.dev/config-digest".to_owned(),
                 digest,
