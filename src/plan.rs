@@ -445,10 +445,7 @@ fn workload(
             found.push(self::found(effect, format!("{file}: {}", text.0)));
         }
         if a["data"] == b["data"] {
-            found.push(self::found(
-                Effect::NoEffect,
-                format!("{} changed (not its data)", label(key)),
-            ));
+            found.push(other_change(key, a, b));
         }
     }
     let claimed = claims(t_old)
@@ -488,19 +485,25 @@ fn workload(
                     }
                 }
                 if a != b {
-                    let what = if a["metadata"] == b["metadata"] {
-                        "changed"
-                    } else {
-                        "labels or annotations changed"
-                    };
-                    found.push(self::found(
-                        Effect::NoEffect,
-                        format!("{} {what}", label(key)),
-                    ));
+                    found.push(other_change(key, &a, &b));
                 }
             }
             _ => {}
         }
+    }
+    // One line for the labels of all its objects (a relabelling touches every one).
+    let kinds: BTreeSet<String> = found
+        .iter()
+        .filter_map(|f| f.reason.text.strip_prefix(LABELS_OF))
+        .map(str::to_owned)
+        .collect();
+    if !kinds.is_empty() {
+        found.retain(|f| !f.reason.text.starts_with(LABELS_OF));
+        let kinds: Vec<String> = kinds.into_iter().collect();
+        found.push(self::found(
+            Effect::NoEffect,
+            format!("labels or annotations of its {}", kinds.join(", ")),
+        ));
     }
     found
 }
@@ -525,6 +528,8 @@ fn template_differences(old: &Value, new: &Value) -> Vec<String> {
     if old_meta != new_meta {
         texts.push("pod labels or annotations".to_owned());
     }
+    // Image changes by (from, to): one line for the server and its helpers on the same image.
+    let mut images: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for list in ["initContainers", "containers"] {
         let by_name = |t: &Value| -> BTreeMap<String, Value> {
             t["spec"][list]
@@ -539,11 +544,11 @@ fn template_differences(old: &Value, new: &Value) -> Vec<String> {
             match (a.get(name), b.get(name)) {
                 (Some(x), Some(y)) if x != y => {
                     if x["image"] != y["image"] {
-                        texts.push(format!(
-                            "image of {name}: {} → {}",
-                            x["image"].as_str().unwrap_or("?"),
-                            y["image"].as_str().unwrap_or("?")
-                        ));
+                        let image = |v: &Value| v["image"].as_str().unwrap_or("?").to_owned();
+                        images
+                            .entry((image(x), image(y)))
+                            .or_default()
+                            .push(name.clone());
                     }
                     if x["resources"] != y["resources"] {
                         texts.push(format!("resources of {name}"));
@@ -565,6 +570,10 @@ fn template_differences(old: &Value, new: &Value) -> Vec<String> {
                 _ => {}
             }
         }
+    }
+    for ((from, to), mut names) in images {
+        names.sort();
+        texts.push(format!("image {from} → {to} ({})", names.join(", ")));
     }
     let mut old_spec = old["spec"].clone();
     let mut new_spec = new["spec"].clone();
@@ -715,13 +724,29 @@ fn volume(key: &(String, String), old: Option<&Value>, new: Option<&Value>) -> V
         }
         v
     };
-    if strip(old) != strip(new) {
-        found.push(self::found(
-            Effect::NoEffect,
-            format!("{} changed", label(key)),
-        ));
+    let (a, b) = (strip(old), strip(new));
+    if a != b {
+        found.push(other_change(key, &a, &b));
     }
     found
+}
+
+const LABELS_OF: &str = "labels or annotations of ";
+
+/// A change that touches no running pod: its metadata only (merged per workload), or more.
+fn other_change(key: &(String, String), a: &Value, b: &Value) -> Found {
+    let mut x = a.clone();
+    let mut y = b.clone();
+    for v in [&mut x, &mut y] {
+        if let Some(object) = v.as_object_mut() {
+            object.remove("metadata");
+        }
+    }
+    if x == y {
+        found(Effect::NoEffect, format!("{LABELS_OF}{}", key.0))
+    } else {
+        found(Effect::NoEffect, format!("{} changed", label(key)))
+    }
 }
 
 /// A Kubernetes quantity (`10Gi`, `500M`, `1.5Ti`, `1073741824`) in bytes.

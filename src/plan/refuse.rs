@@ -75,6 +75,13 @@ pub fn acknowledge(mut plan: Plan, ack: &Acknowledged) -> Plan {
                     *reason = accepted(&change.workload, reason);
                 }
             }
+            if change
+                .reasons
+                .iter()
+                .any(|r| r.effect == Effect::Removed && r.text.starts_with("retired"))
+            {
+                change.reasons.retain(|r| r.text != "removed");
+            }
             change.reasons.sort();
             change.effect = change
                 .reasons
