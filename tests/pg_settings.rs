@@ -6,6 +6,7 @@
 //! and `SELECT pg_reload_conf()` run: each one the catalogue calls reload is applied with
 //! `pending_restart` false, each one it calls restart keeps its value with `pending_restart` true.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -236,10 +237,12 @@ fn reload_level_settings_apply_on_reload_and_restart_level_ones_wait_for_a_resta
         .iter()
         .map(|(name, _)| server.setting(name))
         .collect();
-    let text: String = SAMPLE
+    let text = SAMPLE
         .iter()
-        .map(|(name, value)| format!("{name} = {value}\n"))
-        .collect();
+        .fold(String::new(), |mut text, (name, value)| {
+            let _ = writeln!(text, "{name} = {value}");
+            text
+        });
     fs::write(&server.conf, text).unwrap();
     assert_eq!(server.sql("SELECT pg_reload_conf()").trim(), "t");
     // The postmaster re-reads the file asynchronously: wait until a reload-level one shows.
