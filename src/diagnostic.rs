@@ -455,13 +455,13 @@ header (reported as an unknown key) or `[database]` with single brackets.";
 but never shrink one: applying the smaller size fails at sync time, and a tool that deleted and \
 recreated the claim to get there would lose the data. `bakeryc build` compares the new tree with \
 the generated/ tree on disk and refuses. To really use less space, create a new database, move \
-the data (pg_dump/pg_restore, docs/restore.md) and retire the old one (`retired = true`).";
+the data (pg_dump/pg_restore, docs/upgrade.md) and retire the old one (`retired = true`).";
     StorageClassChange => "bakery::plan::storage-class-change",
         "keep the deployed storage_class, or move the data to a new database",
         "A PersistentVolumeClaim's storageClassName is immutable once it is bound: applying another \
 class fails at sync time, and recreating the claim would start the database on an empty volume. \
 `bakeryc build` compares the new tree with the generated/ tree on disk and refuses. To move to \
-another class, create a new database on it, restore a backup into it (docs/restore.md) and retire \
+another class, create a new database on it, restore a backup into it (docs/upgrade.md) and retire \
 the old one (`retired = true`).";
     SelectorChange => "bakery::plan::selector-change",
         "keep the workload's selector labels",
@@ -474,7 +474,7 @@ must be deleted by hand first.";
         "PostgreSQL refuses to start on a data directory written by another major version (`database \
 files are incompatible with server`): a lower `version` would leave the pod crash-looping, and no \
 tool downgrades a data directory in place. To go back, restore a dump into a new database of \
-the older version (docs/restore.md).";
+the older version (docs/upgrade.md).";
     MajorUpgrade => "bakery::plan::major-upgrade",
         "follow the upgrade procedure in docs/upgrade.md, then build with --allow-major-upgrade",
         "A new PostgreSQL major version cannot start on the old data directory: the data must first be \
@@ -488,7 +488,7 @@ is under way, for this one build.";
 database under the new name) leaves its PersistentVolumeClaim, with the data, out of the tree: \
 a pruning sync deletes it and the volume follows its reclaim policy. `bakeryc build` compares the \
 new tree with the generated/ tree on disk and refuses. If the database is really gone, keep its \
-[[database]] with `retired = true` for one build (back it up first, docs/restore.md); to rename \
+[[database]] with `retired = true` for one build (back it up first, docs/upgrade.md); to rename \
 one, create the new name, restore the data into it, then retire the old name.";
 }
 
