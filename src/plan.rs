@@ -352,46 +352,151 @@ fn claims(template: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "one walk over a workload's objects, in the order a reviewer reads them"
-)]
+/// Whether a kind runs pods that serve continuously (rather than scheduled tasks).
+fn is_server_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+    )
+}
+
+/// One workload: its pod-bearing objects (the server, and any task such as a backup CronJob
+/// labelled with the same instance), the files and claims they mount, and its other objects.
 fn workload(
     name: &str,
     keys: &BTreeSet<(String, String)>,
     old: &Objects,
     new: &Objects,
 ) -> Vec<Found> {
-    let is_workload = |o: &&Value| template(o).is_some() && owner(o) == name;
-    let before = keys.iter().filter_map(|k| old.get(k)).find(is_workload);
-    let after = keys.iter().filter_map(|k| new.get(k)).find(is_workload);
+    let bearers: Vec<&(String, String)> = keys
+        .iter()
+        .filter(|k| {
+            old.get(*k)
+                .or_else(|| new.get(*k))
+                .and_then(template)
+                .is_some()
+        })
+        .collect();
+    let in_old = bearers.iter().any(|k| old.contains_key(*k));
+    let in_new = bearers.iter().any(|k| new.contains_key(*k));
     let mut found = Vec::new();
-    let (before, after) = match (before, after) {
-        (None, None) => return found,
-        (None, Some(after)) => {
+    let templates = |objects: &Objects| -> Vec<Value> {
+        bearers
+            .iter()
+            .filter_map(|k| objects.get(*k).and_then(template).cloned())
+            .collect()
+    };
+    match (in_old, in_new) {
+        (false, false) => return found,
+        (false, true) => {
+            let kinds: BTreeSet<&str> = bearers
+                .iter()
+                .filter(|k| new.contains_key(*k))
+                .map(|k| k.0.as_str())
+                .collect();
+            let kinds: Vec<&str> = kinds.into_iter().collect();
             found.push(self::found(
                 Effect::New,
-                format!("new {}", after["kind"].as_str().unwrap_or("workload")),
+                format!("new {}", kinds.join(", ")),
             ));
             return found;
         }
-        (Some(before), None) => {
+        (true, false) => {
             if new.is_empty() {
                 // The whole environment goes: one decision, written in bakery.toml as such.
                 found.push(self::found(Effect::Removed, "removed with its environment"));
                 return found;
             }
             found.push(self::found(Effect::Removed, "removed"));
-            let template = template(before).unwrap_or(&Value::Null);
-            for claim in claims(template) {
+            let claims: BTreeSet<_> = templates(old).iter().flat_map(claims).collect();
+            for claim in claims {
                 if !new.contains_key(&claim) {
                     found.push(refusal(Refusal::Orphaned { claim: claim.1 }));
                 }
             }
             return found;
         }
-        (Some(before), Some(after)) => (before, after),
-    };
+        (true, true) => {}
+    }
+    let mut shared = BTreeSet::new();
+    let mut claimed = BTreeSet::new();
+    for t in templates(old).iter().chain(&templates(new)) {
+        shared.extend(mounted(t));
+        claimed.extend(claims(t));
+    }
+    for key in &bearers {
+        // The server named after the workload speaks for it; any other pod-bearing object of
+        // the workload (a task) says which one it is.
+        let primary = is_server_kind(&key.0) && key.1 == name;
+        let prefix = if primary {
+            String::new()
+        } else {
+            format!("{}: ", label(key))
+        };
+        match (old.get(*key), new.get(*key)) {
+            (Some(before), Some(after)) => {
+                let mut more = pod_bearer(name, before, after, old, new);
+                for f in &mut more {
+                    f.reason.text.insert_str(0, &prefix);
+                }
+                found.extend(more);
+            }
+            (None, Some(_)) => {
+                found.push(self::found(Effect::NoEffect, format!("new {}", label(key))));
+            }
+            (Some(_), None) => found.push(self::found(
+                Effect::NoEffect,
+                format!("{} removed", label(key)),
+            )),
+            (None, None) => {}
+        }
+    }
+    for key in &claimed {
+        found.extend(volume(key, old.get(key), new.get(key)));
+    }
+    for key in keys {
+        if shared.contains(key) || claimed.contains(key) || bearers.contains(&key) {
+            continue;
+        }
+        match (old.get(key), new.get(key)) {
+            (None, Some(_)) => {
+                found.push(self::found(Effect::NoEffect, format!("new {}", label(key))));
+            }
+            (Some(_), None) => found.push(self::found(
+                Effect::NoEffect,
+                format!("{} removed", label(key)),
+            )),
+            (Some(a), Some(b)) if a != b => found.push(other_change(key, a, b)),
+            _ => {}
+        }
+    }
+    // One line for the labels of all its objects (a relabelling touches every one).
+    let kinds: BTreeSet<String> = found
+        .iter()
+        .filter_map(|f| f.reason.text.strip_prefix(LABELS_OF))
+        .map(str::to_owned)
+        .collect();
+    if !kinds.is_empty() {
+        found.retain(|f| !f.reason.text.starts_with(LABELS_OF));
+        let kinds: Vec<String> = kinds.into_iter().collect();
+        found.push(self::found(
+            Effect::NoEffect,
+            format!("labels or annotations of its {}", kinds.join(", ")),
+        ));
+    }
+    found
+}
+
+/// What changes for one pod-bearing object present in both trees: its selector, its pod
+/// template, the PostgreSQL major version it runs, the ConfigMaps it mounts, its own metadata.
+fn pod_bearer(
+    name: &str,
+    before: &Value,
+    after: &Value,
+    old: &Objects,
+    new: &Objects,
+) -> Vec<Found> {
+    let mut found = Vec::new();
     let (t_old, t_new) = (
         template(before).unwrap_or(&Value::Null),
         template(after).unwrap_or(&Value::Null),
@@ -414,8 +519,6 @@ fn workload(
             found.push(self::found(effect, format!("{text}{suffix}")));
         }
     }
-    // Files the pod mounts: a setting's own context says restart or reload; other files reload
-    // unless the template changed with them (a file only read at start is in the config digest).
     let versions = (major_version(t_old, old), major_version(t_new, new));
     if let (Some(from), Some(to)) = versions {
         if to < from {
@@ -424,6 +527,8 @@ fn workload(
             found.push(refusal(Refusal::MajorUpgrade { from, to }));
         }
     }
+    // Files the pod mounts: a setting's own context says restart or reload; other files reload
+    // unless the template changed with them (a file only read at start is in the config digest).
     for key in mounted(t_old).union(&mounted(t_new)) {
         let (Some(a), Some(b)) = (old.get(key), new.get(key)) else {
             continue;
@@ -448,62 +553,26 @@ fn workload(
             found.push(other_change(key, a, b));
         }
     }
-    let claimed = claims(t_old)
-        .union(&claims(t_new))
-        .cloned()
-        .collect::<BTreeSet<_>>();
-    for key in &claimed {
-        found.extend(volume(key, old.get(key), new.get(key)));
-    }
-    let shared: BTreeSet<_> = mounted(t_old).union(&mounted(t_new)).cloned().collect();
-    for key in keys {
-        if shared.contains(key) || claimed.contains(key) {
-            continue;
+    // The template and selector are judged above; what is left is its own metadata and spec.
+    let rest = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(spec) = v["spec"].as_object_mut() {
+            spec.remove("template");
+            spec.remove("jobTemplate");
+            spec.remove("selector");
         }
-        let (a, b) = (old.get(key), new.get(key));
-        let is_self =
-            a.is_some_and(|a| std::ptr::eq(a, before)) || b.is_some_and(|b| std::ptr::eq(b, after));
-        match (a, b) {
-            (None, Some(_)) => {
-                found.push(self::found(Effect::NoEffect, format!("new {}", label(key))));
-            }
-            (Some(_), None) => found.push(self::found(
-                Effect::NoEffect,
-                format!("{} removed", label(key)),
-            )),
-            (Some(a), Some(b)) if a != b => {
-                let mut a = a.clone();
-                let mut b = b.clone();
-                if is_self {
-                    // The template and selector are judged above; what is left is metadata.
-                    for v in [&mut a, &mut b] {
-                        if let Some(spec) = v["spec"].as_object_mut() {
-                            spec.remove("template");
-                            spec.remove("jobTemplate");
-                            spec.remove("selector");
-                        }
-                    }
-                }
-                if a != b {
-                    found.push(other_change(key, &a, &b));
-                }
-            }
-            _ => {}
-        }
-    }
-    // One line for the labels of all its objects (a relabelling touches every one).
-    let kinds: BTreeSet<String> = found
-        .iter()
-        .filter_map(|f| f.reason.text.strip_prefix(LABELS_OF))
-        .map(str::to_owned)
-        .collect();
-    if !kinds.is_empty() {
-        found.retain(|f| !f.reason.text.starts_with(LABELS_OF));
-        let kinds: Vec<String> = kinds.into_iter().collect();
-        found.push(self::found(
-            Effect::NoEffect,
-            format!("labels or annotations of its {}", kinds.join(", ")),
-        ));
+        v
+    };
+    let (a, b) = (rest(before), rest(after));
+    if a != b {
+        let key = (
+            after["kind"].as_str().unwrap_or_default().to_owned(),
+            after["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        found.push(other_change(&key, &a, &b));
     }
     found
 }

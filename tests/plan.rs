@@ -293,3 +293,98 @@ fn against_a_git_revision_reads_the_tree_at_that_commit_without_a_checkout() {
     assert_eq!(git(test.path(), &["status", "--porcelain"]), "");
     test.run(&["plan", "--against", "no-such-rev"]).status(2);
 }
+
+/// Effects of one environment of an in-memory plan, with the reasons' texts.
+fn in_memory(
+    old: &bakeryc::render::Files,
+    new: &bakeryc::render::Files,
+) -> BTreeMap<String, (String, Vec<String>)> {
+    let plan = bakeryc::plan::plan(old, new);
+    let env = plan.environments.iter().find(|e| e.name == "dev").unwrap();
+    env.changes
+        .iter()
+        .map(|c| {
+            (
+                c.workload.clone(),
+                (
+                    c.effect.as_str().to_owned(),
+                    c.reasons.iter().map(|r| r.text.clone()).collect(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Classification reads object kinds and file contents, not a list of today's objects: a
+/// pg_hba.conf edit reloads; a task another feature adds to a workload (a backup CronJob with the
+/// database's instance label) restarts nothing, and its template change applies at its next run;
+/// an object no workload owns is new on its own.
+#[test]
+fn classification_is_by_kind_and_content() {
+    let old = common::tree(&case("base"));
+
+    let mut new = old.clone();
+    let file = new.get_mut("base/orders-db.yaml").unwrap();
+    let edited = file.replace(
+        "hostssl   all       all   0.0.0.0/0  scram-sha-256",
+        "hostssl   all       all   10.0.0.0/8 scram-sha-256",
+    );
+    assert_ne!(&edited, file, "pg_hba.conf is where the test expects it");
+    *file = edited;
+    let effects = in_memory(&old, &new);
+    assert_eq!(effects.len(), 1, "{effects:?}");
+    assert_eq!(effects["orders-db"].0, "reload", "{effects:?}");
+    assert_eq!(effects["orders-db"].1, ["pg_hba.conf: changed"]);
+
+    let cron = |image: &str| {
+        format!(
+            "---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: orders-db-backup
+  labels:
+    app.kubernetes.io/instance: orders-db
+spec:
+  schedule: '0 3 * * *'
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: backup
+            image: {image}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: billing-client
+spec:
+  podSelector: {{}}
+"
+        )
+    };
+    let mut with_task = old.clone();
+    with_task
+        .get_mut("base/orders-db.yaml")
+        .unwrap()
+        .push_str(&cron("pgbackrest:2.45"));
+    let effects = in_memory(&old, &with_task);
+    assert_eq!(effects["orders-db"].0, "no restart", "{effects:?}");
+    assert_eq!(effects["orders-db"].1, ["new CronJob orders-db-backup"]);
+    assert_eq!(effects["NetworkPolicy/billing-client"].0, "new");
+
+    let mut newer = with_task.clone();
+    let file = newer.get_mut("base/orders-db.yaml").unwrap();
+    *file = file.replace("pgbackrest:2.45", "pgbackrest:2.54");
+    let effects = in_memory(&with_task, &newer);
+    assert_eq!(effects.len(), 1, "{effects:?}");
+    assert_eq!(effects["orders-db"].0, "no restart");
+    assert_eq!(
+        effects["orders-db"].1,
+        [
+            "CronJob orders-db-backup: image pgbackrest:2.45 → pgbackrest:2.54 (backup) (from its next run)"
+        ]
+    );
+}
