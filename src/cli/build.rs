@@ -48,7 +48,12 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
     // deployed), fails the build before anything is written.
     let baseline =
         output::read_tree(&args.out).map_err(|e| Failure::io(format!("cannot read {out}"), e))?;
-    let refused = plan::refuse::refusals(&source, &baseline, &files, args.allow_major_upgrade);
+    // A first build or an unchanged tree can refuse nothing: skip parsing both trees.
+    let refused = if baseline.is_empty() || baseline == files {
+        Vec::new()
+    } else {
+        plan::refuse::refusals(&source, &baseline, &files, args.allow_major_upgrade)
+    };
     if !refused.is_empty() {
         let mut findings = findings.unwrap_or_else(|| Findings {
             path: args.config.config.clone(),
