@@ -82,6 +82,19 @@ fn apply_overlay(files: &Files, dir: &str, objects: &mut Objects) {
     else {
         return;
     };
+    // Objects the overlay adds itself (ExternalSecrets): every resource that is a file of it.
+    for resource in kustomization["resources"].as_array().into_iter().flatten() {
+        if let Some(text) = resource
+            .as_str()
+            .and_then(|path| files.get(&format!("{dir}/{path}")))
+        {
+            objects.extend(
+                documents(text)
+                    .into_iter()
+                    .filter_map(|object| Some((key(&object)?, object))),
+            );
+        }
+    }
     for patch in kustomization["patches"].as_array().into_iter().flatten() {
         let Some(text) = patch["path"]
             .as_str()
