@@ -20,7 +20,7 @@ use crate::config::catalogue::setting_name;
 use crate::config::catalogue::{self, Context};
 use crate::model::PgVersion;
 use crate::render::Files;
-pub use tree::{BASE, Objects, environments};
+pub use tree::{BASE, Objects, Tree, environments};
 
 /// What a change does to a running workload, most serious first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -170,21 +170,56 @@ impl Plan {
     }
 }
 
-/// Compares the tree `new` would write with the tree `old` on disk (or at a git revision).
+/// Compares the tree `new` would write with the tree `old` on disk (or at a git revision). Both
+/// trees are walked one base file at a time, so memory stays that of one file's objects per
+/// environment whatever the number of databases.
 pub fn plan(old: &Files, new: &Files) -> Plan {
-    let old_envs = environments(old);
-    let new_envs = environments(new);
-    let names: BTreeSet<&String> = old_envs.keys().chain(new_envs.keys()).collect();
-    let empty = Objects::new();
+    let (a, b) = (Tree::new(old), Tree::new(new));
+    let (a_envs, b_envs) = (a.environments(), b.environments());
+    let mut accs: BTreeMap<String, Accumulator> = a_envs
+        .union(&b_envs)
+        .map(|env| {
+            let same_overlay = a_envs.contains(env)
+                && b_envs.contains(env)
+                && a.overlay_text(env) == b.overlay_text(env);
+            (
+                env.clone(),
+                Accumulator {
+                    removed: !b_envs.contains(env),
+                    same_overlay,
+                    ..Accumulator::default()
+                },
+            )
+        })
+        .collect();
+    let paths: BTreeSet<&String> = a.base_files().iter().chain(b.base_files()).collect();
+    for path in paths {
+        let same_file = a.text(path) == b.text(path);
+        let fa = a.file(path);
+        // The same text parses to the same objects: parse it once.
+        let parsed;
+        let fb: &[Value] = if same_file {
+            &fa
+        } else {
+            parsed = b.file(path);
+            &parsed
+        };
+        for (env, acc) in &mut accs {
+            if same_file && acc.same_overlay {
+                // Nothing of this file changes here: only count its workloads.
+                acc.workloads
+                    .extend(fa.iter().filter(|o| template(o).is_some()).map(owner));
+                continue;
+            }
+            acc.add(&a.apply(env, &fa), &b.apply(env, fb));
+        }
+    }
     let mut environments = Vec::new();
     let mut refusals = Vec::new();
-    for name in names {
-        let (env, refused) = environment(
-            name,
-            old_envs.get(name).unwrap_or(&empty),
-            new_envs.get(name).unwrap_or(&empty),
-        );
-        environments.push(env);
+    for (env, mut acc) in accs {
+        acc.add(&a.overlay_objects(&env), &b.overlay_objects(&env));
+        let (environment, refused) = acc.finish(&env);
+        environments.push(environment);
         refusals.extend(refused);
     }
     refusals.sort();
@@ -192,6 +227,137 @@ pub fn plan(old: &Files, new: &Files) -> Plan {
     Plan {
         environments,
         refusals,
+    }
+}
+
+/// A changed object and its two versions (`None` where absent).
+type Loose = ((String, String), Option<Value>, Option<Value>);
+
+/// One environment's findings, gathered file by file.
+#[derive(Debug, Default)]
+struct Accumulator {
+    /// The environment is gone from the new tree.
+    removed: bool,
+    /// Its overlay is the same in both trees (so an unchanged base file changes nothing).
+    same_overlay: bool,
+    /// Findings by workload.
+    reasons: BTreeMap<String, Vec<Found>>,
+    /// Every workload seen, changed or not.
+    workloads: BTreeSet<String>,
+    /// Changed objects that no workload of their file owns (certificates, alert rules), kept
+    /// until every workload is known: they may belong to one declared in another file.
+    loose: Vec<Loose>,
+}
+
+impl Accumulator {
+    /// The objects of one part of the environment (a base file, or the overlay's own).
+    fn add(&mut self, old: &Objects, new: &Objects) {
+        let workloads: BTreeSet<String> = old
+            .values()
+            .chain(new.values())
+            .filter(|o| template(o).is_some())
+            .map(owner)
+            .collect();
+        let mut groups: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        for (key, object) in old.iter().chain(new.iter()) {
+            let group = owner(object);
+            if workloads.contains(&group) {
+                groups.entry(group).or_default().insert(key.clone());
+            } else if old.get(key) != new.get(key) && !self.loose.iter().any(|(k, ..)| k == key) {
+                self.loose
+                    .push((key.clone(), old.get(key).cloned(), new.get(key).cloned()));
+            }
+        }
+        for (group, keys) in &groups {
+            let found = workload(group, keys, old, new, self.removed);
+            self.reasons.entry(group.clone()).or_default().extend(found);
+        }
+        self.workloads.extend(workloads);
+    }
+
+    fn finish(mut self, name: &str) -> (Environment, Vec<Refused>) {
+        for (key, a, b) in std::mem::take(&mut self.loose) {
+            let owner = a.as_ref().or(b.as_ref()).map(owner).unwrap_or_default();
+            if self.workloads.contains(&owner) {
+                let reasons = self.reasons.entry(owner).or_default();
+                // A new or removed workload says so; its objects' details add nothing.
+                if reasons
+                    .iter()
+                    .all(|f| !matches!(f.reason.effect, Effect::New | Effect::Removed))
+                {
+                    reasons.push(match (&a, &b) {
+                        (None, _) => found(Effect::NoEffect, format!("new {}", label(&key))),
+                        (_, None) => found(Effect::NoEffect, format!("{} removed", label(&key))),
+                        (Some(a), Some(b)) => other_change(&key, a, b),
+                    });
+                }
+            } else {
+                let group = format!("{}/{}", key.0, key.1);
+                let f = match (&a, &b) {
+                    (None, _) => found(Effect::New, format!("new {}", label(&key))),
+                    (_, None) => found(Effect::Removed, format!("{} removed", label(&key))),
+                    (Some(_), Some(_)) => {
+                        found(Effect::NoEffect, format!("{} changed", label(&key)))
+                    }
+                };
+                self.reasons.entry(group).or_default().push(f);
+            }
+        }
+        let mut changes = Vec::new();
+        let mut refused = Vec::new();
+        for (group, mut reasons) in self.reasons {
+            merge_labels(&mut reasons);
+            reasons.sort();
+            reasons.dedup();
+            for reason in &mut reasons {
+                if let Some(refusal) = reason.refusal.take() {
+                    refused.push(Refused {
+                        environment: name.to_owned(),
+                        workload: group.clone(),
+                        refusal,
+                    });
+                }
+            }
+            let reasons: Vec<Reason> = reasons.into_iter().map(|r| r.reason).collect();
+            if let Some(effect) = reasons.iter().map(|r| r.effect).min() {
+                changes.push(Change {
+                    workload: group,
+                    effect,
+                    reasons,
+                });
+            }
+        }
+        let unchanged = self
+            .workloads
+            .iter()
+            .filter(|w| !changes.iter().any(|c| &c.workload == *w))
+            .count();
+        changes.sort_by(|a, b| (a.effect, &a.workload).cmp(&(b.effect, &b.workload)));
+        (
+            Environment {
+                name: name.to_owned(),
+                changes,
+                unchanged,
+            },
+            refused,
+        )
+    }
+}
+
+/// One line for the labels of all a workload's objects (a relabelling touches every one).
+fn merge_labels(found: &mut Vec<Found>) {
+    let kinds: BTreeSet<String> = found
+        .iter()
+        .filter_map(|f| f.reason.text.strip_prefix(LABELS_OF))
+        .map(str::to_owned)
+        .collect();
+    if !kinds.is_empty() {
+        found.retain(|f| !f.reason.text.starts_with(LABELS_OF));
+        let kinds: Vec<String> = kinds.into_iter().collect();
+        found.push(self::found(
+            Effect::NoEffect,
+            format!("labels or annotations of its {}", kinds.join(", ")),
+        ));
     }
 }
 
@@ -215,66 +381,6 @@ fn owner(object: &Value) -> String {
         .or_else(|| object["metadata"]["name"].as_str())
         .unwrap_or_default()
         .to_owned()
-}
-
-fn environment(name: &str, old: &Objects, new: &Objects) -> (Environment, Vec<Refused>) {
-    // Objects grouped by the workload that owns them; objects without a workload stand alone.
-    let workloads: BTreeSet<String> = old
-        .values()
-        .chain(new.values())
-        .filter(|o| template(o).is_some())
-        .map(owner)
-        .collect();
-    let mut groups: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
-    for (key, object) in old.iter().chain(new.iter()) {
-        let group = owner(object);
-        let group = if workloads.contains(&group) {
-            group
-        } else {
-            format!("{}/{}", key.0, key.1)
-        };
-        groups.entry(group).or_default().insert(key.clone());
-    }
-    let mut changes = Vec::new();
-    let mut refused = Vec::new();
-    let mut unchanged = 0;
-    for (group, keys) in &groups {
-        let mut reasons = if workloads.contains(group) {
-            workload(group, keys, old, new)
-        } else {
-            loose(keys, old, new)
-        };
-        reasons.sort();
-        reasons.dedup();
-        for reason in &mut reasons {
-            if let Some(refusal) = reason.refusal.take() {
-                refused.push(Refused {
-                    environment: name.to_owned(),
-                    workload: group.clone(),
-                    refusal,
-                });
-            }
-        }
-        let reasons: Vec<Reason> = reasons.into_iter().map(|r| r.reason).collect();
-        match reasons.iter().map(|r| r.effect).min() {
-            Some(effect) => changes.push(Change {
-                workload: group.clone(),
-                effect,
-                reasons,
-            }),
-            None if workloads.contains(group) => unchanged += 1,
-            None => {}
-        }
-    }
-    changes.sort_by(|a, b| (a.effect, &a.workload).cmp(&(b.effect, &b.workload)));
-    (
-        Environment {
-            name: name.to_owned(),
-            changes,
-            unchanged,
-        },
-        refused,
-    )
 }
 
 /// A reason, with the refusal behind it when it is one.
@@ -306,21 +412,6 @@ fn refusal(refusal: Refusal) -> Found {
 
 fn label(key: &(String, String)) -> String {
     format!("{} {}", key.0, key.1)
-}
-
-/// Objects no workload owns (certificates, alert rules, issuers): created, changed or deleted
-/// without touching a running pod.
-fn loose(keys: &BTreeSet<(String, String)>, old: &Objects, new: &Objects) -> Vec<Found> {
-    keys.iter()
-        .filter_map(|key| match (old.get(key), new.get(key)) {
-            (None, Some(_)) => Some(found(Effect::New, format!("new {}", label(key)))),
-            (Some(_), None) => Some(found(Effect::Removed, format!("{} removed", label(key)))),
-            (Some(a), Some(b)) if a != b => {
-                Some(found(Effect::NoEffect, format!("{} changed", label(key))))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// The names of the ConfigMaps and Secrets a pod template mounts.
@@ -367,6 +458,7 @@ fn workload(
     keys: &BTreeSet<(String, String)>,
     old: &Objects,
     new: &Objects,
+    env_removed: bool,
 ) -> Vec<Found> {
     let bearers: Vec<&(String, String)> = keys
         .iter()
@@ -402,7 +494,7 @@ fn workload(
             return found;
         }
         (true, false) => {
-            if new.is_empty() {
+            if env_removed {
                 // The whole environment goes: one decision, written in bakery.toml as such.
                 found.push(self::found(Effect::Removed, "removed with its environment"));
                 return found;
@@ -469,20 +561,6 @@ fn workload(
             (Some(a), Some(b)) if a != b => found.push(other_change(key, a, b)),
             _ => {}
         }
-    }
-    // One line for the labels of all its objects (a relabelling touches every one).
-    let kinds: BTreeSet<String> = found
-        .iter()
-        .filter_map(|f| f.reason.text.strip_prefix(LABELS_OF))
-        .map(str::to_owned)
-        .collect();
-    if !kinds.is_empty() {
-        found.retain(|f| !f.reason.text.starts_with(LABELS_OF));
-        let kinds: Vec<String> = kinds.into_iter().collect();
-        found.push(self::found(
-            Effect::NoEffect,
-            format!("labels or annotations of its {}", kinds.join(", ")),
-        ));
     }
     found
 }

@@ -1,10 +1,10 @@
-//! A generated tree (its files as values) to the objects each environment applies: the base
-//! objects with the overlay's patches applied, as `kubectl kustomize` would for the forms bakeryc
-//! writes (RFC 6902 operations on targets chosen by kind, name or label selector; strategic merge
+//! A generated tree (its files as values) to the objects each environment applies, one base file
+//! at a time: the base objects with the overlay's patches applied, as `kubectl kustomize` would
+//! for the forms bakeryc writes (RFC 6902 operations on targets chosen by kind, name or label selector; strategic merge
 //! patches whose lists of named items merge by `name`). It reads no disk and runs no kustomize:
 //! the plan must work on a tree read from git as well as on one just built.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -16,30 +16,155 @@ pub type Objects = BTreeMap<(String, String), Value>;
 /// The environment name used when a tree has no overlays.
 pub const BASE: &str = "base";
 
-/// Every environment of `files` (overlay folder names, or [`BASE`] when there are none) with the
-/// objects it applies. A file that is not YAML is skipped: a plan is a reading aid, and the tree
-/// `build` wrote is always YAML.
-pub fn environments(files: &Files) -> BTreeMap<String, Objects> {
-    let base = base_objects(files);
-    let mut envs: BTreeMap<String, Objects> = BTreeMap::new();
-    for path in files.keys() {
-        let Some(env) = path
-            .strip_prefix("overlays/")
-            .and_then(|rest| rest.strip_suffix("/kustomization.yaml"))
-        else {
-            continue;
-        };
-        if env.contains('/') {
-            continue;
+/// One overlay: the objects it adds itself (ExternalSecrets) and its patches, in order, each
+/// with its target (`Null` for a strategic merge patch that names its object).
+#[derive(Debug, Default)]
+struct Overlay {
+    objects: Vec<Value>,
+    patches: Vec<(Value, Value)>,
+}
+
+/// A generated tree read lazily: the base files one at a time ([`Tree::file`]) and each
+/// environment's patches applied to just those objects ([`Tree::apply`]), so that a plan of a
+/// thousand databases never holds more than one file's objects per environment.
+#[derive(Debug)]
+pub struct Tree<'a> {
+    files: &'a Files,
+    base: Vec<String>,
+    overlays: BTreeMap<String, Overlay>,
+}
+
+impl<'a> Tree<'a> {
+    pub fn new(files: &'a Files) -> Self {
+        let base = files
+            .get("base/kustomization.yaml")
+            .map(|text| documents(text))
+            .and_then(|docs| docs.into_iter().next())
+            .and_then(|k| k["resources"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r.as_str().map(|r| format!("base/{r}")))
+            .collect();
+        let mut overlays = BTreeMap::new();
+        for path in files.keys() {
+            let Some(env) = path
+                .strip_prefix("overlays/")
+                .and_then(|rest| rest.strip_suffix("/kustomization.yaml"))
+                .filter(|env| !env.contains('/'))
+            else {
+                continue;
+            };
+            overlays.insert(env.to_owned(), overlay(files, &format!("overlays/{env}")));
         }
-        let mut objects = base.clone();
-        apply_overlay(files, &format!("overlays/{env}"), &mut objects);
-        envs.insert(env.to_owned(), objects);
+        Self {
+            files,
+            base,
+            overlays,
+        }
     }
-    if envs.is_empty() && !base.is_empty() {
-        envs.insert(BASE.to_owned(), base);
+
+    /// The environments: overlay names, or [`BASE`] when there are none (and a base exists).
+    pub fn environments(&self) -> BTreeSet<String> {
+        if self.overlays.is_empty() && !self.base.is_empty() {
+            return BTreeSet::from([BASE.to_owned()]);
+        }
+        self.overlays.keys().cloned().collect()
     }
-    envs
+
+    /// The base files, as the base kustomization lists them.
+    pub fn base_files(&self) -> &[String] {
+        &self.base
+    }
+
+    /// The text of a file, if the tree has it.
+    pub fn text(&self, path: &str) -> Option<&'a String> {
+        self.files.get(path)
+    }
+
+    /// The objects of one base file, unpatched.
+    pub fn file(&self, path: &str) -> Vec<Value> {
+        self.files
+            .get(path)
+            .map(|text| documents(text))
+            .unwrap_or_default()
+    }
+
+    /// `objects` as environment `env` applies them (its patches in order); empty when the tree
+    /// has no such environment.
+    pub fn apply(&self, env: &str, objects: &[Value]) -> Objects {
+        let overlay = match self.overlays.get(env) {
+            Some(overlay) => overlay,
+            None if env == BASE && self.overlays.is_empty() => &Overlay::default(),
+            None => return Objects::new(),
+        };
+        let mut objects: Vec<Value> = objects.to_vec();
+        for (target, body) in &overlay.patches {
+            for object in &mut objects {
+                let matches = if target.is_object() {
+                    selects(target, object)
+                } else {
+                    // A strategic merge patch without a target names its object itself.
+                    object["kind"] == body["kind"]
+                        && object["metadata"]["name"] == body["metadata"]["name"]
+                };
+                if !matches {
+                    continue;
+                }
+                match body {
+                    Value::Array(operations) => {
+                        for op in operations {
+                            json_patch(object, op);
+                        }
+                    }
+                    patch => merge(object, patch),
+                }
+            }
+        }
+        keyed(objects)
+    }
+
+    /// Every file of environment `env`'s overlay, to tell whether two trees' overlays are equal.
+    pub fn overlay_text(&self, env: &str) -> Vec<(&'a String, &'a String)> {
+        let prefix = format!("overlays/{env}/");
+        self.files
+            .iter()
+            .filter(|(path, _)| path.starts_with(&prefix))
+            .collect()
+    }
+
+    /// The objects environment `env`'s overlay adds itself.
+    pub fn overlay_objects(&self, env: &str) -> Objects {
+        self.overlays
+            .get(env)
+            .map(|o| keyed(o.objects.clone()))
+            .unwrap_or_default()
+    }
+}
+
+fn keyed(objects: Vec<Value>) -> Objects {
+    objects
+        .into_iter()
+        .filter_map(|object| Some((key(&object)?, object)))
+        .collect()
+}
+
+/// Every environment of `files` with the objects it applies, all at once (for tests and small
+/// trees; the plan itself walks a [`Tree`] file by file).
+pub fn environments(files: &Files) -> BTreeMap<String, Objects> {
+    let tree = Tree::new(files);
+    let base: Vec<Value> = tree
+        .base_files()
+        .iter()
+        .flat_map(|path| tree.file(path))
+        .collect();
+    tree.environments()
+        .into_iter()
+        .map(|env| {
+            let mut objects = tree.apply(&env, &base);
+            objects.extend(tree.overlay_objects(&env));
+            (env, objects)
+        })
+        .collect()
 }
 
 fn documents(text: &str) -> Vec<Value> {
@@ -57,71 +182,31 @@ fn key(object: &Value) -> Option<(String, String)> {
     ))
 }
 
-fn base_objects(files: &Files) -> Objects {
-    let listed: Vec<String> = files
-        .get("base/kustomization.yaml")
-        .map(|text| documents(text))
-        .and_then(|docs| docs.into_iter().next())
-        .and_then(|k| k["resources"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|r| r.as_str().map(|r| format!("base/{r}")))
-        .collect();
-    listed
-        .iter()
-        .filter_map(|path| files.get(path))
-        .flat_map(|text| documents(text))
-        .filter_map(|object| Some((key(&object)?, object)))
-        .collect()
-}
-
-fn apply_overlay(files: &Files, dir: &str, objects: &mut Objects) {
+fn overlay(files: &Files, dir: &str) -> Overlay {
+    let mut overlay = Overlay::default();
     let Some(kustomization) = files
         .get(&format!("{dir}/kustomization.yaml"))
         .and_then(|text| documents(text).into_iter().next())
     else {
-        return;
+        return overlay;
     };
-    // Objects the overlay adds itself (ExternalSecrets): every resource that is a file of it.
-    for resource in kustomization["resources"].as_array().into_iter().flatten() {
-        if let Some(text) = resource
-            .as_str()
+    let file = |path: &Value| {
+        path.as_str()
             .and_then(|path| files.get(&format!("{dir}/{path}")))
-        {
-            objects.extend(
-                documents(text)
-                    .into_iter()
-                    .filter_map(|object| Some((key(&object)?, object))),
-            );
+    };
+    for resource in kustomization["resources"].as_array().into_iter().flatten() {
+        if let Some(text) = file(resource) {
+            overlay.objects.extend(documents(text));
         }
     }
     for patch in kustomization["patches"].as_array().into_iter().flatten() {
-        let Some(text) = patch["path"]
-            .as_str()
-            .and_then(|path| files.get(&format!("{dir}/{path}")))
+        let Some(body) = file(&patch["path"]).and_then(|text| documents(text).into_iter().next())
         else {
             continue;
         };
-        let Some(body) = documents(text).into_iter().next() else {
-            continue;
-        };
-        let target = &patch["target"];
-        let matches = |object: &Value| -> bool {
-            if target.is_object() {
-                selects(target, object)
-            } else {
-                // A strategic merge patch without a target names its object itself.
-                object["kind"] == body["kind"]
-                    && object["metadata"]["name"] == body["metadata"]["name"]
-            }
-        };
-        for object in objects.values_mut().filter(|o| matches(o)) {
-            match &body {
-                Value::Array(operations) => operations.iter().for_each(|op| json_patch(object, op)),
-                patch => merge(object, patch),
-            }
-        }
+        overlay.patches.push((patch["target"].clone(), body));
     }
+    overlay
 }
 
 /// Whether a kustomize patch `target` (kind, name, labelSelector `k=v,k=v`) selects `object`.
