@@ -388,3 +388,31 @@ spec:
         ]
     );
 }
+
+/// A refusal points at the line that causes it: the environment's override of one database when
+/// that is where the value comes from, not `[postgres]`.
+#[test]
+fn a_refusal_points_at_the_most_specific_line() {
+    let shrunk = case("base").replace(
+        "[environments.prod.database.payments]\nstorage = \"20Gi\"",
+        "[environments.prod.database.payments]\nstorage = \"15Gi\"",
+    );
+    let test = after("base").file("bakery.toml", &shrunk);
+    let run = test.run(&["build", "--format", "json"]).status(1);
+    let diagnostics: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let line = shrunk
+        .lines()
+        .position(|l| l == "storage = \"15Gi\"")
+        .unwrap()
+        + 1;
+    assert_eq!(diagnostics.as_array().unwrap().len(), 1, "{diagnostics:#}");
+    assert_eq!(diagnostics[0]["code"], "bakery::plan::volume-shrink");
+    assert_eq!(diagnostics[0]["line"], line, "{diagnostics:#}");
+    assert!(
+        diagnostics[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("payments-db in prod:"),
+        "{diagnostics:#}"
+    );
+}
