@@ -288,7 +288,8 @@ impl Accumulator {
                     reasons.push(match (&a, &b) {
                         (None, _) => found(Effect::NoEffect, format!("new {}", label(&key))),
                         (_, None) => found(Effect::NoEffect, format!("{} removed", label(&key))),
-                        (Some(a), Some(b)) => other_change(&key, a, b),
+                        (Some(a), Some(b)) => certificate_change(&key, a, b)
+                            .unwrap_or_else(|| other_change(&key, a, b)),
                     });
                 }
             } else {
@@ -558,7 +559,9 @@ fn workload(
                 Effect::NoEffect,
                 format!("{} removed", label(key)),
             )),
-            (Some(a), Some(b)) if a != b => found.push(other_change(key, a, b)),
+            (Some(a), Some(b)) if a != b => {
+                found.push(certificate_change(key, a, b).unwrap_or_else(|| other_change(key, a, b)))
+            }
             _ => {}
         }
     }
@@ -879,6 +882,31 @@ fn volume(key: &(String, String), old: Option<&Value>, new: Option<&Value>) -> V
 }
 
 const LABELS_OF: &str = "labels or annotations of ";
+
+/// A cert-manager Certificate whose request changes (names, key, duration; not only the labels
+/// of the Secret it writes): cert-manager issues a new certificate into the workload's TLS
+/// Secret, which the reloader applies in place.
+fn certificate_change(key: &(String, String), a: &Value, b: &Value) -> Option<Found> {
+    if key.0 != "Certificate" {
+        return None;
+    }
+    let request = |v: &Value| {
+        let mut spec = v["spec"].clone();
+        if let Some(spec) = spec.as_object_mut() {
+            spec.remove("secretTemplate");
+        }
+        spec
+    };
+    (request(a) != request(b)).then(|| {
+        found(
+            Effect::Reload,
+            format!(
+                "{} changed: cert-manager issues a new certificate, which the reloader applies in place",
+                label(key)
+            ),
+        )
+    })
+}
 
 /// A change that touches no running pod: its metadata only (merged per workload), or more.
 fn other_change(key: &(String, String), a: &Value, b: &Value) -> Found {

@@ -416,3 +416,33 @@ fn a_refusal_points_at_the_most_specific_line() {
         "{diagnostics:#}"
     );
 }
+
+/// With cert-manager, a changed Certificate request (here its names, after a new cluster domain)
+/// is a reload: cert-manager issues into the TLS Secret and the reloader applies it in place.
+#[test]
+fn a_changed_certificate_request_is_a_reload() {
+    let config = std::fs::read_to_string(repo("tests/fixtures/cert-manager/bakery.toml")).unwrap();
+    let test = Test::config(&config);
+    test.run(&["build"]).success();
+    let moved = config.replacen(
+        "[platform]\n",
+        "[platform]\ncluster_domain = \"example.internal\"\n",
+        1,
+    );
+    assert_ne!(moved, config);
+    let test = test.file("bakery.toml", &moved);
+    let plan = json(&test, &[]);
+    let env = plan["environments"][0]["name"].as_str().unwrap().to_owned();
+    let effects = effects(&plan, &env);
+    assert!(!effects.is_empty());
+    for (workload, effect) in &effects {
+        if workload.contains('/') {
+            continue; // the CA's own objects
+        }
+        assert_eq!(effect, "reload", "{workload}: {plan:#}");
+    }
+    assert!(
+        plan.to_string()
+            .contains("cert-manager issues a new certificate")
+    );
+}
