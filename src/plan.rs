@@ -560,7 +560,8 @@ fn workload(
                 format!("{} removed", label(key)),
             )),
             (Some(a), Some(b)) if a != b => {
-                found.push(certificate_change(key, a, b).unwrap_or_else(|| other_change(key, a, b)))
+                found
+                    .push(certificate_change(key, a, b).unwrap_or_else(|| other_change(key, a, b)));
             }
             _ => {}
         }
