@@ -10,6 +10,7 @@ mod completions;
 mod explain;
 mod graph;
 mod lines;
+mod plan;
 mod render;
 mod schema;
 mod secrets;
@@ -55,6 +56,9 @@ enum Command {
     Graph(graph::Args),
     /// Print the man page (roff) of bakeryc or of one of its commands on stdout.
     Man(completions::ManArgs),
+    /// Say what building bakery.toml would do to the running tier: restarts, reloads, volume
+    /// growth, new and removed workloads, and refused changes; write nothing.
+    Plan(plan::Args),
     /// Print one environment's overlay as one YAML stream (`kubectl kustomize` of it); write nothing.
     Render(render::Args),
     /// Issue, rotate and check the certificates and passwords of an environment.
@@ -204,6 +208,7 @@ where
         Command::Explain(args) => (Format::Human, explain::run(args)),
         Command::Graph(args) => (Format::Human, graph::run(args)),
         Command::Man(args) => (Format::Human, completions::man(args)),
+        Command::Plan(args) => (Format::Human, plan::run(args)),
         Command::Render(args) => (Format::Human, render::run(args)),
         Command::Secrets(args) => (args.format(), secrets::run(args)),
         Command::Schema(args) => (Format::Human, Ok(schema::run(args))),

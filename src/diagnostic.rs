@@ -506,6 +506,47 @@ directory and corrupt it; two with one Deployment or Service name replace each o
 two databases with one role or database name would log into each other's data. Each adopted \
 name must belong to exactly one workload, and must differ from the names bakeryc derives for \
 the others (`<name>-db`, `<name>-db-service`, `<name>-db-data`, `<name>_db`, `<name>_user`).";
+    VolumeShrink => "bakery::plan::volume-shrink",
+        "keep the storage size at least as large as the deployed claim",
+        "Kubernetes can grow a PersistentVolumeClaim (when its StorageClass has allowVolumeExpansion) \
+but never shrink one: applying the smaller size fails at sync time, and a tool that deleted and \
+recreated the claim to get there would lose the data. `bakeryc build` compares the new tree with \
+the generated/ tree on disk and refuses. To really use less space, create a new database, move \
+the data (pg_dump/pg_restore, docs/upgrade.md) and retire the old one (`retired = true`).";
+    StorageClassChange => "bakery::plan::storage-class-change",
+        "keep the deployed storage_class, or move the data to a new database",
+        "A PersistentVolumeClaim's storageClassName is immutable once it is bound: applying another \
+class fails at sync time, and recreating the claim would start the database on an empty volume. \
+`bakeryc build` compares the new tree with the generated/ tree on disk and refuses. To move to \
+another class, create a new database on it, restore a backup into it (docs/upgrade.md) and retire \
+the old one (`retired = true`).";
+    SelectorChange => "bakery::plan::selector-change",
+        "keep the workload's selector labels",
+        "A Deployment's selector is immutable: applying a changed one fails at sync time. The \
+selector is made of `app.kubernetes.io/name` and `app.kubernetes.io/instance`, derived from the \
+workload's kind and name; it changes only when bakeryc's naming does, and then the old workload \
+must be deleted by hand first.";
+    VersionDowngrade => "bakery::plan::version-downgrade",
+        "declare the deployed major version (or a later one, with the upgrade procedure)",
+        "PostgreSQL refuses to start on a data directory written by another major version (`database \
+files are incompatible with server`): a lower `version` would leave the pod crash-looping, and no \
+tool downgrades a data directory in place. To go back, restore a dump into a new database of \
+the older version (docs/upgrade.md).";
+    MajorUpgrade => "bakery::plan::major-upgrade",
+        "follow the upgrade procedure in docs/upgrade.md, then build with --allow-major-upgrade",
+        "A new PostgreSQL major version cannot start on the old data directory: the data must first be \
+moved with a dump and restore (or pg_upgrade). Applying the new image alone leaves the pod \
+crash-looping. docs/upgrade.md is the procedure (back up, dump, build with \
+`bakeryc build --allow-major-upgrade`, restore into the new server); the flag says the procedure \
+is under way, for this one build.";
+    OrphanedVolume => "bakery::plan::orphaned-volume",
+        "declare the database again with `retired = true` to drop it deliberately",
+        "A database that disappears from bakery.toml (removed, or renamed, which is a new empty \
+database under the new name) leaves its PersistentVolumeClaim, with the data, out of the tree: \
+a pruning sync deletes it and the volume follows its reclaim policy. `bakeryc build` compares the \
+new tree with the generated/ tree on disk and refuses. If the database is really gone, keep its \
+[[database]] with `retired = true` for one build (back it up first, docs/upgrade.md); to rename \
+one, create the new name, restore the data into it, then retire the old name.";
 }
 
 #[cfg(test)]

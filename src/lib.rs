@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod output;
 pub mod parse;
+pub mod plan;
 pub mod render;
 pub mod secrets;
 pub mod validate;

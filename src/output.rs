@@ -1,9 +1,11 @@
 //! The only code that touches disk: reading bakery.toml (a regular file of at most
 //! [`MAX_CONFIG_BYTES`]), the generated tree (`tree`: atomic replacement of the roots it owns,
-//! pruning of the files it no longer produces, the diff for `build --check`), and the secrets
+//! pruning of the files it no longer produces, the diff for `build --check`, the baseline of
+//! `plan`, also as it is at a git revision through git itself), and the secrets
 //! folder (`vault`), both through the guards of `safe`, and a private scratch copy of the tree
 //! for `render`. It decides no content and prints nothing.
 
+mod git;
 mod safe;
 mod tree;
 mod vault;
@@ -13,7 +15,8 @@ use std::io::{self, Read as _};
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::Path;
 
-pub use tree::{WriteOutcome, diff_tree, write_tree};
+pub use git::{is_revision, read_tree_at};
+pub use tree::{WriteOutcome, diff_tree, read_tree, write_tree};
 pub use vault::{
     Fault, Mode, SECRETS_GITIGNORE, SecretsFolder, SecretsLock, inspect_secrets, lock_secrets,
     prune_secrets, read_secrets, repair_modes, write_secrets,

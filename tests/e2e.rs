@@ -923,3 +923,81 @@ fn renewed_certificates_reach_the_running_servers_without_a_restart() {
         redis_reloader.text()
     );
 }
+
+/// Issue 14: a setting PostgreSQL applies on reload reaches the running server in place. The
+/// server and its reloader run from the compiled manifests; bakery.toml then raises
+/// `log_min_duration` (context `superuser`, applied by `pg_reload_conf()`): the new build leaves
+/// the pod template and its config digest as they were (a sync restarts nothing), the kubelet's
+/// update of the mounted ConfigMap is a new postgresql.conf, and the reloader, which watches the
+/// config directory, has the running server re-read it: it reports the new value with the same
+/// postmaster process id.
+#[test]
+fn a_reload_level_setting_reaches_the_running_server_without_a_restart() {
+    let mut platform = platform("none");
+    let scratch = platform.work("reload-setting");
+    let template = |platform: &Platform| {
+        let deployment: Deployment = Platform::find(&platform.objects, "Deployment", "auth-db");
+        serde_json::to_value(deployment.spec.unwrap().template).unwrap()
+    };
+    let before = template(&platform);
+    let pg = start_postgres(&platform, None);
+    let pid = postmaster_pid(&pg);
+    let bin = Path::new(&pg_bin("psql"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let reloader = Reloader::start(
+        &platform.deployment("auth-db"),
+        &pg.sandbox,
+        scratch.join("pg-reloader.log"),
+        true,
+        &[("PATH", &path), ("PGPORT", &pg.port.to_string())],
+    );
+    let ca = platform.ca_file().display().to_string();
+    let password = credentials(&platform, "auth-db-credentials")["password"].clone();
+    let show = || {
+        let verified = format!(
+            "host={PG_FQDN} hostaddr=127.0.0.1 dbname=auth_db user=auth_user sslmode=verify-full sslrootcert={ca}"
+        );
+        ok(
+            &psql(&pg, &verified, "SHOW log_min_duration_statement", &password),
+            "SHOW",
+        )
+        .trim()
+        .to_owned()
+    };
+    assert_eq!(show(), "500ms");
+
+    let raised = config("none", &["pgcrypto"])
+        .replace("log_min_duration = \"500ms\"", "log_min_duration = \"2s\"");
+    platform.rebuild(&raised);
+    // Not assert_eq: the whole template would fill the screen.
+    assert!(
+        template(&platform) == before,
+        "a reload-level setting leaves the pod template (and its config digest) as it was"
+    );
+    // The kubelet's update of the mounted ConfigMap: the new file replaces the old one at once.
+    let container = &platform.deployment("auth-db").containers[0];
+    let conf = platform.config_map("auth-db-config")["postgresql.conf"].clone();
+    assert!(conf.contains("log_min_duration_statement = 2000"), "{conf}");
+    let dir = &pg.sandbox.volumes["config"];
+    let staged = dir.join(".postgresql.conf.new");
+    fs::write(&staged, pg.sandbox.translate(container, &conf)).unwrap();
+    fs::set_permissions(&staged, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::rename(&staged, dir.join("postgresql.conf")).unwrap();
+
+    reloader.wait_for("reload command succeeded", 30);
+    let start = Instant::now();
+    while show() != "2s" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the running server still reports {}:\n{}",
+            show(),
+            reloader.text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(postmaster_pid(&pg), pid, "the server was not restarted");
+}

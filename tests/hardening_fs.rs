@@ -543,7 +543,13 @@ fn concurrent_builds_take_turns() {
     let dir = Test::fixture("tests/fixtures/three-environments/bakery.toml");
     let other = fs::read_to_string(dir.path().join("bakery.toml"))
         .unwrap()
-        .replacen("[[database]]", "[[database]]\nstorage = \"77Gi\"", 1);
+        // Another setting, not another size: alternating sizes would shrink a claim, which
+        // `build` refuses (issue 14) before it takes its turn.
+        .replacen(
+            "[[database]]",
+            "[[database]]\nsettings = { work_mem = \"77MB\" }",
+            1,
+        );
     fs::write(dir.path().join("other.toml"), other).unwrap();
     for _ in 0..10 {
         let runs: Vec<_> = ["bakery.toml", "other.toml", "bakery.toml", "other.toml"]

@@ -172,3 +172,58 @@ fn the_watch_loop_refuses_a_command_line_without_directories_or_command() {
         assert!(String::from_utf8_lossy(&output.stderr).contains("usage"));
     }
 }
+
+/// Issue 14: the database's reloader watches its config directory as well as its TLS directory,
+/// both mounted as whole volumes (no `subPath`, which the kubelet never updates), and the server
+/// reads its configuration from that very directory. So an edited postgresql.conf or pg_hba.conf reaches the running server (proved
+/// against a real server in tests/e2e.rs, `a_reload_level_setting_reaches_...`).
+#[test]
+fn the_database_reloader_watches_its_mounted_config_and_tls() {
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    dir.run(&["build"]).success();
+    let objects = kustomize(&dir.join("generated/base"));
+    let pod = |name: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == name)
+            .unwrap()["spec"]["template"]["spec"]
+            .clone()
+    };
+    let watched = |pod: &serde_json::Value| -> Vec<String> {
+        let reloader = pod["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "reloader")
+            .unwrap()
+            .clone();
+        let command: Vec<String> = reloader["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let end = command.iter().position(|a| a == "--").unwrap();
+        for container in pod["containers"].as_array().unwrap() {
+            for mount in container["volumeMounts"].as_array().unwrap() {
+                assert!(mount.get("subPath").is_none(), "{mount}");
+            }
+        }
+        command[6..end].to_vec()
+    };
+    let database = pod("orders-db");
+    assert_eq!(watched(&database), ["/etc/postgresql", "/tls"]);
+    let server = &database["containers"][0];
+    assert_eq!(
+        server["args"][1],
+        "config_file=/etc/postgresql/postgresql.conf"
+    );
+    assert!(
+        database["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "config" && v["configMap"]["name"] == "orders-db-config"),
+        "{database}"
+    );
+}

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::{ConfigArgs, Failure, Success};
+use super::{ConfigArgs, Failure, Findings, Success};
 use crate::output::{self, WriteOutcome};
+use crate::plan;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,10 +17,14 @@ pub struct Args {
     /// Write nothing; exit 1 with a unified diff when the tree on disk is out of date.
     #[arg(long)]
     pub check: bool,
+    /// Accept a PostgreSQL major version upgrade: the procedure of docs/upgrade.md is under way.
+    #[arg(long)]
+    pub allow_major_upgrade: bool,
 }
 
 pub fn run(args: &Args) -> Result<Success, Failure> {
     let (platform, findings) = super::load(&args.config)?;
+    let source = findings.source.clone();
     let files = crate::build(&platform)
         .map_err(|e| Failure::io("cannot render the tree", std::io::Error::other(e)))?;
     let out = args.out.display().to_string();
@@ -38,6 +43,25 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
                 stdout: None,
             }),
         };
+    }
+    // What the cluster or PostgreSQL would refuse, compared with the tree on disk (what was
+    // deployed), fails the build before anything is written.
+    let baseline =
+        output::read_tree(&args.out).map_err(|e| Failure::io(format!("cannot read {out}"), e))?;
+    // A first build or an unchanged tree can refuse nothing: skip parsing both trees.
+    let refused = if baseline.is_empty() || baseline == files {
+        Vec::new()
+    } else {
+        plan::refuse::refusals(&source, &baseline, &files, args.allow_major_upgrade)
+    };
+    if !refused.is_empty() {
+        let mut findings = findings.unwrap_or_else(|| Findings {
+            path: args.config.config.clone(),
+            source,
+            diagnostics: Vec::new(),
+        });
+        findings.diagnostics.extend(refused);
+        return Err(Failure::Invalid(findings));
     }
     let outcome = output::write_tree(&args.out, &files)
         .map_err(|e| Failure::io(format!("cannot write {out}"), e))?;

@@ -153,7 +153,7 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
         uid: REDIS_UID,
         lifetime: Lifetime::Server,
         metadata: ObjectMeta {
-            labels: Some(meta::labels(platform, REDIS, &names.workload)),
+            labels: Some(meta::pod_labels(platform, REDIS, &names.workload)),
             ..Default::default()
         },
         init_containers: vec![pod::secrets_present_container(

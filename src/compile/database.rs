@@ -1,8 +1,9 @@
 //! The objects of one PostgreSQL database: its ConfigMap (postgresql.conf, pg_hba.conf, reconcile
 //! SQL), volume claim, Service, NetworkPolicy and single-replica Deployment (strategy Recreate, so
 //! two servers never share one data directory), whose postgres container applies the reconcile SQL
-//! at every start and reads the TLS Secret as mounted, re-read in place by the pod's reloader
-//! container when the Secret changes (no restart for a renewed certificate).
+//! at every start and reads the TLS Secret and its configuration as mounted, re-read in place by
+//! the pod's reloader container when they change (no restart for a renewed certificate, a
+//! pg_hba.conf edit or a setting PostgreSQL applies on reload).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +18,8 @@ use super::config_files::{self, CLIENTS_DIR, CONFIG_DIR, RECONCILE_SCRIPT, TLS_D
 use super::meta::{self, POSTGRES};
 use super::pod::{Lifetime, Pod};
 use super::{Object, adopt, client, network, pod, storage};
-use crate::model::{Client, Database, PASSWORD_KEY, Platform};
+use crate::config::catalogue;
+use crate::model::{Client, Database, PASSWORD_KEY, PgVersion, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
 pub const POSTGRES_UID: i64 = 70;
@@ -96,11 +98,12 @@ fn reconcile(platform: &Platform, db: &Database) -> String {
     config_files::reconcile_sql(db) + &config_files::roles_sql(platform, db)
 }
 
-/// The pod's config digest with pg_hba.conf as demanding client certificates or not.
-pub fn config_digest(platform: &Platform, db: &Database, client_certificates: bool) -> String {
+/// The pod's config digest: the settings PostgreSQL reads only at start and the reconcile SQL the
+/// postStart hook applies. pg_hba.conf and reload-level settings are left out: the reloader
+/// applies them to the running server (`pg_reload_conf()`), so changing them restarts nothing.
+pub fn config_digest(platform: &Platform, db: &Database) -> String {
     meta::config_digest(&[
-        &config_files::postgresql_conf(platform, db),
-        &config_files::pg_hba_conf(platform, db, client_certificates),
+        &restart_settings(&config_files::postgresql_conf(platform, db), db.version),
         &reconcile(platform, db),
     ])
 }
@@ -130,12 +133,12 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
     let names = db.names();
     let mut metadata = meta::object_meta(platform, POSTGRES, &names.workload, &names.workload);
     metadata.annotations = meta::checkov_skips(&db.placement.image, true);
-    let digest = config_digest(platform, db, platform.tls.client_certificates);
+    let digest = config_digest(platform, db);
     let template = pod::harden(Pod {
         uid: POSTGRES_UID,
         lifetime: Lifetime::Server,
         metadata: ObjectMeta {
-            labels: Some(meta::labels(platform, POSTGRES, &names.workload)),
+            labels: Some(meta::pod_labels(platform, POSTGRES, &names.workload)),
             annotations: Some(BTreeMap::from([(
                 "bakeryc.dev/config-digest".to_owned(),
                 digest,
@@ -176,6 +179,29 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
     )
 }
 
+/// The lines of `conf` that set a parameter only a restart applies (context `postmaster`, or
+/// unknown: see [`catalogue::setting_context`]), sorted. Only they enter the pod template's
+/// config digest: a change to any other setting, or to pg_hba.conf, reaches the running server
+/// through the mounted ConfigMap and the reloader's `pg_reload_conf()`, without a restart. The
+/// reconcile SQL is in the digest too, since the postStart hook applies it only at start.
+pub fn restart_settings(conf: &str, version: PgVersion) -> String {
+    let mut lines: Vec<&str> = conf
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            catalogue::setting_name(line).is_some_and(|name| {
+                catalogue::setting_context(version, name) == catalogue::Context::Restart
+            })
+        })
+        .collect();
+    lines.sort_unstable();
+    lines.iter().fold(String::new(), |mut text, line| {
+        text.push_str(line);
+        text.push('\n');
+        text
+    })
+}
+
 fn volumes(db: &Database) -> Vec<Volume> {
     let names = db.names();
     vec![
@@ -209,7 +235,8 @@ fn key_to_path(key: &str) -> KeyToPath {
     }
 }
 
-/// Makes the server re-read the TLS Secret in place when it changes ([`RELOAD_SCRIPT`]).
+/// Makes the server re-read the TLS Secret and its configuration files in place when they change
+/// ([`RELOAD_SCRIPT`]).
 fn reloader_container(db: &Database) -> Container {
     let command = [
         "sh",
@@ -226,7 +253,7 @@ fn reloader_container(db: &Database) -> Container {
     .to_vec();
     pod::reloader_container(
         db.placement.image.reference(),
-        &[("tls", TLS_DIR)],
+        &[("config", CONFIG_DIR), ("tls", TLS_DIR)],
         vec![
             pod::mount("credentials", PASSWORD_DIR, true),
             pod::mount("run", SOCKET_DIR, false),

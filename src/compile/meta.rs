@@ -51,6 +51,15 @@ pub fn labels(platform: &Platform, kind: Kind, instance: &str) -> BTreeMap<Strin
     labels
 }
 
+/// The labels of a server's pod template: bakeryc's own, without `[platform] labels`. A pod
+/// template's labels are part of the template, so a platform label there would restart every
+/// server when it changes; the objects around the pods carry them (see [`labels`]).
+pub fn pod_labels(platform: &Platform, kind: Kind, instance: &str) -> BTreeMap<String, String> {
+    let mut labels = labels(platform, kind, instance);
+    labels.retain(|key, _| key.starts_with("app.kubernetes.io/"));
+    labels
+}
+
 pub fn object_meta(platform: &Platform, kind: Kind, name: &str, instance: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),

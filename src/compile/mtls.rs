@@ -1,13 +1,13 @@
 //! Per-environment mutual TLS: when an environment's `client_certificates` differs from `[tls]`,
 //! the patches of its overlay that make the servers demand (or stop demanding) client
-//! certificates: each database's pg_hba.conf with its pod's config digest, and Redis's
+//! certificates: each database's pg_hba.conf (which the reloader applies in place, so no pod restarts), and Redis's
 //! `tls-auth-clients` in its arguments. Everything else (certificates, profiles) is the same in
 //! every environment, so the base carries it. It only adds files and patch references.
 
 use serde_json::json;
 
 use super::overlay::{PatchOperation, PatchRef, PatchTarget};
-use super::{Document, Tree, cache, config_files, database};
+use super::{Document, Tree, cache, config_files};
 use crate::model::{Environment, Platform};
 
 /// Adds the environment's mTLS patches to `tree` (its overlay already in it).
@@ -18,7 +18,6 @@ pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut
     }
     let dir = format!("overlays/{}", environment.name);
     let mut patches = Vec::new();
-    let mut deployments = Vec::new();
     for db in &platform.databases {
         let names = db.names();
         patches.push((
@@ -29,27 +28,10 @@ pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut
                 json!(config_files::pg_hba_conf(platform, db, wanted)),
             )],
         ));
-        // A strategic-merge patch: the digest keeps the line `build` and the secret scan know.
-        deployments.push((
-            names.workload.clone(),
-            json!({
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": names.workload},
-                "spec": {"template": {"metadata": {"annotations": {
-                    "bakeryc.dev/config-digest": database::config_digest(platform, db, wanted),
-                }}}},
-            }),
-        ));
     }
     let mut documents: Vec<(&str, String, Document)> = patches
         .into_iter()
         .map(|(kind, name, ops)| (kind, name, Document::JsonPatch(ops)))
-        .chain(
-            deployments
-                .into_iter()
-                .map(|(name, patch)| ("Deployment", name, Document::StrategicMergePatch(patch))),
-        )
         .collect();
     if let Some(cache) = &platform.cache {
         // Redis's arguments, its container named (never addressed by position).

@@ -33,6 +33,14 @@ pub static TABLE: Table = Table {
             doc: "take over a running database: its claim, data directory and names",
             example: "",
         },
+        Key {
+            name: "retired",
+            kind: Kind::Bool,
+            required: Required::No,
+            default: Default::Bool(false),
+            doc: "compile nothing for this database any more, accepting that its volume claim leaves the tree (`build` refuses to drop a deployed database otherwise; see the README's plan section)",
+            example: "true",
+        },
     ],
     inherits: Some(&postgres::TABLE),
     inline: false,
@@ -42,6 +50,8 @@ pub static TABLE: Table = Table {
 pub struct RawDatabase {
     pub span: Span,
     pub name: Option<Sp<String>>,
+    /// `retired = true`: declared only to acknowledge that its deployed objects go away.
+    pub retired: Option<Sp<bool>>,
     pub settings: postgres::RawPostgres,
     pub adopt: Option<RawAdopt>,
 }
@@ -50,6 +60,7 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
     RawDatabase {
         span: t.span.clone(),
         name: t.string("name"),
+        retired: t.boolean("retired"),
         settings: postgres::read(t),
         adopt: t.table("adopt", adopt::read_database),
     }
@@ -183,6 +194,11 @@ fn declared(raw: &RawConfig, postgres: &RawPostgres, check: &mut Checker) -> Vec
             reported: &reported,
         };
         let mut database = layered.database(label, check);
+        if db.retired.as_ref().is_some_and(|r| r.value) {
+            // Checked like any database, compiled into nothing: `build` compares the tree on
+            // disk and lets this database's workload and volume claim go.
+            continue;
+        }
         if let Some(raw) = &db.adopt {
             // Only the database's own sizing keys conflict: [postgres]'s apply to the others.
             let sizing = [

@@ -49,7 +49,7 @@ pub static TABLE: Table = Table {
             },
             required: Required::No,
             default: Default::EmptyTable,
-            doc: "extra labels on every object (Kubernetes label keys and values); the `app.kubernetes.io/*` labels bakeryc sets are refused",
+            doc: "extra labels on every object, not on pod templates (changing one restarts no server; Kubernetes label keys and values); the `app.kubernetes.io/*` labels bakeryc sets are refused",
             example: "{ team = \"payments\" }",
         },
     ],

@@ -172,6 +172,15 @@ pub enum Kind {
         owner: String,
         first: Range<usize>,
     },
+    /// A change the deployed tree (generated/ on disk) cannot take: the cluster or PostgreSQL
+    /// would refuse it ([`crate::plan`]).
+    Refused {
+        /// The workloads and environments it happens in, in words (`auth-db in dev, prod`).
+        at: String,
+        /// The first workload, for the help's example.
+        workload: String,
+        refusal: crate::plan::Refusal,
+    },
     /// No [postgres] table, and the first database lacks these required keys (key, example).
     MissingPostgres {
         missing: Vec<(&'static str, &'static str)>,
@@ -487,6 +496,61 @@ pub enum SettingAdvice {
     RemovedAfter(u8),
     Near(String),
     Remove,
+}
+
+/// The words of a refusal ([`Kind::Refused`]).
+fn refused(at: &str, workload: &str, refusal: &crate::plan::Refusal) -> Text {
+    use crate::plan::Refusal;
+    let message = format!("{at}: {refusal}");
+    match refusal {
+        Refusal::Shrink { from, .. } => Text::error(
+            Code::VolumeShrink,
+            message,
+            format!("smaller than the deployed {from}"),
+        )
+        .help(format!(
+            "keep at least {from}: Kubernetes only grows claims (to use less, move the data to a new database and retire this one)"
+        )),
+        Refusal::StorageClass { from, .. } => Text::error(
+            Code::StorageClassChange,
+            message,
+            format!("the deployed claim uses {from}"),
+        )
+        .help(format!(
+            "keep storage_class = \"{from}\" for this volume; to move the data, restore it into a new database on the new class and retire this one"
+        )),
+        Refusal::Selector { .. } => Text::error(
+            Code::SelectorChange,
+            message,
+            "the deployed selector differs",
+        )
+        .help("delete the deployed workload by hand before applying (its volume claim stays)"),
+        Refusal::Downgrade { from, .. } => Text::error(
+            Code::VersionDowngrade,
+            message,
+            format!("the deployed data directory is PostgreSQL {from}"),
+        )
+        .help(format!(
+            "declare version = {from} (or later); to go back, restore a dump into a new database"
+        )),
+        Refusal::MajorUpgrade { from, to } => Text::error(
+            Code::MajorUpgrade,
+            message,
+            format!("the deployed data directory is PostgreSQL {from}"),
+        )
+        .help(format!(
+            "follow docs/upgrade.md ({from} to {to}: back up, dump, then `bakeryc build --allow-major-upgrade` and restore)"
+        )),
+        Refusal::Orphaned { .. } => Text::error(
+            Code::OrphanedVolume,
+            message,
+            format!("no [[database]] deploys {workload} and its volume claim any more"),
+        )
+        .help(format!(
+            "declare it again with `retired = true` to drop it deliberately (back it up first), e.g.\n[[database]]\nname = \"{}\"\nretired = true",
+            workload.strip_suffix("-db").unwrap_or(workload)
+        )),
+    }
 }
 
 /// A kind's words.
@@ -966,6 +1030,11 @@ impl Kind {
                 )
                 .help(format!("each {what} belongs to one workload: check the names with `kubectl get pvc,deploy,svc` (or `\\l`, `\\du` in psql) and adopt each once"))
             },
+            Self::Refused {
+                at,
+                workload,
+                refusal,
+            } => refused(at, workload, refusal),
             Self::NoDatabases => Text::error(
                 Code::NoDatabases,
                 "no database is declared",

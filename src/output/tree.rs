@@ -109,6 +109,13 @@ fn mounted_root(path: &Path) -> io::Error {
     )
 }
 
+/// The generated files of the tree at `out` (those starting with the header), as `build` would
+/// compare them: the baseline of `plan` and of `build`'s refusals. A missing folder is an empty
+/// tree (a first build).
+pub fn read_tree(out: &Path) -> io::Result<Files> {
+    owned_files(out, &roots(&Files::new()))
+}
+
 /// Whether the generated files on disk are exactly `files`.
 fn is_current(current: &BTreeMap<String, String>, files: &Files) -> bool {
     current.len() == files.len() && current.iter().zip(files).all(|(a, b)| a == b)
