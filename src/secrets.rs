@@ -176,12 +176,15 @@ pub fn credentials_entries(
             // Redis reads this file with `--include`. A generated password needs no escaping,
             // but a restored one may hold anything, a quote and a newline included.
             // With declared clients the default user keeps only what the probe and the reloader
-            // need (a `user` line resets the user, so it carries the password itself).
+            // need. Redis applies `user` lines after the rest of the file and a `user` line
+            // resets the user, so it carries the password itself; `requirepass` stays first,
+            // with the same password, for tools that read the password from there.
+            let requirepass = format!("requirepass {}\n", redis_config_string(password));
             let line = if platform.clients.is_empty() {
-                format!("requirepass {}\n", redis_config_string(password))
+                requirepass
             } else {
                 format!(
-                    "user default on {} {}\n",
+                    "{requirepass}user default on {} {}\n",
                     redis_config_string(&format!(">{password}")),
                     crate::model::REDIS_DEFAULT_USER_RULES
                 )
