@@ -340,6 +340,12 @@ fn a_runtime_redis_setting_reaches_the_running_cache_in_place() {
     let end = argv.iter().position(|a| a == "--").unwrap();
     let config_dir = redis.sandbox.volumes["config"].display().to_string();
     assert!(argv[6..end].contains(&config_dir), "{argv:?}");
+    // Whole-directory mounts: the kubelet never updates a `subPath` mount.
+    for container in &before.containers {
+        for mount in container.volume_mounts.iter().flatten() {
+            assert!(mount.sub_path.is_none(), "{mount:?}");
+        }
+    }
     // The kubelet's layout of the ConfigMap volume, so that the change below is its atomic swap.
     let config = redis.sandbox.volumes["config"].clone();
     let file = |platform: &Platform| {
