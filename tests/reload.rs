@@ -267,7 +267,7 @@ min_version = "{min_version}"
 /// run with its compiled command against a real redis-server started from the compiled
 /// arguments, applies the mounted file with `CONFIG SET`: `CONFIG GET` reports the new values
 /// from the same process (`INFO server` process_id), a client without a certificate is then
-/// refused, and so is a TLS 1.2 handshake.
+/// refused, and so is a TLS 1.2 handshake. A value Redis refuses is reported and changes nothing.
 #[test]
 fn a_runtime_redis_setting_reaches_the_running_cache_in_place() {
     use servers::{Platform, ok, project, run, run_env, start_redis};
@@ -403,6 +403,21 @@ fn a_runtime_redis_setting_reaches_the_running_cache_in_place() {
         !String::from_utf8_lossy(&refused.stdout).contains("PONG"),
         "a client without a certificate is refused once tls-auth-clients is yes: {refused:?}"
     );
+
+    // A value Redis refuses: logged, the reload reported failed, the running value kept.
+    let broken = BTreeMap::from([(
+        "redis.conf".to_owned(),
+        b"tls-auth-clients yes\ntls-protocols \"TLSv9\"\n".to_vec(),
+    )]);
+    project(&config, &broken, 0o644, None);
+    watch.wait_for("reload FAILED", 1);
+    assert!(
+        watch.text().contains("Redis refused tls-protocols TLSv9"),
+        "{}",
+        watch.text()
+    );
+    assert_eq!(get("tls-protocols"), "TLSv1.3");
+    assert_eq!(pid(), process, "the same Redis process");
     drop(watch);
     drop(redis);
 }
