@@ -36,6 +36,7 @@ use crate::crd::trust_manager::Bundle;
 use crate::model::{PasswordSource, Platform, SecretsProvider};
 use crate::secrets::Workload;
 
+pub use cache::CONFIG_KEY as REDIS_CONFIG_KEY;
 pub use client::uncovered_profile_hosts;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
 pub use sync_wave::{ANNOTATION as SYNC_WAVE_ANNOTATION, wave as sync_wave};

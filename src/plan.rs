@@ -770,8 +770,34 @@ fn settings(conf: &str) -> BTreeMap<String, String> {
 
 type FileChange = (String, (String, Option<Context>));
 
+/// The settings that differ between two of Redis's runtime settings files (`name value` lines,
+/// which its reloader applies with `CONFIG SET`), in words.
+fn redis_setting_changes(old: &str, new: &str) -> Vec<String> {
+    let parse = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(name, value)| (name.to_owned(), value.trim_matches('"').to_owned()))
+            .collect()
+    };
+    let (a, b) = (parse(old), parse(new));
+    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let show = |v: Option<&String>| v.map_or("(default)", String::as_str).to_owned();
+    names
+        .into_iter()
+        .filter(|name| a.get(*name) != b.get(*name))
+        .map(|name| {
+            format!(
+                "{name} '{}' → '{}' (applied with CONFIG SET)",
+                show(a.get(name)),
+                show(b.get(name))
+            )
+        })
+        .collect()
+}
+
 /// The changes between two ConfigMap `data` maps: one per setting for a postgresql.conf (with its
-/// context in `version`), one per other file.
+/// context in `version`) and for Redis's runtime settings file (all applied with `CONFIG SET`),
+/// one per other file.
 fn file_changes(old: &Value, new: &Value, version: Option<PgVersion>) -> Vec<FileChange> {
     let text = |data: &Value, key: &str| data[key].as_str().map(str::to_owned);
     let keys: BTreeSet<String> = [old, new]
@@ -809,6 +835,14 @@ fn file_changes(old: &Value, new: &Value, version: Option<PgVersion>) -> Vec<Fil
                     ),
                 ));
             }
+            continue;
+        }
+        if let (Some(a), Some(b), true) = (&a, &b, key == crate::compile::REDIS_CONFIG_KEY) {
+            changes.extend(
+                redis_setting_changes(a, b)
+                    .into_iter()
+                    .map(|text| (key.clone(), (text, Some(Context::Reload)))),
+            );
             continue;
         }
         let what = match (&a, &b) {

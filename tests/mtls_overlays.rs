@@ -1,7 +1,9 @@
 //! Client certificates per environment, as kustomize renders the overlays: where an environment
 //! demands them, every database's pg_hba.conf requires `clientcert=verify-full` for exactly its
-//! declared pairs, its pod's config digest stays (the reloader applies pg_hba.conf in place), and Redis runs
-//! `tls-auth-clients yes`; where it does not, none of that is there.
+//! declared pairs, its pod's config digest stays (the reloader applies pg_hba.conf in place), and Redis's
+//! runtime settings file (`redis-config`, applied in place by its reloader) says
+//! `tls-auth-clients yes` while its pod template stays the same; where it does not, none of that
+//! is there.
 
 mod common;
 
@@ -26,7 +28,8 @@ fn find<T: serde::de::DeserializeOwned>(docs: &[serde_json::Value], kind: &str, 
 struct Seen {
     hba: String,
     digest: String,
-    redis_args: Vec<String>,
+    redis_conf: String,
+    redis_pod: serde_json::Value,
 }
 
 fn seen(fixture: &str, env: &str) -> Seen {
@@ -34,7 +37,7 @@ fn seen(fixture: &str, env: &str) -> Seen {
     let config: ConfigMap = find(&docs, "ConfigMap", "sales-db-config");
     let database: Deployment = find(&docs, "Deployment", "sales-db");
     let redis: Deployment = find(&docs, "Deployment", "redis");
-    let pod = redis.spec.unwrap().template.spec.unwrap();
+    let redis_config: ConfigMap = find(&docs, "ConfigMap", "redis-config");
     Seen {
         hba: config.data.unwrap()["pg_hba.conf"].clone(),
         digest: database
@@ -46,20 +49,22 @@ fn seen(fixture: &str, env: &str) -> Seen {
             .annotations
             .unwrap()["bakeryc.dev/config-digest"]
             .clone(),
-        redis_args: pod
-            .containers
-            .iter()
-            .find(|c| c.name == "redis")
-            .unwrap()
-            .args
-            .clone()
-            .unwrap(),
+        redis_conf: redis_config.data.unwrap()["redis.conf"].clone(),
+        redis_pod: serde_json::to_value(redis.spec.unwrap().template).unwrap(),
     }
 }
 
-fn tls_auth_clients(args: &[String]) -> &str {
-    let at = args.iter().position(|a| a == "--tls-auth-clients").unwrap();
-    &args[at + 1]
+/// The value of `tls-auth-clients` in the runtime settings file, and that the arguments no longer
+/// carry it (an argument would need a restart to change).
+fn tls_auth_clients(seen: &Seen) -> &str {
+    let args = seen.redis_pod["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert!(!args.iter().any(|a| a == "--tls-auth-clients"), "{args:?}");
+    seen.redis_conf
+        .lines()
+        .find_map(|l| l.strip_prefix("tls-auth-clients "))
+        .unwrap_or_else(|| panic!("{}", seen.redis_conf))
 }
 
 #[test]
@@ -91,16 +96,15 @@ fn an_environment_demands_client_certificates_on_its_own() {
         dev.digest, prod.digest,
         "pg_hba.conf is reloaded in place: the pods do not restart for it"
     );
-    assert_eq!(tls_auth_clients(&prod.redis_args), "yes");
-    assert_eq!(tls_auth_clients(&dev.redis_args), "no");
-    // Everything else about Redis is the same in both.
-    let strip = |args: &[String]| {
-        let mut args = args.to_vec();
-        let at = args.iter().position(|a| a == "--tls-auth-clients").unwrap();
-        args.remove(at + 1);
-        args
-    };
-    assert_eq!(strip(&dev.redis_args), strip(&prod.redis_args));
+    assert_eq!(tls_auth_clients(&prod), "yes");
+    assert_eq!(tls_auth_clients(&dev), "no");
+    // Redis's pod is the same in both: the reloader applies the file in place.
+    assert_eq!(dev.redis_pod, prod.redis_pod);
+    assert_eq!(
+        dev.redis_conf
+            .replace("tls-auth-clients no", "tls-auth-clients yes"),
+        prod.redis_conf
+    );
 }
 
 #[test]
@@ -110,6 +114,7 @@ fn an_environment_may_opt_out_of_client_certificates() {
     let (dev, prod) = (seen(fixture, "dev"), seen(fixture, "prod"));
     assert!(prod.hba.contains("clientcert=verify-full"), "{}", prod.hba);
     assert!(!dev.hba.contains("clientcert"), "{}", dev.hba);
-    assert_eq!(tls_auth_clients(&prod.redis_args), "yes");
-    assert_eq!(tls_auth_clients(&dev.redis_args), "no");
+    assert_eq!(tls_auth_clients(&prod), "yes");
+    assert_eq!(tls_auth_clients(&dev), "no");
+    assert_eq!(dev.redis_pod, prod.redis_pod);
 }

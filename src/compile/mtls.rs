@@ -1,7 +1,8 @@
 //! Per-environment mutual TLS: when an environment's `client_certificates` differs from `[tls]`,
 //! the patches of its overlay that make the servers demand (or stop demanding) client
-//! certificates: each database's pg_hba.conf (which the reloader applies in place, so no pod restarts), and Redis's
-//! `tls-auth-clients` in its arguments. Everything else (certificates, profiles) is the same in
+//! certificates: each database's pg_hba.conf and Redis's `tls-auth-clients` in its runtime
+//! settings file (`<cache>-config`), both applied in place by their pods' reloaders, so no pod
+//! restarts and no pod template differs between environments for it. Everything else (certificates, profiles) is the same in
 //! every environment, so the base carries it. It only adds files and patch references.
 
 use serde_json::json;
@@ -29,24 +30,20 @@ pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut
             )],
         ));
     }
-    let mut documents: Vec<(&str, String, Document)> = patches
+    if let Some(cache) = &platform.cache {
+        patches.push((
+            "ConfigMap",
+            cache::config_map_name(cache),
+            vec![replace(
+                &format!("/data/{}", cache::CONFIG_KEY),
+                json!(cache::redis_conf(platform, cache, wanted)),
+            )],
+        ));
+    }
+    let documents: Vec<(&str, String, Document)> = patches
         .into_iter()
         .map(|(kind, name, ops)| (kind, name, Document::JsonPatch(ops)))
         .collect();
-    if let Some(cache) = &platform.cache {
-        // Redis's arguments, its container named (never addressed by position).
-        let name = cache.names().workload;
-        let patch = json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name},
-            "spec": {"template": {"spec": {"containers": [{
-                "name": cache::SERVER_CONTAINER,
-                "args": cache::redis_args_with(platform, cache, wanted),
-            }]}}},
-        });
-        documents.push(("Deployment", name, Document::StrategicMergePatch(patch)));
-    }
     let mut references = Vec::new();
     for (kind, name, document) in documents {
         let path = format!("patches/mtls-{}-{name}.yaml", kind.to_ascii_lowercase());
