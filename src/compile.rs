@@ -3,6 +3,7 @@
 //! (that is `render`'s job), and the same platform always compiles to the same tree.
 
 mod argocd;
+pub mod backup;
 mod cache;
 pub mod certificates;
 mod client;
@@ -20,6 +21,7 @@ mod sync_wave;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -45,6 +47,7 @@ pub use sync_wave::{ANNOTATION as SYNC_WAVE_ANNOTATION, wave as sync_wave};
 #[serde(untagged)]
 pub enum Object {
     ConfigMap(ConfigMap),
+    CronJob(Box<CronJob>),
     Deployment(Box<Deployment>),
     NetworkPolicy(NetworkPolicy),
     PersistentVolumeClaim(PersistentVolumeClaim),
@@ -64,6 +67,7 @@ impl Object {
     pub fn kind(&self) -> &'static str {
         match self {
             Object::ConfigMap(_) => "ConfigMap",
+            Object::CronJob(_) => "CronJob",
             Object::Deployment(_) => "Deployment",
             Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
@@ -82,6 +86,7 @@ impl Object {
     pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
         match self {
             Object::ConfigMap(o) => &mut o.metadata,
+            Object::CronJob(o) => &mut o.metadata,
             Object::Deployment(o) => &mut o.metadata,
             Object::NetworkPolicy(o) => &mut o.metadata,
             Object::PersistentVolumeClaim(o) => &mut o.metadata,
@@ -135,7 +140,7 @@ pub fn compile(platform: &Platform) -> Tree {
         .par_iter()
         .map(|db| {
             let file = format!("base/{}.yaml", db.names().workload);
-            let mut objects = database::objects(platform, db);
+            let mut objects = database::objects_with_backup(platform, db);
             objects.extend(generated_secrets(platform, Workload::Database(db)));
             (file, Document::Objects(objects))
         })
@@ -170,6 +175,14 @@ pub fn compile(platform: &Platform) -> Tree {
     for environment in &platform.environments {
         let overlay = overlay::files(platform, environment, &tree);
         tree.extend(overlay);
+        let (files, resources, patches) = backup::overlay(platform, environment.name.as_str());
+        tree.extend(files);
+        if let Some(Document::Kustomization(kustomization)) =
+            tree.get_mut(&format!("overlays/{}/kustomization.yaml", environment.name))
+        {
+            kustomization.resources.extend(resources);
+            kustomization.patches.extend(patches);
+        }
         if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Store { .. }) =
             &platform.secrets
         {

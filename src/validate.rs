@@ -6,7 +6,8 @@
 use crate::config::cache::Declared;
 use crate::config::database::DeclaredDatabase;
 use crate::config::{
-    Checker, RawConfig, cache, database, environments, gitops, monitoring, platform, secrets, tls,
+    Checker, RawConfig, backup, cache, database, environments, gitops, monitoring, platform,
+    secrets, tls,
 };
 use crate::diagnostic::{Code, Diagnostic, Kind};
 use crate::model::{Cache, Platform, WorkloadNames};
@@ -52,6 +53,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let secrets = secrets::validate(raw, check);
     let gitops = gitops::validate(raw, check);
     let environments = environments::validate(raw, &databases, cache.as_ref(), check);
+    let backup = backup::validate(raw, &databases, check);
     fqdn_fits(raw, &databases, cache.as_ref(), check);
 
     let platform::Valid {
@@ -60,7 +62,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         cluster_domain,
         labels,
     } = section?;
-    Some(Platform {
+    let mut platform = Platform {
         name,
         namespace,
         cluster_domain,
@@ -78,7 +80,10 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         secrets: secrets?,
         gitops: gitops?,
         environments: environments?,
-    })
+        backup: backup?,
+    };
+    backup::use_image(&mut platform);
+    Some(platform)
 }
 
 /// Every Service's fully qualified name (`<svc>.<namespace>.svc.<cluster_domain>`) is a SAN of

@@ -150,6 +150,9 @@ const RELEASED: &[&str] = &[
     "bakery::secrets::remote-key",
     "bakery::gitops::unused-destination",
     "bakery::gitops::destination-namespace",
+    "bakery::backup::invalid-cron",
+    "bakery::backup::invalid-value",
+    "bakery::backup::image-unchecked",
 ];
 
 #[test]

@@ -67,6 +67,9 @@ log_line_prefix = '%m [%p] user=%u db=%d client=%h app=%a '
             .log_min_duration_ms
             .map_or_else(|| "-1".to_owned(), |ms| ms.to_string()),
     );
+    if let Some(backup) = platform.backup_of(db) {
+        conf.push_str(&super::backup::archive_lines(db, &backup.policy));
+    }
     if !db.settings.is_empty() {
         conf.push_str("\n# [postgres.settings]\n");
         for setting in &db.settings {

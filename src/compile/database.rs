@@ -23,9 +23,9 @@ use crate::model::{Database, PASSWORD_KEY, Platform};
 pub const POSTGRES_UID: i64 = 70;
 /// The PostgreSQL server container; overlays patch it by this name.
 pub const SERVER_CONTAINER: &str = "postgres";
-const PASSWORD_DIR: &str = "/run/secrets/postgres";
+pub const PASSWORD_DIR: &str = "/run/secrets/postgres";
 /// Where the official image's server puts its unix socket (an emptyDir, the root being read-only).
-const SOCKET_DIR: &str = "/var/run/postgresql";
+pub const SOCKET_DIR: &str = "/var/run/postgresql";
 
 /// The reloader's command: after [`pod::TLS_FILES_CHECK`] on the TLS directory `$1`, asks the
 /// server to re-read its configuration and TLS files (`SELECT pg_reload_conf()`, a SIGHUP) as the
@@ -59,6 +59,20 @@ pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
         Object::NetworkPolicy(network::network_policy(platform, POSTGRES, &names, 5432)),
         Object::Deployment(Box::new(deployment(platform, db))),
     ]
+}
+
+/// The database's objects with its backups (`[backup]`) under the base's policy.
+pub fn objects_with_backup(platform: &Platform, db: &Database) -> Vec<Object> {
+    let mut objects = objects(platform, db);
+    if let Some(backup) = platform.backup_of(db) {
+        for object in &mut objects {
+            if let Object::Deployment(deployment) = object {
+                super::backup::wire(platform, db, &backup.policy, deployment);
+            }
+        }
+        objects.extend(super::backup::objects(platform, db, &backup.policy));
+    }
+    objects
 }
 
 fn config_map(platform: &Platform, db: &Database) -> ConfigMap {

@@ -15,14 +15,17 @@ use crate::model::{
 pub static TABLE: Table = Table {
     title: "[[database]]",
     doc: "overriding it for this database (also `[database.audit]`, `[database.settings]`)",
-    keys: &[Key {
-        name: "name",
-        kind: Kind::Str(Format::ServiceLabel),
-        required: Required::Yes,
-        default: Default::None,
-        doc: "DNS-1123 label starting with a letter (its Service is a DNS-1035 label), at most 48 characters (`<name>-db-credentials` must fit 63)",
-        example: "\"auth\"",
-    }],
+    keys: &[
+        Key {
+            name: "name",
+            kind: Kind::Str(Format::ServiceLabel),
+            required: Required::Yes,
+            default: Default::None,
+            doc: "DNS-1123 label starting with a letter (its Service is a DNS-1035 label), at most 48 characters (`<name>-db-credentials` must fit 63)",
+            example: "\"auth\"",
+        },
+        super::backup::DATABASE_KEY,
+    ],
     inherits: Some(&postgres::TABLE),
     inline: false,
 };
@@ -32,6 +35,8 @@ pub struct RawDatabase {
     pub span: Span,
     pub name: Option<Sp<String>>,
     pub settings: postgres::RawPostgres,
+    /// `backup = false` opts the database out of `[backup]`.
+    pub backup: Option<Sp<bool>>,
 }
 
 pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
@@ -39,6 +44,7 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
         span: t.span.clone(),
         name: t.string("name"),
         settings: postgres::read(t),
+        backup: t.boolean("backup"),
     }
 }
 
