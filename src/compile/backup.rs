@@ -28,7 +28,9 @@ use super::database::{PASSWORD_DIR, POSTGRES_UID, SERVER_CONTAINER, SOCKET_DIR};
 use super::meta::{self, Kind};
 use super::pod::{self, Lifetime, Pod};
 use super::{Document, Object, PatchOperation, PatchRef, PatchTarget, Tree};
-use crate::model::{BackupPolicy, Database, PASSWORD_KEY, Platform, Repository};
+use crate::model::{
+    BackupPolicy, Cron, Database, PASSWORD_KEY, Platform, Repository, WorkloadNames,
+};
 
 /// The backup pods' labels: their own component, so that the database's selector never matches
 /// them and the NetworkPolicy can name them.
@@ -760,4 +762,70 @@ fn patch_ref(path: String, (kind, name): (&'static str, String)) -> PatchRef {
             label_selector: None,
         },
     }
+}
+
+/// The longest a schedule can leave between two runs, as an upper bound read from its fields: a
+/// restricted month allows a year, a restricted day of month a month, a restricted weekday a
+/// week, otherwise a day (an hour when the hour is `*` as well).
+pub fn longest_gap_seconds(cron: &Cron) -> i64 {
+    const HOUR: i64 = 3600;
+    const DAY: i64 = 24 * HOUR;
+    match cron.as_str() {
+        "@yearly" | "@annually" => return 366 * DAY,
+        "@monthly" => return 31 * DAY,
+        "@weekly" => return 7 * DAY,
+        "@daily" | "@midnight" => return DAY,
+        "@hourly" => return HOUR,
+        _ => {}
+    }
+    let fields: Vec<&str> = cron.as_str().split_whitespace().collect();
+    let any = |i: usize| fields.get(i).is_none_or(|f| *f == "*");
+    if !any(3) {
+        366 * DAY
+    } else if !any(2) {
+        31 * DAY
+    } else if !any(4) {
+        7 * DAY
+    } else if !any(1) {
+        DAY
+    } else {
+        HOUR
+    }
+}
+
+/// Time after the longest gap before a missing backup alerts: a backup takes a while, and its
+/// CronJob records success only when it ends.
+pub const ALERT_GRACE_SECONDS: i64 = 6 * 3600;
+
+/// The backup CronJobs of every backed-up database with the age past which their last success
+/// is too old, the most lenient of the base's and the environments' schedules (one
+/// PrometheusRule serves every overlay).
+pub fn alert_thresholds(platform: &Platform) -> Vec<(WorkloadNames, String, i64)> {
+    let Some(backup) = &platform.backup else {
+        return Vec::new();
+    };
+    let policies: Vec<&BackupPolicy> = std::iter::once(&backup.policy)
+        .chain(backup.environments.values())
+        .collect();
+    let worst = |pick: fn(&BackupPolicy) -> &Cron| {
+        policies
+            .iter()
+            .map(|p| longest_gap_seconds(pick(p)))
+            .max()
+            .unwrap_or_default()
+            + ALERT_GRACE_SECONDS
+    };
+    let (full, diff) = (worst(|p| &p.full), worst(|p| &p.differential));
+    platform
+        .databases
+        .iter()
+        .filter(|db| backup.covers(db))
+        .flat_map(|db| {
+            let names = names(db);
+            [
+                (db.names(), names.full, full),
+                (db.names(), names.differential, diff),
+            ]
+        })
+        .collect()
 }
