@@ -151,6 +151,16 @@ pub fn compile(platform: &Platform) -> Tree {
         objects.extend(generated_secrets(platform, Workload::Cache(cache)));
         tree.insert(file, Document::Objects(objects));
     }
+    if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Generator) = &platform.secrets
+    {
+        let cipher = external_secrets::backup_cipher_objects(platform, source, "");
+        if !cipher.is_empty() {
+            tree.insert(
+                "base/backup-cipher.yaml".to_owned(),
+                Document::Objects(cipher),
+            );
+        }
+    }
     let certificates = certificates::objects(platform);
     if !certificates.is_empty() {
         tree.insert(
@@ -193,6 +203,11 @@ pub fn compile(platform: &Platform) -> Tree {
                 .flat_map(|w| {
                     external_secrets::objects(platform, w, source, environment.name.as_str())
                 })
+                .chain(external_secrets::backup_cipher_objects(
+                    platform,
+                    source,
+                    environment.name.as_str(),
+                ))
                 .collect();
             tree.insert(
                 format!("{dir}/external-secrets.yaml"),

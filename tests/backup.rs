@@ -67,9 +67,21 @@ fn is_root() -> bool {
 
 fn chown(path: &Path) {
     if is_root() {
-        if !Command::new("id").arg("postgres").output().unwrap().status.success() {
+        if !Command::new("id")
+            .arg("postgres")
+            .output()
+            .unwrap()
+            .status
+            .success()
+        {
             let added = Command::new("useradd")
-                .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"])
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    "postgres",
+                ])
                 .status()
                 .unwrap();
             assert!(added.success(), "useradd postgres");
@@ -96,8 +108,19 @@ fn pg_bin(tool: &str) -> String {
         .expect("PostgreSQL server binaries in /usr/lib/postgresql (scripts/test installs them)")
         .map(|e| e.unwrap().path())
         .collect();
-    dirs.sort_by_key(|d| d.file_name().unwrap().to_string_lossy().parse::<u32>().unwrap_or(0));
-    dirs.last().unwrap().join("bin").join(tool).display().to_string()
+    dirs.sort_by_key(|d| {
+        d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    dirs.last()
+        .unwrap()
+        .join("bin")
+        .join(tool)
+        .display()
+        .to_string()
 }
 
 /// What the test takes from the compiled tree.
@@ -160,6 +183,86 @@ struct Pod {
     env: Vec<(String, String)>,
 }
 
+fn env<'a>(pod: &'a Pod, extra: &'a [(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pod.env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+impl Pod {
+    fn sql(&self, database: &str, sql: &str) -> String {
+        let out = run_env(
+            60,
+            &[
+                "psql",
+                "-X",
+                "-qAt",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                &self.socket.display().to_string(),
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "orders_user",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            &[("PGPASSWORD", "orders-password-for-the-drill")],
+        );
+        ok(&out, sql).trim().to_owned()
+    }
+
+    /// restore.sh as compiled, for `pod`'s empty data directory.
+    fn restore(&self, target: Option<&str>) -> Output {
+        let script = self
+            .root
+            .join("pgbackrest/restore.sh")
+            .display()
+            .to_string();
+        let target = [("BAKERY_RESTORE_TARGET", target.unwrap_or_default())];
+        let env = env(self, &target);
+        run_env(600, &["sh", "-eu", &script], &env)
+    }
+
+    fn pgbackrest(&self, args: &[&str]) -> Output {
+        let mut full = vec!["pgbackrest", "--stanza=orders"];
+        full.extend(args);
+        run_env(120, &full, &env(self, &[]))
+    }
+
+    /// Forces a WAL switch and waits until the server reports that segment archived.
+    fn switch_and_archive(&self) {
+        let segment = self.sql("orders_db", "SELECT pg_walfile_name(pg_switch_wal())");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let archived = self.sql(
+                "orders_db",
+                "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver",
+            );
+            if archived.as_str() >= segment.as_str() && !archived.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{segment} was not archived (last: {archived:?})"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn rows(&self) -> String {
+        self.sql(
+            "orders_db",
+            "SELECT string_agg(note, ',' ORDER BY id) FROM drill",
+        )
+    }
+}
+
 struct Drill {
     _test: Test,
     root: PathBuf,
@@ -173,7 +276,19 @@ impl Drop for Drill {
     fn drop(&mut self) {
         for data in &self.servers {
             let data = data.display().to_string();
-            let _ = run_env(30, &[&pg_bin("pg_ctl"), "-D", &data, "-m", "immediate", "-w", "stop"], &[]);
+            let _ = run_env(
+                30,
+                &[
+                    &pg_bin("pg_ctl"),
+                    "-D",
+                    &data,
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+                &[],
+            );
         }
     }
 }
@@ -191,8 +306,23 @@ impl Drill {
         // The server certificate for the Service's name, as bakeryc's PKI would issue it.
         let tls = root.join("tls");
         let openssl = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
-            .args(["-subj", &format!("/CN={FQDN}"), "-addext", &format!("subjectAltName=DNS:{FQDN},DNS:localhost,IP:127.0.0.1")])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+            ])
+            .args([
+                "-subj",
+                &format!("/CN={FQDN}"),
+                "-addext",
+                &format!("subjectAltName=DNS:{FQDN},DNS:localhost,IP:127.0.0.1"),
+            ])
             .arg("-keyout")
             .arg(tls.join("tls.key"))
             .arg("-out")
@@ -203,13 +333,24 @@ impl Drill {
         fs::copy(tls.join("tls.crt"), tls.join("ca.crt")).unwrap();
         fs::copy(tls.join("tls.crt"), root.join("ca/ca.crt")).unwrap();
         fs::set_permissions(tls.join("tls.key"), fs::Permissions::from_mode(0o600)).unwrap();
-        fs::write(root.join("secrets/password"), "orders-password-for-the-drill").unwrap();
+        fs::write(
+            root.join("secrets/password"),
+            "orders-password-for-the-drill",
+        )
+        .unwrap();
         // The server's own files, with their mount paths rewritten to the test's directories.
         let rewrite = |text: &str| {
-            text.replace("/etc/postgresql", &root.join("config").display().to_string())
-                .replace("'/tls/", &format!("'{}/", tls.display()))
+            text.replace(
+                "/etc/postgresql",
+                &root.join("config").display().to_string(),
+            )
+            .replace("'/tls/", &format!("'{}/", tls.display()))
         };
-        fs::write(root.join("config/postgresql.conf"), rewrite(&compiled.postgresql_conf)).unwrap();
+        fs::write(
+            root.join("config/postgresql.conf"),
+            rewrite(&compiled.postgresql_conf),
+        )
+        .unwrap();
         fs::write(root.join("config/pg_hba.conf"), &compiled.pg_hba_conf).unwrap();
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
         chown(&root);
@@ -225,13 +366,28 @@ impl Drill {
     /// Rewrites a pod's mount paths in compiled text to this pod's directories.
     fn translate(&self, pod: &Pod, text: &str) -> String {
         let pairs = [
-            ("/var/lib/postgresql/data/pgdata", pod.data.display().to_string()),
-            ("/var/lib/pgbackrest", self.root.join("repo").display().to_string()),
+            (
+                "/var/lib/postgresql/data/pgdata",
+                pod.data.display().to_string(),
+            ),
+            (
+                "/var/lib/pgbackrest",
+                self.root.join("repo").display().to_string(),
+            ),
             ("/var/run/postgresql", pod.socket.display().to_string()),
-            ("/etc/pgbackrest", pod.root.join("pgbackrest").display().to_string()),
-            ("/run/secrets/postgres", self.root.join("secrets").display().to_string()),
+            (
+                "/etc/pgbackrest",
+                pod.root.join("pgbackrest").display().to_string(),
+            ),
+            (
+                "/run/secrets/postgres",
+                self.root.join("secrets").display().to_string(),
+            ),
             ("/etc/shop-ca", self.root.join("ca").display().to_string()),
-            ("/tmp/pgbackrest", pod.root.join("tmp").display().to_string()),
+            (
+                "/tmp/pgbackrest",
+                pod.root.join("tmp").display().to_string(),
+            ),
         ];
         let mut text = text.to_owned();
         for (from, to) in pairs {
@@ -275,18 +431,14 @@ impl Drill {
             ("PGBACKREST_REPO1_CIPHER_PASS".into(), passphrase.into()),
         ];
         if self.s3.is_some() {
-            pod.env.push(("PGBACKREST_REPO1_S3_KEY".into(), "test-key".into()));
-            pod.env.push(("PGBACKREST_REPO1_S3_KEY_SECRET".into(), "test-key-secret".into()));
+            pod.env
+                .push(("PGBACKREST_REPO1_S3_KEY".into(), "test-key".into()));
+            pod.env.push((
+                "PGBACKREST_REPO1_S3_KEY_SECRET".into(),
+                "test-key-secret".into(),
+            ));
         }
         pod
-    }
-
-    fn env<'a>(pod: &'a Pod, extra: &'a [(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        pod.env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .chain(extra.iter().copied())
-            .collect()
     }
 
     /// The image's first start: initdb with the owner role and its password, then the database.
@@ -295,13 +447,25 @@ impl Drill {
         ok(
             &run_env(
                 90,
-                &[&pg_bin("initdb"), "-D", &pod.data.display().to_string(), "-U", "orders_user", &format!("--pwfile={password}"), "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--no-locale", "-E", "UTF8"],
+                &[
+                    &pg_bin("initdb"),
+                    "-D",
+                    &pod.data.display().to_string(),
+                    "-U",
+                    "orders_user",
+                    &format!("--pwfile={password}"),
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "--no-locale",
+                    "-E",
+                    "UTF8",
+                ],
                 &[],
             ),
             "initdb",
         );
         self.start(pod);
-        self.sql(pod, "postgres", "CREATE DATABASE orders_db OWNER orders_user");
+        pod.sql("postgres", "CREATE DATABASE orders_db OWNER orders_user");
     }
 
     /// Starts the server on `pod`'s data directory with the compiled postgresql.conf (port,
@@ -317,8 +481,20 @@ impl Drill {
         );
         let started = run_env(
             90,
-            &[&pg_bin("pg_ctl"), "-D", &pod.data.display().to_string(), "-l", &log.display().to_string(), "-w", "-t", "80", "-o", &options, "start"],
-            &Self::env(pod, &[]),
+            &[
+                &pg_bin("pg_ctl"),
+                "-D",
+                &pod.data.display().to_string(),
+                "-l",
+                &log.display().to_string(),
+                "-w",
+                "-t",
+                "80",
+                "-o",
+                &options,
+                "start",
+            ],
+            &env(pod, &[]),
         );
         self.servers.push(pod.data.clone());
         assert!(
@@ -330,19 +506,22 @@ impl Drill {
 
     fn stop(&mut self, pod: &Pod) {
         ok(
-            &run_env(60, &[&pg_bin("pg_ctl"), "-D", &pod.data.display().to_string(), "-m", "fast", "-w", "stop"], &[]),
+            &run_env(
+                60,
+                &[
+                    &pg_bin("pg_ctl"),
+                    "-D",
+                    &pod.data.display().to_string(),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ],
+                &[],
+            ),
             "pg_ctl stop",
         );
         self.servers.retain(|d| d != &pod.data);
-    }
-
-    fn sql(&self, pod: &Pod, database: &str, sql: &str) -> String {
-        let out = run_env(
-            60,
-            &["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-h", &pod.socket.display().to_string(), "-p", &pod.port.to_string(), "-U", "orders_user", "-d", database, "-c", sql],
-            &[("PGPASSWORD", "orders-password-for-the-drill")],
-        );
-        ok(&out, sql).trim().to_owned()
     }
 
     /// Runs a backup CronJob's container command as compiled. Rewritten: the mount paths, and the
@@ -361,38 +540,6 @@ impl Drill {
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         run_env(600, &refs, &[])
     }
-
-    /// restore.sh as compiled, for `pod`'s empty data directory.
-    fn restore(&self, pod: &Pod, target: Option<&str>) -> Output {
-        let script = pod.root.join("pgbackrest/restore.sh").display().to_string();
-        let target = [("BAKERY_RESTORE_TARGET", target.unwrap_or_default())];
-        let env = Self::env(pod, &target);
-        run_env(600, &["sh", "-eu", &script], &env)
-    }
-
-    fn pgbackrest(&self, pod: &Pod, args: &[&str]) -> Output {
-        let mut full = vec!["pgbackrest", "--stanza=orders"];
-        full.extend(args);
-        run_env(120, &full, &Self::env(pod, &[]))
-    }
-
-    /// Forces a WAL switch and waits until the server reports that segment archived.
-    fn switch_and_archive(&self, pod: &Pod) {
-        let segment = self.sql(pod, "orders_db", "SELECT pg_walfile_name(pg_switch_wal())");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let archived = self.sql(pod, "orders_db", "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
-            if archived.as_str() >= segment.as_str() && !archived.is_empty() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{segment} was not archived (last: {archived:?})");
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-
-    fn rows(&self, pod: &Pod) -> String {
-        self.sql(pod, "orders_db", "SELECT string_agg(note, ',' ORDER BY id) FROM drill")
-    }
 }
 
 fn has_bytes(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
@@ -401,7 +548,11 @@ fn has_bytes(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
         let path = entry.unwrap().path();
         if path.is_dir() {
             found.extend(has_bytes(&path, needle));
-        } else if fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle) {
+        } else if fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
             found.push(path);
         }
     }
@@ -411,27 +562,55 @@ fn has_bytes(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 #[test]
 fn volume_repository_restores_latest_and_to_a_time_and_stays_encrypted() {
     let mut drill = Drill::new("tests/fixtures/backup-volume/bakery.toml", "overlays/dev");
-    assert!(drill.compiled.postgresql_conf.contains("archive_command = 'pgbackrest --stanza=orders archive-push %p'"));
+    assert!(
+        drill
+            .compiled
+            .postgresql_conf
+            .contains("archive_command = 'pgbackrest --stanza=orders archive-push %p'")
+    );
     assert!(drill.compiled.pgbackrest["pgbackrest.conf"].contains("repo1-cipher-type=aes-256-cbc"));
-    assert!(drill.compiled.restore_env.contains(&"PGBACKREST_REPO1_CIPHER_PASS".to_owned()));
+    assert!(
+        drill
+            .compiled
+            .restore_env
+            .contains(&"PGBACKREST_REPO1_CIPHER_PASS".to_owned())
+    );
     let primary = drill.pod("primary", PASSPHRASE);
     drill.init(&primary);
-    drill.sql(&primary, "orders_db", "CREATE TABLE drill (id int PRIMARY KEY, note text NOT NULL)");
-    drill.sql(&primary, "orders_db", "INSERT INTO drill SELECT i, 'row-' || i FROM generate_series(1, 3) i");
+    primary.sql(
+        "orders_db",
+        "CREATE TABLE drill (id int PRIMARY KEY, note text NOT NULL)",
+    );
+    primary.sql(
+        "orders_db",
+        "INSERT INTO drill SELECT i, 'row-' || i FROM generate_series(1, 3) i",
+    );
     let full = drill.backup_job(&primary, &drill.compiled.full_job.clone());
     let log = ok(&full, "the full backup Job");
     assert!(log.contains("bakeryc-backup: exit status 0"), "{log}");
-    drill.sql(&primary, "orders_db", "INSERT INTO drill SELECT i, 'row-' || i FROM generate_series(4, 6) i");
-    ok(&drill.backup_job(&primary, &drill.compiled.diff_job.clone()), "the differential backup Job");
-    let info = ok(&drill.pgbackrest(&primary, &["info"]), "pgbackrest info");
+    primary.sql(
+        "orders_db",
+        "INSERT INTO drill SELECT i, 'row-' || i FROM generate_series(4, 6) i",
+    );
+    ok(
+        &drill.backup_job(&primary, &drill.compiled.diff_job.clone()),
+        "the differential backup Job",
+    );
+    let info = ok(&primary.pgbackrest(&["info"]), "pgbackrest info");
     assert!(info.contains("cipher: aes-256-cbc"), "{info}");
-    assert!(info.contains("full backup") && info.contains("diff backup"), "{info}");
+    assert!(
+        info.contains("full backup") && info.contains("diff backup"),
+        "{info}"
+    );
     // The time to restore to: committed rows 1-6, not yet the marker.
-    let before_marker = drill.sql(&primary, "orders_db", "SELECT clock_timestamp()");
+    let before_marker = primary.sql("orders_db", "SELECT clock_timestamp()");
     std::thread::sleep(Duration::from_millis(1500));
     let marker = format!("bakery-marker-{}", std::process::id());
-    drill.sql(&primary, "orders_db", &format!("INSERT INTO drill VALUES (7, '{marker}')"));
-    drill.switch_and_archive(&primary);
+    primary.sql(
+        "orders_db",
+        &format!("INSERT INTO drill VALUES (7, '{marker}')"),
+    );
+    primary.switch_and_archive();
     // The marker is readable in the server's own WAL, so the scan below could find it...
     assert!(!has_bytes(&primary.data.join("pg_wal"), marker.as_bytes()).is_empty());
     // ...and no file of the repository holds it: WAL and backups are encrypted.
@@ -441,24 +620,37 @@ fn volume_repository_restores_latest_and_to_a_time_and_stays_encrypted() {
 
     // (a) The latest point: every row, the marker included.
     let latest = drill.pod("latest", PASSPHRASE);
-    ok(&drill.restore(&latest, None), "restore.sh (latest)");
+    ok(&latest.restore(None), "restore.sh (latest)");
     drill.start(&latest);
-    assert_eq!(drill.rows(&latest), format!("{ROWS},{marker}"));
+    assert_eq!(latest.rows(), format!("{ROWS},{marker}"));
     drill.stop(&latest);
 
     // (b) A time before the marker: rows 1-6 only.
     let earlier = drill.pod("earlier", PASSPHRASE);
-    ok(&drill.restore(&earlier, Some(&before_marker)), "restore.sh (time)");
+    ok(&earlier.restore(Some(&before_marker)), "restore.sh (time)");
     drill.start(&earlier);
-    assert_eq!(drill.rows(&earlier), ROWS);
+    assert_eq!(earlier.rows(), ROWS);
     drill.stop(&earlier);
 
     // A wrong passphrase cannot read the repository.
     let wrong = drill.pod("wrong", "not-the-passphrase");
-    let refused = drill.restore(&wrong, None);
-    let text = format!("{}{}", String::from_utf8_lossy(&refused.stdout), String::from_utf8_lossy(&refused.stderr));
-    assert!(!refused.status.success(), "restored with a wrong passphrase: {text}");
-    assert!(text.contains("ERROR") && (text.contains("cipher") || text.contains("decrypt") || text.contains("unable to load info file")), "{text}");
+    let refused = wrong.restore(None);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        !refused.status.success(),
+        "restored with a wrong passphrase: {text}"
+    );
+    assert!(
+        text.contains("ERROR")
+            && (text.contains("cipher")
+                || text.contains("decrypt")
+                || text.contains("unable to load info file")),
+        "{text}"
+    );
     assert!(!wrong.data.join("PG_VERSION").exists());
 }
 
@@ -474,14 +666,29 @@ impl Drop for S3Server {
 
 #[test]
 fn s3_repository_backs_up_and_restores_through_a_local_s3_server() {
-    let python = std::env::var("BAKERY_E2E_PYTHON").expect("BAKERY_E2E_PYTHON: the venv scripts/test makes, with moto");
+    let python = std::env::var("BAKERY_E2E_PYTHON")
+        .expect("BAKERY_E2E_PYTHON: the venv scripts/test makes, with moto");
     let mut drill = Drill::new("tests/fixtures/backup-s3/bakery.toml", "base");
     // A certificate for localhost made with openssl, trusted through repo1-storage-ca-file.
     let s3 = drill.root.join("s3");
     fs::create_dir_all(&s3).unwrap();
     ok(
         &Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+            ])
             .arg("-keyout")
             .arg(s3.join("key.pem"))
             .arg("-out")
@@ -522,21 +729,40 @@ fn s3_repository_backs_up_and_restores_through_a_local_s3_server() {
     }
     drill.s3 = Some((port, s3.join("cert.pem")));
     let primary = drill.pod("primary", PASSPHRASE);
-    assert!(fs::read_to_string(&primary.config).unwrap().contains("repo1-type=s3"));
+    assert!(
+        fs::read_to_string(&primary.config)
+            .unwrap()
+            .contains("repo1-type=s3")
+    );
     drill.init(&primary);
-    drill.sql(&primary, "orders_db", "CREATE TABLE drill (id int PRIMARY KEY, note text NOT NULL)");
-    drill.sql(&primary, "orders_db", "INSERT INTO drill SELECT i, 'row-' || i FROM generate_series(1, 6) i");
-    ok(&drill.backup_job(&primary, &drill.compiled.full_job.clone()), "the full backup Job (S3)");
+    primary.sql(
+        "orders_db",
+        "CREATE TABLE drill (id int PRIMARY KEY, note text NOT NULL)",
+    );
+    primary.sql(
+        "orders_db",
+        "INSERT INTO drill SELECT i, 'row-' || i FROM generate_series(1, 6) i",
+    );
+    ok(
+        &drill.backup_job(&primary, &drill.compiled.full_job.clone()),
+        "the full backup Job (S3)",
+    );
     let marker = "bakery-s3-marker";
-    drill.sql(&primary, "orders_db", &format!("INSERT INTO drill VALUES (7, '{marker}')"));
-    drill.switch_and_archive(&primary);
-    let info = ok(&drill.pgbackrest(&primary, &["info"]), "pgbackrest info (S3)");
-    assert!(info.contains("cipher: aes-256-cbc") && info.contains("full backup"), "{info}");
+    primary.sql(
+        "orders_db",
+        &format!("INSERT INTO drill VALUES (7, '{marker}')"),
+    );
+    primary.switch_and_archive();
+    let info = ok(&primary.pgbackrest(&["info"]), "pgbackrest info (S3)");
+    assert!(
+        info.contains("cipher: aes-256-cbc") && info.contains("full backup"),
+        "{info}"
+    );
     drill.stop(&primary);
     let latest = drill.pod("latest", PASSPHRASE);
-    ok(&drill.restore(&latest, None), "restore.sh (S3)");
+    ok(&latest.restore(None), "restore.sh (S3)");
     drill.start(&latest);
-    assert_eq!(drill.rows(&latest), format!("{ROWS},{marker}"));
+    assert_eq!(latest.rows(), format!("{ROWS},{marker}"));
     drill.stop(&latest);
     drop(server);
 }

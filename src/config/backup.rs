@@ -474,19 +474,17 @@ fn retention(written: Option<&Sp<i64>>, check: &mut Checker) -> Option<u8> {
     let Some(written) = written else {
         return Some(RETENTION_FULL);
     };
-    match u8::try_from(written.value) {
-        Ok(n @ 1..=99) => Some(n),
-        _ => {
-            let kind = diagnostic::Kind::BackupValue {
-                key: "retention.full",
-                written: written.value.to_string(),
-                problem: "keeps no backup: expiry would delete every full backup and its WAL",
-                example: "retention = { full = 2 }",
-            };
-            check.report(&written.span, &kind);
-            None
-        }
+    if let Ok(n @ 1..=99) = u8::try_from(written.value) {
+        return Some(n);
     }
+    let kind = diagnostic::Kind::BackupValue {
+        key: "retention.full",
+        written: written.value.to_string(),
+        problem: "keeps no backup: expiry would delete every full backup and its WAL",
+        example: "retention = { full = 2 }",
+    };
+    check.report(&written.span, &kind);
+    None
 }
 
 fn seconds(written: Option<&Sp<String>>, check: &mut Checker) -> Option<u64> {
