@@ -309,7 +309,7 @@ pub fn validate(
             &section.span,
             &TABLE,
             "repository",
-            "backups need a place to go: a volume per database, or an S3 bucket",
+            ": backups need a place to go, a volume per database or an S3 bucket",
         )
         .and(section.repository.as_ref())
         .and_then(|r| repository_of(r, check));
@@ -396,7 +396,7 @@ fn repository_of(raw: &RawRepository, check: &mut Checker) -> Option<Repository>
                 &raw.span,
                 &REPOSITORY,
                 "storage",
-                "a volume repository needs a size",
+                ": a volume repository needs a size",
             )
             .and_then(|s| check.storage(s));
         let storage_class = raw
@@ -416,17 +416,17 @@ fn repository_of(raw: &RawRepository, check: &mut Checker) -> Option<Repository>
     let bucket = needed(
         raw.bucket.as_ref(),
         "bucket",
-        "pgBackRest writes into one bucket",
+        ": pgBackRest writes into one bucket",
     );
     let endpoint = needed(
         raw.endpoint.as_ref(),
         "endpoint",
-        "pgBackRest has no default S3 endpoint",
+        ": pgBackRest has no default S3 endpoint",
     );
     let region = needed(
         raw.region.as_ref(),
         "region",
-        "S3 requests are signed for a region",
+        ": S3 requests are signed for a region",
     );
     let secret = check
         .required_in(
@@ -434,7 +434,7 @@ fn repository_of(raw: &RawRepository, check: &mut Checker) -> Option<Repository>
             &raw.span,
             &REPOSITORY,
             "secret",
-            "the Secret with access_key_id and secret_access_key that the database pods read",
+            ": the Secret with access_key_id and secret_access_key that the database pods read",
         )
         .and_then(|s| check.label(s, ""));
     let uri_style = match &raw.uri_style {
