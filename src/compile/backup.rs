@@ -434,7 +434,7 @@ pub fn wire(
                 .extend(secret_env_vars(platform, policy));
             let mounts = container.volume_mounts.get_or_insert_with(Vec::new);
             mounts.extend(repository_mounts(policy));
-            mounts.sort_by(|a, b| a.mount_path.cmp(&b.mount_path));
+            mounts.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
     let checks = secret_checks(platform, policy);
@@ -596,7 +596,7 @@ fn restore_cron_job(platform: &Platform, db: &Database, policy: &BackupPolicy) -
     let mut mounts = repository_mounts(policy);
     mounts.push(pod::mount("data", "/var/lib/postgresql/data", false));
     mounts.push(pod::mount("tmp", "/tmp", false));
-    mounts.sort_by(|a, b| a.mount_path.cmp(&b.mount_path));
+    mounts.sort_by(|a, b| a.name.cmp(&b.name));
     let mut volumes = volumes(db, policy);
     volumes.push(pod::claim_volume("data", &names.volume_claim));
     volumes.push(pod::empty_dir_volume("tmp", false));
