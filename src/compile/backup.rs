@@ -574,8 +574,11 @@ fn backup_cron_job(
             volumes: vec![
                 Volume {
                     name: "ca".into(),
+                    // Made by `bakeryc secrets` or trust-manager, outside this tree: optional
+                    // like the Secret volumes, and without it verify-full fails the Job.
                     config_map: Some(ConfigMapVolumeSource {
                         name: platform.ca_config_map(),
+                        optional: Some(true),
                         ..Default::default()
                     }),
                     ..Default::default()
