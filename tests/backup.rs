@@ -542,17 +542,26 @@ impl Drill {
     }
 }
 
+/// The files under `dir` whose bytes contain `needle`, read as stored and, for gzip files
+/// (pgBackRest compresses WAL and backup files by default), decompressed as well: without
+/// encryption the marker shows in one or the other.
 fn has_bytes(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let contains = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             found.extend(has_bytes(&path, needle));
-        } else if fs::read(&path)
-            .unwrap()
-            .windows(needle.len())
-            .any(|w| w == needle)
-        {
+            continue;
+        }
+        let stored = fs::read(&path).unwrap();
+        let inflated = Command::new("gzip")
+            .arg("-dc")
+            .arg(&path)
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        if contains(&stored) || contains(&inflated) {
             found.push(path);
         }
     }
