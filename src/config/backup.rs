@@ -582,3 +582,52 @@ pub fn use_image(platform: &mut crate::model::Platform) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Cron;
+
+    #[test]
+    fn cron_accepts_what_a_cron_job_runs_and_refuses_the_rest() {
+        for ok in [
+            "0 1 * * 0",
+            "*/15 * * * *",
+            "30 2 1,15 * mon-fri",
+            "0 0 * jan,jul sun",
+            "0 1 * * 1-6",
+            "5 4 * * 7",
+            "0 0-23/6 * * *",
+            "@daily",
+            "@weekly",
+        ] {
+            assert!(Cron::new(ok).is_ok(), "{ok}: {:?}", Cron::new(ok));
+        }
+        for bad in [
+            "",
+            "0 1 * *",
+            "0 0 1 * * 0",
+            "60 * * * *",
+            "0 24 * * *",
+            "0 0 0 * *",
+            "0 0 * 13 *",
+            "0 0 * * 8",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "@often",
+            "0 0 * * funday",
+        ] {
+            assert!(Cron::new(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_longest_gap_bounds_each_schedule() {
+        let gap =
+            |text: &str| crate::compile::backup::longest_gap_seconds(&Cron::new(text).unwrap());
+        assert_eq!(gap("0 1 * * *"), 86_400);
+        assert_eq!(gap("0 1 * * 1-6"), 7 * 86_400);
+        assert_eq!(gap("@weekly"), 7 * 86_400);
+        assert_eq!(gap("0 1 1 * *"), 31 * 86_400);
+        assert_eq!(gap("*/5 * * * *"), 3600);
+    }
+}
