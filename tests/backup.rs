@@ -1,6 +1,7 @@
 //! The restore drill, with real software: bakeryc compiles a fixture; the test takes the database
 //! ConfigMap's postgresql.conf and pg_hba.conf, the pgBackRest ConfigMap's pgbackrest.conf,
-//! backup.sh and restore.sh, and the backup CronJob's own command, from the kustomized overlay,
+//! backup.sh and restore.sh, the database pod's `pgbackrest-secrets` init container command and
+//! pgBackRest environment, and the backup CronJob's own command, from the kustomized overlay,
 //! and runs them with the installed PostgreSQL and pgBackRest on loopback. Only what must differ
 //! on a test machine is rewritten, each named where it happens: mount paths become directories
 //! of the test, the server's port and the S3 endpoint become the ones the test started, and the
@@ -133,6 +134,10 @@ struct Compiled {
     diff_job: Vec<String>,
     /// The restore CronJob container's environment names, as compiled.
     restore_env: Vec<String>,
+    /// The postgres container's pgBackRest environment (`PGBACKREST_*`), as compiled.
+    server_env: Vec<(String, String)>,
+    /// The database pod's `pgbackrest-secrets` init container command, as compiled.
+    secrets_init: Vec<String>,
 }
 
 fn compiled(fixture: &str, overlay: &str) -> Compiled {
@@ -157,6 +162,19 @@ fn compiled(fixture: &str, overlay: &str) -> Compiled {
         serde_json::from_value(container(name)["command"].clone()).unwrap()
     };
     let config = data("orders-db-config");
+    let pod = &find("Deployment", "orders-db")["spec"]["template"]["spec"];
+    let postgres = pod["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "postgres")
+        .unwrap();
+    let init = pod["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pgbackrest-secrets")
+        .expect("the database pod writes pgBackRest's secrets file");
     Compiled {
         postgresql_conf: config["postgresql.conf"].clone(),
         pg_hba_conf: config["pg_hba.conf"].clone(),
@@ -169,6 +187,17 @@ fn compiled(fixture: &str, overlay: &str) -> Compiled {
             .iter()
             .map(|e| e["name"].as_str().unwrap().to_owned())
             .collect(),
+        server_env: postgres["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap().starts_with("PGBACKREST_"))
+            .map(|e| {
+                let value = e["value"].as_str().expect("no secret in the environment");
+                (e["name"].as_str().unwrap().to_owned(), value.to_owned())
+            })
+            .collect(),
+        secrets_init: serde_json::from_value(init["command"].clone()).unwrap(),
     }
 }
 
@@ -178,7 +207,7 @@ struct Pod {
     data: PathBuf,
     socket: PathBuf,
     port: u16,
-    /// pgBackRest's configuration for this pod (rewritten paths), in `PGBACKREST_CONFIG`.
+    /// pgBackRest's configuration for this pod (rewritten paths), `PGBACKREST_CONFIG` as compiled.
     config: PathBuf,
     env: Vec<(String, String)>,
 }
@@ -388,6 +417,18 @@ impl Drill {
                 "/tmp/pgbackrest",
                 pod.root.join("tmp").display().to_string(),
             ),
+            (
+                "/run/secrets/pgbackrest-cipher",
+                pod.root.join("cipher").display().to_string(),
+            ),
+            (
+                "/run/secrets/pgbackrest-s3",
+                self.root.join("s3-keys").display().to_string(),
+            ),
+            (
+                "/run/pgbackrest",
+                pod.root.join("secrets-conf").display().to_string(),
+            ),
         ];
         let mut text = text.to_owned();
         for (from, to) in pairs {
@@ -409,7 +450,7 @@ impl Drill {
             port,
             env: Vec::new(),
         };
-        for dir in ["pgbackrest", "run", "tmp"] {
+        for dir in ["pgbackrest", "run", "tmp", "cipher", "secrets-conf"] {
             fs::create_dir_all(root.join(dir)).unwrap();
         }
         for (file, text) in &self.compiled.pgbackrest {
@@ -425,19 +466,32 @@ impl Drill {
             }
             fs::write(root.join("pgbackrest").join(file), text).unwrap();
         }
-        chown(&root);
-        pod.env = vec![
-            ("PGBACKREST_CONFIG".into(), pod.config.display().to_string()),
-            ("PGBACKREST_REPO1_CIPHER_PASS".into(), passphrase.into()),
-        ];
+        // The Secret volumes as the kubelet mounts them, then the init container's own command.
+        fs::write(root.join("cipher/passphrase"), passphrase).unwrap();
         if self.s3.is_some() {
-            pod.env
-                .push(("PGBACKREST_REPO1_S3_KEY".into(), "test-key".into()));
-            pod.env.push((
-                "PGBACKREST_REPO1_S3_KEY_SECRET".into(),
-                "test-key-secret".into(),
-            ));
+            let keys = self.root.join("s3-keys");
+            fs::create_dir_all(&keys).unwrap();
+            fs::write(keys.join("access_key_id"), "test-key").unwrap();
+            fs::write(keys.join("secret_access_key"), "test-key-secret").unwrap();
         }
+        chown(&self.root);
+        let init: Vec<String> = self
+            .compiled
+            .secrets_init
+            .iter()
+            .map(|arg| self.translate(&pod, arg))
+            .collect();
+        let refs: Vec<&str> = init.iter().map(String::as_str).collect();
+        ok(
+            &run_env(30, &refs, &[]),
+            "the pgbackrest-secrets init container",
+        );
+        pod.env = self
+            .compiled
+            .server_env
+            .iter()
+            .map(|(name, value)| (name.clone(), self.translate(&pod, value)))
+            .collect();
         pod
     }
 
@@ -582,7 +636,7 @@ fn volume_repository_restores_latest_and_to_a_time_and_stays_encrypted() {
         drill
             .compiled
             .restore_env
-            .contains(&"PGBACKREST_REPO1_CIPHER_PASS".to_owned())
+            .contains(&"PGBACKREST_CONFIG_INCLUDE_PATH".to_owned())
     );
     let primary = drill.pod("primary", PASSPHRASE);
     drill.init(&primary);

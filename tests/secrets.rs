@@ -741,7 +741,20 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
     let secrets = named(&provided, "Secret");
     let provided_config_maps = named(&provided, "ConfigMap");
     let namespace = platform.namespace.as_str();
+    // The S3 keys of a backup repository are the user's own Secret (README "Backups").
+    let user_made: Vec<String> = platform
+        .backup
+        .iter()
+        .flat_map(|b| std::iter::once(&b.policy).chain(b.environments.values()))
+        .filter_map(|p| match &p.repository {
+            bakeryc::model::Repository::S3(s3) => Some(s3.credentials_secret.to_string()),
+            bakeryc::model::Repository::Volume { .. } => None,
+        })
+        .collect();
     for (name, keys) in &needed_secrets {
+        if user_made.contains(name) {
+            continue;
+        }
         let secret = secrets
             .get(name)
             .unwrap_or_else(|| panic!("secrets/prod does not create Secret {name}"));
@@ -755,6 +768,8 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
             for key in ["tls.crt", "tls.key", "ca.crt"] {
                 assert!(data.contains_key(key), "{name} lacks {key}");
             }
+        } else if name.ends_with("-backup-cipher") {
+            assert!(data.contains_key("passphrase"), "{name} lacks passphrase");
         } else {
             assert!(data.contains_key("password"), "{name} lacks password");
         }
@@ -790,7 +805,13 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
             .unwrap()
             .contains("BEGIN CERTIFICATE")
     );
-    assert_eq!(secrets.len(), 2 * 15, "exactly the referenced Secrets");
+    // Per workload its TLS and credentials Secrets, and with [backup] the backup passphrase.
+    let cipher = usize::from(platform.backup.is_some());
+    assert_eq!(
+        secrets.len(),
+        2 * 15 + cipher,
+        "exactly the referenced Secrets"
+    );
 
     // The CA key never reaches Kubernetes.
     let ca_key = fs::read_to_string(dir.path().join("prod/ca.key")).unwrap();
