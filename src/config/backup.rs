@@ -80,11 +80,13 @@ pub static TABLE: Table = Table {
 /// What an environment may change about backups: where they go, how often, how long.
 pub static ENVIRONMENT: Table = Table {
     title: "[environments.E.backup]",
-    doc: "the backups of E, each key replacing `[backup]`'s",
+    doc: "for the backups of E, each replacing `[backup]`'s (a repository as `[backup.repository]`)",
     keys: &[
         Key {
+            kind: Kind::Table(&ENVIRONMENT_REPOSITORY),
             required: Required::No,
             default: Default::Described("`[backup.repository]`"),
+            example: "{ type = \"volume\", storage = \"10Gi\" }",
             ..REPOSITORY_KEY
         },
         SCHEDULE_KEY,
@@ -94,85 +96,97 @@ pub static ENVIRONMENT: Table = Table {
     inline: false,
 };
 
+/// The keys of a repository, in `[backup.repository]` and `[environments.E.backup.repository]`.
+const REPOSITORY_KEYS: &[Key] = &[
+    Key {
+        name: "type",
+        kind: Kind::Str(Format::Choice(REPOSITORY_TYPES)),
+        required: Required::Yes,
+        default: Default::None,
+        doc: "`s3` (an S3-compatible bucket: for production) or `volume` (a PersistentVolumeClaim per database: shares the cluster's storage, no disaster recovery)",
+        example: "\"s3\"",
+    },
+    Key {
+        name: "storage",
+        kind: Kind::Str(Format::Quantity),
+        required: Required::No,
+        default: Default::Described("required with type = \"volume\""),
+        doc: "`volume`: size of each database's repository volume",
+        example: "\"10Gi\"",
+    },
+    Key {
+        name: "storage_class",
+        kind: Kind::Str(Format::Domain),
+        required: Required::No,
+        default: Default::Described("the cluster's default"),
+        doc: "`volume`: StorageClass of the repository volumes",
+        example: "\"standard\"",
+    },
+    Key {
+        name: "bucket",
+        kind: Kind::Str(Format::Text { max_len: 63 }),
+        required: Required::No,
+        default: Default::Described("required with type = \"s3\""),
+        doc: "`s3`: the bucket (`repo1-s3-bucket`)",
+        example: "\"bakery-backups\"",
+    },
+    Key {
+        name: "endpoint",
+        kind: Kind::Str(Format::Text { max_len: 253 }),
+        required: Required::No,
+        default: Default::Described("required with type = \"s3\""),
+        doc: "`s3`: the endpoint host (`repo1-s3-endpoint`), e.g. `s3.eu-west-1.amazonaws.com`",
+        example: "\"s3.eu-west-1.amazonaws.com\"",
+    },
+    Key {
+        name: "region",
+        kind: Kind::Str(Format::Text { max_len: 63 }),
+        required: Required::No,
+        default: Default::Described("required with type = \"s3\""),
+        doc: "`s3`: the region (`repo1-s3-region`)",
+        example: "\"eu-west-1\"",
+    },
+    Key {
+        name: "path",
+        kind: Kind::Str(Format::Text { max_len: 1024 }),
+        required: Required::No,
+        default: Default::Str(S3_PATH),
+        doc: "`s3`: the repository's path in the bucket (`repo1-path`); every database is one stanza in it",
+        example: "\"/bakery-ia/prod\"",
+    },
+    Key {
+        name: "uri_style",
+        kind: Kind::Str(Format::Choice(URI_STYLES)),
+        required: Required::No,
+        default: Default::Str("host"),
+        doc: "`s3`: `host` (virtual-hosted) or `path` (`repo1-s3-uri-style`; MinIO and most local servers)",
+        example: "\"path\"",
+    },
+    Key {
+        name: "secret",
+        kind: Kind::Str(Format::Label),
+        required: Required::No,
+        default: Default::Described("required with type = \"s3\""),
+        doc: "`s3`: the Secret (made by you) holding `access_key_id` and `secret_access_key`",
+        example: "\"backup-s3-credentials\"",
+    },
+];
+
 pub static REPOSITORY: Table = Table {
     title: "[backup.repository]",
     doc: "the pgBackRest repository (`repo1`)",
-    keys: &[
-        Key {
-            name: "type",
-            kind: Kind::Str(Format::Choice(REPOSITORY_TYPES)),
-            required: Required::Yes,
-            default: Default::None,
-            doc: "`s3` (an S3-compatible bucket: for production) or `volume` (a PersistentVolumeClaim per database: shares the cluster's storage, no disaster recovery)",
-            example: "\"s3\"",
-        },
-        Key {
-            name: "storage",
-            kind: Kind::Str(Format::Quantity),
-            required: Required::No,
-            default: Default::Described("required with type = \"volume\""),
-            doc: "`volume`: size of each database's repository volume",
-            example: "\"10Gi\"",
-        },
-        Key {
-            name: "storage_class",
-            kind: Kind::Str(Format::Domain),
-            required: Required::No,
-            default: Default::Described("the cluster's default"),
-            doc: "`volume`: StorageClass of the repository volumes",
-            example: "\"standard\"",
-        },
-        Key {
-            name: "bucket",
-            kind: Kind::Str(Format::Text { max_len: 63 }),
-            required: Required::No,
-            default: Default::Described("required with type = \"s3\""),
-            doc: "`s3`: the bucket (`repo1-s3-bucket`)",
-            example: "\"bakery-backups\"",
-        },
-        Key {
-            name: "endpoint",
-            kind: Kind::Str(Format::Text { max_len: 253 }),
-            required: Required::No,
-            default: Default::Described("required with type = \"s3\""),
-            doc: "`s3`: the endpoint host (`repo1-s3-endpoint`), e.g. `s3.eu-west-1.amazonaws.com`",
-            example: "\"s3.eu-west-1.amazonaws.com\"",
-        },
-        Key {
-            name: "region",
-            kind: Kind::Str(Format::Text { max_len: 63 }),
-            required: Required::No,
-            default: Default::Described("required with type = \"s3\""),
-            doc: "`s3`: the region (`repo1-s3-region`)",
-            example: "\"eu-west-1\"",
-        },
-        Key {
-            name: "path",
-            kind: Kind::Str(Format::Text { max_len: 1024 }),
-            required: Required::No,
-            default: Default::Str(S3_PATH),
-            doc: "`s3`: the repository's path in the bucket (`repo1-path`); every database is one stanza in it",
-            example: "\"/bakery-ia/prod\"",
-        },
-        Key {
-            name: "uri_style",
-            kind: Kind::Str(Format::Choice(URI_STYLES)),
-            required: Required::No,
-            default: Default::Str("host"),
-            doc: "`s3`: `host` (virtual-hosted) or `path` (`repo1-s3-uri-style`; MinIO and most local servers)",
-            example: "\"path\"",
-        },
-        Key {
-            name: "secret",
-            kind: Kind::Str(Format::Label),
-            required: Required::No,
-            default: Default::Described("required with type = \"s3\""),
-            doc: "`s3`: the Secret (made by you) holding `access_key_id` and `secret_access_key`",
-            example: "\"backup-s3-credentials\"",
-        },
-    ],
+    keys: REPOSITORY_KEYS,
     inherits: None,
     inline: false,
+};
+
+/// An environment's repository: the same keys, documented in one row with the environment's.
+pub static ENVIRONMENT_REPOSITORY: Table = Table {
+    title: "[environments.E.backup.repository]",
+    doc: "the repository of E, as `[backup.repository]`",
+    keys: REPOSITORY_KEYS,
+    inherits: None,
+    inline: true,
 };
 
 pub static SCHEDULE: Table = Table {
