@@ -909,3 +909,34 @@ fn rsa_keys_have_the_configured_sizes() {
         .unwrap();
     assert_eq!(entry.key.as_deref(), Some("rsa-3072"));
 }
+
+/// With `[backup]`, `secrets generate` makes the repository passphrase once, private, and keeps
+/// it through every rotation (a new one could not read the backups), and `status` and `prune`
+/// never take it for an orphan.
+#[test]
+fn the_backup_passphrase_is_made_once_and_never_replaced_or_pruned() {
+    let test = Test::fixture("tests/fixtures/backup-volume/bakery.toml");
+    test.run(&["secrets", "generate", "--env", "dev"]).success();
+    let path = test.join("secrets/dev/backup-cipher/passphrase");
+    let passphrase = fs::read(&path).unwrap();
+    assert!(passphrase.len() >= 32, "{} bytes", passphrase.len());
+    assert_private(&path);
+    let kustomization = fs::read_to_string(test.join("secrets/dev/kustomization.yaml")).unwrap();
+    assert!(
+        kustomization.contains("shop-backup-cipher"),
+        "{kustomization}"
+    );
+    assert!(kustomization.contains("passphrase=backup-cipher/passphrase"));
+    for args in [
+        &["secrets", "generate", "--env", "dev"][..],
+        &["secrets", "rotate", "--env", "dev", "--passwords"],
+        &["secrets", "rotate", "--env", "dev", "--ca", "--passwords"],
+    ] {
+        test.run(args).success();
+        assert_eq!(fs::read(&path).unwrap(), passphrase, "{args:?} replaced it");
+    }
+    test.run(&["secrets", "status", "--env", "dev"]).success();
+    test.run(&["secrets", "prune", "--env", "dev", "--yes"])
+        .success();
+    assert_eq!(fs::read(&path).unwrap(), passphrase, "prune removed it");
+}
