@@ -4,6 +4,7 @@
 
 mod adopt;
 mod argocd;
+pub mod backup;
 mod cache;
 pub mod certificates;
 mod client;
@@ -22,6 +23,7 @@ mod sync_wave;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -48,6 +50,7 @@ pub use sync_wave::{ANNOTATION as SYNC_WAVE_ANNOTATION, wave as sync_wave};
 #[serde(untagged)]
 pub enum Object {
     ConfigMap(ConfigMap),
+    CronJob(Box<CronJob>),
     Deployment(Box<Deployment>),
     NetworkPolicy(NetworkPolicy),
     PersistentVolumeClaim(PersistentVolumeClaim),
@@ -67,6 +70,7 @@ impl Object {
     pub fn kind(&self) -> &'static str {
         match self {
             Object::ConfigMap(_) => "ConfigMap",
+            Object::CronJob(_) => "CronJob",
             Object::Deployment(_) => "Deployment",
             Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
@@ -85,6 +89,7 @@ impl Object {
     pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
         match self {
             Object::ConfigMap(o) => &mut o.metadata,
+            Object::CronJob(o) => &mut o.metadata,
             Object::Deployment(o) => &mut o.metadata,
             Object::NetworkPolicy(o) => &mut o.metadata,
             Object::PersistentVolumeClaim(o) => &mut o.metadata,
@@ -141,7 +146,7 @@ pub fn compile(platform: &Platform) -> Tree {
         .par_iter()
         .map(|db| {
             let file = format!("base/{}.yaml", db.names().workload);
-            let mut objects = database::objects(platform, db);
+            let mut objects = database::objects_with_backup(platform, db);
             objects.extend(generated_secrets(platform, Workload::Database(db)));
             (file, Document::Objects(objects))
         })
@@ -164,6 +169,16 @@ pub fn compile(platform: &Platform) -> Tree {
             })
             .collect();
         tree.insert(CLIENTS_FILE.to_owned(), Document::Objects(objects));
+    }
+    if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Generator) = &platform.secrets
+    {
+        let cipher = external_secrets::backup_cipher_objects(platform, source, "");
+        if !cipher.is_empty() {
+            tree.insert(
+                "base/backup-cipher.yaml".to_owned(),
+                Document::Objects(cipher),
+            );
+        }
     }
     let certificates = certificates::objects(platform);
     if !certificates.is_empty() {
@@ -190,6 +205,14 @@ pub fn compile(platform: &Platform) -> Tree {
         let overlay = overlay::files(platform, environment, &tree);
         tree.extend(overlay);
         mtls::extend_overlay(platform, environment, &mut tree);
+        let (files, resources, patches) = backup::overlay(platform, environment.name.as_str());
+        tree.extend(files);
+        if let Some(Document::Kustomization(kustomization)) =
+            tree.get_mut(&format!("overlays/{}/kustomization.yaml", environment.name))
+        {
+            kustomization.resources.extend(resources);
+            kustomization.patches.extend(patches);
+        }
         if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Store { .. }) =
             &platform.secrets
         {
@@ -200,6 +223,11 @@ pub fn compile(platform: &Platform) -> Tree {
                 .flat_map(|w| {
                     external_secrets::objects(platform, w, source, environment.name.as_str())
                 })
+                .chain(external_secrets::backup_cipher_objects(
+                    platform,
+                    source,
+                    environment.name.as_str(),
+                ))
                 .collect();
             tree.insert(
                 format!("{dir}/external-secrets.yaml"),

@@ -6,6 +6,7 @@
 //! written anywhere else. It depends on no later stage (parse, validate) and never touches disk.
 
 pub mod adopt;
+pub mod backup;
 pub mod cache;
 pub mod catalogue;
 pub mod check;
@@ -257,6 +258,14 @@ pub static TOP: Table = Table {
             example: "",
         },
         Key {
+            name: "backup",
+            kind: Kind::Table(&backup::TABLE),
+            required: Required::No,
+            default: Default::None,
+            doc: "pgBackRest: encrypted backups and WAL archiving of every database",
+            example: "",
+        },
+        Key {
             name: "environments",
             kind: Kind::Named(&environments::TABLE),
             required: Required::No,
@@ -284,6 +293,7 @@ pub struct RawConfig {
     pub secrets: Option<secrets::RawSecrets>,
     pub gitops: Option<gitops::RawGitops>,
     pub environments: Vec<environments::RawEnvironment>,
+    pub backup: Option<backup::RawBackup>,
     /// Keys whose value had the wrong type, as (span of their table, key). Parse already
     /// reported them, so validate must not call them missing as well.
     pub mistyped: std::collections::BTreeSet<(usize, usize, String)>,
@@ -313,6 +323,7 @@ pub fn read(top: &mut Fields<'_, '_, '_>) -> RawConfig {
         environments: top
             .table("environments", |envs| envs.each_table(environments::read))
             .unwrap_or_default(),
+        backup: top.table("backup", backup::read),
         mistyped: std::collections::BTreeSet::new(),
     }
 }

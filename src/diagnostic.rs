@@ -547,6 +547,27 @@ a pruning sync deletes it and the volume follows its reclaim policy. `bakeryc bu
 new tree with the generated/ tree on disk and refuses. If the database is really gone, keep its \
 [[database]] with `retired = true` for one build (back it up first, docs/upgrade.md); to rename \
 one, create the new name, restore the data into it, then retire the old name.";
+    InvalidCron => "bakery::backup::invalid-cron",
+        "write five fields (minute hour day-of-month month day-of-week), e.g. \"0 1 * * 0\"",
+        "A backup schedule becomes the `schedule` of a Kubernetes CronJob. The API server accepts \
+only five-field cron expressions (or a macro such as `@daily`); a CronJob with an invalid schedule \
+is refused halfway through a sync, and a schedule that parses as something else than meant (six \
+fields with seconds, a day 32) would silently never back anything up. bakeryc checks each field's \
+range, steps and names at `check`.";
+    BackupValue => "bakery::backup::invalid-value",
+        "use a value that keeps at least one backup and archives WAL at most every few minutes",
+        "`retention = { full = 0 }` would make pgBackRest expire every full backup (and with it the WAL \
+needed for point-in-time recovery) right after taking it: the repository would hold nothing to \
+restore. `archive_timeout` below one second would switch WAL files continuously and fill the \
+repository with empty segments. Keep at least one full backup (two lets a restore fall back on \
+the previous one) and an archive_timeout of seconds to minutes.";
+    BackupImageUnchecked => "bakery::backup::image-unchecked",
+        "tag the backup image with the PostgreSQL version first (`17.2-pgbackrest`), and make sure it runs that major version",
+        "The backup image replaces the database image of every backed-up database, so it must run the \
+declared PostgreSQL major version: a different major version cannot read the data directory, and \
+pgBackRest refuses a stanza whose version changed. bakeryc reads the major version from a tag that \
+starts with it (`17.2-alpine`); a tag that does not (`v3`, `latest-pgbackrest`) cannot be checked, \
+so this is a warning: check the image yourself, or tag it by version.";
 }
 
 #[cfg(test)]

@@ -679,6 +679,8 @@ pub struct Platform {
     pub gitops: Option<Gitops>,
     pub monitoring: Monitoring,
     pub environments: Vec<Environment>,
+    /// pgBackRest (`[backup]`), when wanted.
+    pub backup: Option<Backup>,
 }
 
 /// Where Argo CD reads generated/ and where it syncs each environment.
@@ -1236,5 +1238,189 @@ impl Platform {
             user: Some(client.role_name()),
             ..self.cache_profile(cache)
         }
+    }
+}
+
+/// `[backup]`: pgBackRest for every database that does not opt out, with the policy of the base
+/// and the one each environment resolves to (its own keys over the base's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backup {
+    /// PostgreSQL of the declared major version plus pgbackrest: the database container's image.
+    pub image: Image,
+    /// The databases backed up (all but those with `backup = false`).
+    pub databases: BTreeSet<DnsLabel>,
+    pub policy: BackupPolicy,
+    /// By environment name: the policy of its overlay.
+    pub environments: BTreeMap<String, BackupPolicy>,
+}
+
+/// Where and how often one environment's backups go, and how long they stay.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupPolicy {
+    pub repository: Repository,
+    pub full: Cron,
+    pub differential: Cron,
+    /// Full backups kept (`repo1-retention-full`); at least 1.
+    pub retention_full: u8,
+    /// `archive_timeout` in seconds: the longest a quiet database leaves WAL unarchived.
+    pub archive_timeout_seconds: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Repository {
+    /// A volume per database in the cluster: no disaster recovery.
+    Volume {
+        storage: Quantity,
+        storage_class: Option<String>,
+    },
+    S3(S3Repository),
+}
+
+impl Repository {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Repository::Volume { .. } => "volume",
+            Repository::S3(_) => "s3",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Repository {
+    pub bucket: String,
+    pub endpoint: String,
+    pub region: String,
+    /// The repository's path in the bucket (`repo1-path`), starting with `/`.
+    pub path: String,
+    /// `host` (virtual-hosted) or `path` (`repo1-s3-uri-style`).
+    pub uri_style: String,
+    /// The Secret with `access_key_id` and `secret_access_key`.
+    pub credentials_secret: DnsLabel,
+}
+
+/// A five-field cron expression (or `@daily`-style macro) as Kubernetes CronJobs accept it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cron(String);
+
+impl Cron {
+    /// Minute, hour, day of month, month, day of week: numbers, ranges, steps, lists, `*`, and
+    /// month and weekday names; or one of the macros `@yearly` ... `@hourly`.
+    pub fn new(text: &str) -> Result<Self, String> {
+        const MACROS: [&str; 7] = [
+            "@yearly",
+            "@annually",
+            "@monthly",
+            "@weekly",
+            "@daily",
+            "@midnight",
+            "@hourly",
+        ];
+        const FIELDS: [(&str, u32, u32, &[&str]); 5] = [
+            ("minute", 0, 59, &[]),
+            ("hour", 0, 23, &[]),
+            ("day of month", 1, 31, &[]),
+            (
+                "month",
+                1,
+                12,
+                &[
+                    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                    "dec",
+                ],
+            ),
+            (
+                "day of week",
+                0,
+                7,
+                &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
+            ),
+        ];
+        let text = text.trim();
+        if text.starts_with('@') {
+            return if MACROS.contains(&text) {
+                Ok(Self(text.to_owned()))
+            } else {
+                Err(format!("{text} is not one of {}", MACROS.join(", ")))
+            };
+        }
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        if fields.len() != 5 {
+            return Err(format!(
+                "it has {} fields; a schedule has 5 (minute hour day-of-month month day-of-week)",
+                fields.len()
+            ));
+        }
+        for (field, (what, low, high, names)) in fields.iter().zip(FIELDS) {
+            let number = |part: &str| -> Result<u32, String> {
+                let lower = part.to_ascii_lowercase();
+                let value = match names.iter().position(|n| *n == lower) {
+                    Some(index) => u32::try_from(index).unwrap_or_default() + low,
+                    None => part
+                        .parse::<u32>()
+                        .map_err(|_| format!("{what} {part:?} is not a number"))?,
+                };
+                if (low..=high).contains(&value) {
+                    Ok(value)
+                } else {
+                    Err(format!("{what} {value} is outside {low}-{high}"))
+                }
+            };
+            for item in field.split(',') {
+                let (range, step) = match item.split_once('/') {
+                    Some((range, step)) => (range, Some(step)),
+                    None => (item, None),
+                };
+                if let Some(step) = step {
+                    match step.parse::<u32>() {
+                        Ok(step) if step > 0 => {}
+                        _ => return Err(format!("{what} step {step:?} is not a positive number")),
+                    }
+                }
+                if range == "*" {
+                    continue;
+                }
+                match range.split_once('-') {
+                    Some((from, to)) => {
+                        if number(from)? > number(to)? {
+                            return Err(format!("{what} range {range} runs backwards"));
+                        }
+                    }
+                    None => {
+                        number(range)?;
+                    }
+                }
+            }
+        }
+        Ok(Self(fields.join(" ")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Backup {
+    /// Whether `db` is backed up.
+    pub fn covers(&self, db: &Database) -> bool {
+        self.databases.contains(&db.name)
+    }
+
+    /// The policy of `environment`, or the base's.
+    pub fn policy_for(&self, environment: Option<&str>) -> &BackupPolicy {
+        environment
+            .and_then(|env| self.environments.get(env))
+            .unwrap_or(&self.policy)
+    }
+}
+
+impl Platform {
+    /// `<platform>-backup-cipher`: the repository passphrase (key `passphrase`).
+    pub fn backup_cipher_secret(&self) -> String {
+        format!("{}-backup-cipher", self.name)
+    }
+
+    /// The database's backup policy when it is backed up.
+    pub fn backup_of(&self, db: &Database) -> Option<&Backup> {
+        self.backup.as_ref().filter(|b| b.covers(db))
     }
 }

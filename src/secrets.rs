@@ -468,6 +468,9 @@ fn plan(
             change,
         });
     }
+    if let Some(action) = backup_cipher(platform, &mut files)? {
+        actions.push(action);
+    }
     for (path, bytes) in derived_files(platform, &files, now) {
         files.insert(path, bytes);
     }
@@ -480,6 +483,39 @@ fn plan(
         changes: changes.into(),
         actions,
     })
+}
+
+/// `backup-cipher/passphrase`: the pgBackRest repository passphrase of `[backup]`.
+pub const BACKUP_CIPHER_PATH: &str = "backup-cipher/passphrase";
+
+/// With `[backup]` and passwords made here, the repository passphrase: made once and then kept,
+/// never rotated (a new passphrase cannot read the backups the old one encrypted).
+fn backup_cipher(
+    platform: &Platform,
+    files: &mut SecretFiles,
+) -> Result<Option<Action>, SecretsError> {
+    if platform.backup.is_none() || !bakeryc_makes_passwords(platform) {
+        return Ok(None);
+    }
+    let change = match files.text(BACKUP_CIPHER_PATH) {
+        Some(passphrase) if !passphrase.is_empty() => Change::Kept,
+        None if !files.contains(BACKUP_CIPHER_PATH) => {
+            files.insert(BACKUP_CIPHER_PATH, issue::password()?);
+            Change::Created
+        }
+        _ => {
+            return Err(SecretsError::Refused(format!(
+                "{BACKUP_CIPHER_PATH} is empty or not text; it encrypts the backups, so bakeryc \
+                 never replaces it: restore it from where you keep it (docs/restore.md)"
+            )));
+        }
+    };
+    Ok(Some(Action {
+        kind: EntryKind::Password,
+        object: platform.backup_cipher_secret(),
+        workload: None,
+        change,
+    }))
 }
 
 /// What happens to a workload's password, and the new one if there is one. A password that is
@@ -625,6 +661,13 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
             name: names.credentials_secret,
             type_: Some("Opaque"),
             files: keys,
+        });
+    }
+    if platform.backup.is_some() && bakeryc_makes_passwords(platform) {
+        secrets.push(Generator {
+            name: platform.backup_cipher_secret(),
+            type_: Some("Opaque"),
+            files: vec![file(crate::compile::backup::CIPHER_KEY, BACKUP_CIPHER_PATH)],
         });
     }
     let document = Kustomization {

@@ -6,8 +6,8 @@
 use crate::config::cache::Declared;
 use crate::config::database::DeclaredDatabase;
 use crate::config::{
-    Checker, RawConfig, cache, client, database, environments, gitops, monitoring, platform,
-    secrets, tls,
+    Checker, RawConfig, backup, cache, client, database, environments, gitops, monitoring,
+    platform, secrets, tls,
 };
 use crate::diagnostic::{Code, Diagnostic, Kind};
 use crate::model::{Cache, Platform, WorkloadNames};
@@ -54,6 +54,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
     let secrets = secrets::validate(raw, check);
     let gitops = gitops::validate(raw, check);
     let environments = environments::validate(raw, &databases, cache.as_ref(), check);
+    let backup = backup::validate(raw, &databases, check);
     fqdn_fits(raw, &databases, cache.as_ref(), check);
     crate::config::adopt::cross_check(raw, check);
 
@@ -63,7 +64,7 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         cluster_domain,
         labels,
     } = section?;
-    Some(Platform {
+    let mut platform = Platform {
         name,
         namespace,
         cluster_domain,
@@ -82,7 +83,10 @@ fn platform(raw: &RawConfig, check: &mut Checker) -> Option<Platform> {
         secrets: secrets?,
         gitops: gitops?,
         environments: environments?,
-    })
+        backup: backup?,
+    };
+    backup::use_image(&mut platform);
+    Some(platform)
 }
 
 /// Every Service's fully qualified name (`<svc>.<namespace>.svc.<cluster_domain>`) is a SAN of

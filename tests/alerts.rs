@@ -70,3 +70,8 @@ fn no_rule_without_monitoring() {
     let files = bakeryc::build(&platform).unwrap();
     assert!(files.values().all(|text| !text.contains("PrometheusRule")));
 }
+
+#[test]
+fn backup_alerts_fire_when_the_last_success_is_older_than_the_schedule_allows() {
+    check("backup-s3");
+}

@@ -310,6 +310,8 @@ fn strip_labels(object: &mut serde_json::Value) {
     for pointer in [
         "/metadata/labels",
         "/spec/template/metadata/labels",
+        // A CronJob's pods (backups, the restore template).
+        "/spec/jobTemplate/spec/template/metadata/labels",
         // The Secrets cert-manager writes from a Certificate are objects of the platform too.
         "/spec/secretTemplate/labels",
     ] {

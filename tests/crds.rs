@@ -506,6 +506,7 @@ fn compiled_cert_manager_fixtures_validate_against_their_crds() {
                         .unwrap_or_default()
                         .contains(".k8s.io/")
                     && d["apiVersion"] != "apps/v1"
+                    && d["apiVersion"] != "batch/v1"
                     && d["kind"] != "Kustomization"
             })
             .collect();

@@ -22,7 +22,7 @@ fn expected_wave(object: &Value) -> i64 {
         // trust-manager copies the CA Secret into the clients' ConfigMap once the CA exists.
         "ExternalSecret" | "Certificate" | "Bundle" => 4,
         "ConfigMap" | "PersistentVolumeClaim" | "Service" | "NetworkPolicy" => 5,
-        "Deployment" | "StatefulSet" => 6,
+        "Deployment" | "StatefulSet" | "CronJob" => 6,
         "PrometheusRule" => 7,
         kind => panic!("no expected wave for {kind}"),
     }

@@ -741,7 +741,20 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
     let secrets = named(&provided, "Secret");
     let provided_config_maps = named(&provided, "ConfigMap");
     let namespace = platform.namespace.as_str();
+    // The S3 keys of a backup repository are the user's own Secret (README "Backups").
+    let user_made: Vec<String> = platform
+        .backup
+        .iter()
+        .flat_map(|b| std::iter::once(&b.policy).chain(b.environments.values()))
+        .filter_map(|p| match &p.repository {
+            bakeryc::model::Repository::S3(s3) => Some(s3.credentials_secret.to_string()),
+            bakeryc::model::Repository::Volume { .. } => None,
+        })
+        .collect();
     for (name, keys) in &needed_secrets {
+        if user_made.contains(name) {
+            continue;
+        }
         let secret = secrets
             .get(name)
             .unwrap_or_else(|| panic!("secrets/prod does not create Secret {name}"));
@@ -755,6 +768,8 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
             for key in ["tls.crt", "tls.key", "ca.crt"] {
                 assert!(data.contains_key(key), "{name} lacks {key}");
             }
+        } else if name.ends_with("-backup-cipher") {
+            assert!(data.contains_key("passphrase"), "{name} lacks passphrase");
         } else {
             assert!(data.contains_key("password"), "{name} lacks password");
         }
@@ -791,11 +806,13 @@ fn kustomize_of_secrets_provides_everything_the_prod_overlay_references() {
             .contains("BEGIN CERTIFICATE")
     );
     // Besides the servers' two each, every declared client's credentials (which the servers
-    // read) and client certificate (which only the service's own pods mount).
+    // read) and client certificate (which only the service's own pods mount), and with [backup]
+    // the backup passphrase.
+    let cipher = usize::from(platform.backup.is_some());
     assert_eq!(
         secrets.len(),
-        2 * 15 + 2 * platform.clients.len(),
-        "exactly the referenced Secrets and the clients' certificates"
+        2 * 15 + 2 * platform.clients.len() + cipher,
+        "exactly the referenced Secrets, the clients' certificates and the backup passphrase"
     );
     for client in &platform.clients {
         assert!(secrets.contains_key(&format!("{}-client-tls", client.name)));
@@ -896,4 +913,35 @@ fn rsa_keys_have_the_configured_sizes() {
         .find(|e| e.object == "orders-db-tls")
         .unwrap();
     assert_eq!(entry.key.as_deref(), Some("rsa-3072"));
+}
+
+/// With `[backup]`, `secrets generate` makes the repository passphrase once, private, and keeps
+/// it through every rotation (a new one could not read the backups), and `status` and `prune`
+/// never take it for an orphan.
+#[test]
+fn the_backup_passphrase_is_made_once_and_never_replaced_or_pruned() {
+    let test = Test::fixture("tests/fixtures/backup-volume/bakery.toml");
+    test.run(&["secrets", "generate", "--env", "dev"]).success();
+    let path = test.join("secrets/dev/backup-cipher/passphrase");
+    let passphrase = fs::read(&path).unwrap();
+    assert!(passphrase.len() >= 32, "{} bytes", passphrase.len());
+    assert_private(&path);
+    let kustomization = fs::read_to_string(test.join("secrets/dev/kustomization.yaml")).unwrap();
+    assert!(
+        kustomization.contains("shop-backup-cipher"),
+        "{kustomization}"
+    );
+    assert!(kustomization.contains("passphrase=backup-cipher/passphrase"));
+    for args in [
+        &["secrets", "generate", "--env", "dev"][..],
+        &["secrets", "rotate", "--env", "dev", "--passwords"],
+        &["secrets", "rotate", "--env", "dev", "--ca", "--passwords"],
+    ] {
+        test.run(args).success();
+        assert_eq!(fs::read(&path).unwrap(), passphrase, "{args:?} replaced it");
+    }
+    test.run(&["secrets", "status", "--env", "dev"]).success();
+    test.run(&["secrets", "prune", "--env", "dev", "--yes"])
+        .success();
+    assert_eq!(fs::read(&path).unwrap(), passphrase, "prune removed it");
 }

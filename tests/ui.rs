@@ -186,6 +186,9 @@ const RELEASED: &[&str] = &[
     "bakery::plan::version-downgrade",
     "bakery::plan::major-upgrade",
     "bakery::plan::orphaned-volume",
+    "bakery::backup::invalid-cron",
+    "bakery::backup::invalid-value",
+    "bakery::backup::image-unchecked",
 ];
 
 #[test]

@@ -67,6 +67,9 @@ log_line_prefix = '%m [%p] user=%u db=%d client=%h app=%a '
             .log_min_duration_ms
             .map_or_else(|| "-1".to_owned(), |ms| ms.to_string()),
     );
+    if let Some(backup) = platform.backup_of(db) {
+        conf.push_str(&super::backup::archive_lines(db, &backup.policy));
+    }
     if !db.settings.is_empty() {
         conf.push_str("\n# [postgres.settings]\n");
         for setting in &db.settings {
@@ -188,6 +191,18 @@ local     all       all              scram-sha-256
             "hostssl   {}  {}  all  {method}",
             db.database_name(),
             client.role_name()
+        );
+    }
+    if platform.backup_of(db).is_some() {
+        // The backup CronJobs log in as the owner to start pgBackRest inside the server
+        // (`COPY ... FROM PROGRAM`); they carry no client certificate, and their own
+        // NetworkPolicy is the only way to this port besides the declared clients'.
+        let _ = writeln!(
+            conf,
+            "# The backup CronJobs ([backup]): the owner, over TLS, with its password.\n\
+             hostssl   {}  {}  all  scram-sha-256",
+            db.database_name(),
+            db.role_name()
         );
     }
     conf.push_str("host      all       all   all        reject\n");

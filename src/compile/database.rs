@@ -25,11 +25,11 @@ use crate::model::{Client, Database, PASSWORD_KEY, PgVersion, Platform};
 pub const POSTGRES_UID: i64 = 70;
 /// The PostgreSQL server container; overlays patch it by this name.
 pub const SERVER_CONTAINER: &str = "postgres";
-const PASSWORD_DIR: &str = "/run/secrets/postgres";
+pub const PASSWORD_DIR: &str = "/run/secrets/postgres";
 /// Where the data claim is mounted; PGDATA is a directory inside it.
 const DATA_DIR: &str = "/var/lib/postgresql/data";
 /// Where the official image's server puts its unix socket (an emptyDir, the root being read-only).
-const SOCKET_DIR: &str = "/var/run/postgresql";
+pub const SOCKET_DIR: &str = "/var/run/postgresql";
 
 /// The reloader's command: after [`pod::TLS_FILES_CHECK`] on the TLS directory `$1`, asks the
 /// server to re-read its configuration and TLS files (`SELECT pg_reload_conf()`, a SIGHUP) as the
@@ -70,6 +70,20 @@ pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
         Object::Deployment(Box::new(deployment(platform, db))),
     ];
     adopt::objects(objects, names.claim_adopted)
+}
+
+/// The database's objects with its backups (`[backup]`) under the base's policy.
+pub fn objects_with_backup(platform: &Platform, db: &Database) -> Vec<Object> {
+    let mut objects = objects(platform, db);
+    if let Some(backup) = platform.backup_of(db) {
+        for object in &mut objects {
+            if let Object::Deployment(deployment) = object {
+                super::backup::wire(platform, db, &backup.policy, deployment);
+            }
+        }
+        objects.extend(super::backup::objects(platform, db, &backup.policy));
+    }
+    objects
 }
 
 fn config_map(platform: &Platform, db: &Database) -> ConfigMap {

@@ -120,6 +120,84 @@ pub fn objects(
     objects
 }
 
+/// With `[backup]`: the ExternalSecret of `<platform>-backup-cipher` (key `passphrase`), from a
+/// `Password` generator of 64 characters, or from the store at `remote_key` with `{workload}`
+/// as `backup-cipher`. Created once and never refreshed: a new passphrase could not read the
+/// backups the old one encrypted.
+pub fn backup_cipher_objects(
+    platform: &Platform,
+    source: &PasswordSource,
+    environment: &str,
+) -> Vec<Object> {
+    if platform.backup.is_none() {
+        return Vec::new();
+    }
+    let name = platform.backup_cipher_secret();
+    let kind = super::backup::BACKUP;
+    let mut spec = ExternalSecretSpec {
+        refresh_policy: RefreshPolicy::CreatedOnce,
+        target: Target {
+            name: name.clone(),
+            creation_policy: "Owner".into(),
+            template: Template {
+                engine_version: "v2".into(),
+                type_: "Opaque".into(),
+                data: BTreeMap::from([(
+                    super::backup::CIPHER_KEY.to_owned(),
+                    PASSWORD_TEMPLATE.to_owned(),
+                )]),
+            },
+        },
+        ..ExternalSecretSpec::default()
+    };
+    let mut objects = Vec::new();
+    match source {
+        PasswordSource::Generator => {
+            let mut password = Password::new(
+                &name,
+                PasswordSpec {
+                    length: 64,
+                    digits: 10,
+                    symbols: 0,
+                    no_upper: false,
+                    allow_repeat: true,
+                },
+            );
+            password.metadata = meta::object_meta(platform, kind, &name, &name);
+            objects.push(Object::Password(Box::new(password)));
+            spec.data_from.push(DataFrom {
+                source_ref: SourceRef {
+                    generator_ref: GeneratorRef {
+                        api_version: "generators.external-secrets.io/v1alpha1".into(),
+                        kind: "Password".into(),
+                        name: name.clone(),
+                    },
+                },
+            });
+        }
+        PasswordSource::Store {
+            kind: store_kind,
+            name: store,
+            remote_key,
+        } => {
+            spec.secret_store_ref = Some(SecretStoreRef {
+                kind: store_kind.name().into(),
+                name: store.clone(),
+            });
+            spec.data.push(Data {
+                secret_key: PASSWORD_KEY.into(),
+                remote_ref: RemoteRef {
+                    key: PasswordSource::remote_key(remote_key, environment, "backup-cipher"),
+                },
+            });
+        }
+    }
+    let mut external_secret = ExternalSecret::new(&name, spec);
+    external_secret.metadata = meta::object_meta(platform, kind, &name, &name);
+    objects.push(Object::ExternalSecret(Box::new(external_secret)));
+    objects
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

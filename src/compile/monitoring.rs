@@ -49,6 +49,7 @@ pub fn prometheus_rule(platform: &Platform) -> Option<PrometheusRule> {
                 bakeryc_rules(platform, names, server)
             }
         })
+        .chain(backup_rules(platform))
         .collect();
     let name = format!("{}-certificates", platform.name);
     Some(PrometheusRule {
@@ -168,4 +169,34 @@ fn bakeryc_rules(platform: &Platform, names: &WorkloadNames, server: &str) -> Ve
             names.workload, names.declared
         ),
     )]
+}
+
+/// With `[backup]`: a backup CronJob whose last success (kube-state-metrics) is older than its
+/// schedule allows, or that never succeeded since it was created that long ago. A failed run
+/// leaves a failed Job; this alert is what says that backups stopped.
+fn backup_rules(platform: &Platform) -> Vec<Rule> {
+    let ns = platform.namespace.as_str();
+    super::backup::alert_thresholds(platform)
+        .into_iter()
+        .map(|(names, cron_job, threshold)| {
+            let selector = format!("namespace=\"{ns}\", cronjob=\"{cron_job}\"");
+            let hours = threshold / 3600;
+            let workload = &names.workload;
+            rule(
+                "BakeryBackupTooOld",
+                format!(
+                    "(time() - kube_cronjob_status_last_successful_time{{{selector}}} > {threshold}) \
+or (time() - kube_cronjob_created{{{selector}}} > {threshold} \
+unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{{{selector}}})"
+                ),
+                "10m",
+                "critical",
+                &names,
+                format!("No successful {cron_job} backup of {workload} for {hours}h"),
+                format!(
+                    "The CronJob {cron_job} has not completed a backup for longer than its schedule allows ({hours}h). Read the failed Jobs' logs (`kubectl -n {ns} logs job/<job>`: pgBackRest's own error) and docs/restore.md."
+                ),
+            )
+        })
+        .collect()
 }

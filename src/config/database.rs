@@ -41,6 +41,7 @@ pub static TABLE: Table = Table {
             doc: "compile nothing for this database any more, accepting that its volume claim leaves the tree (`build` refuses to drop a deployed database otherwise; see the README's plan section)",
             example: "true",
         },
+        super::backup::DATABASE_KEY,
     ],
     inherits: Some(&postgres::TABLE),
     inline: false,
@@ -54,6 +55,8 @@ pub struct RawDatabase {
     pub retired: Option<Sp<bool>>,
     pub settings: postgres::RawPostgres,
     pub adopt: Option<RawAdopt>,
+    /// `backup = false` opts the database out of `[backup]`.
+    pub backup: Option<Sp<bool>>,
 }
 
 pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
@@ -63,6 +66,7 @@ pub fn read(t: &mut Fields<'_, '_, '_>) -> RawDatabase {
         retired: t.boolean("retired"),
         settings: postgres::read(t),
         adopt: t.table("adopt", adopt::read_database),
+        backup: t.boolean("backup"),
     }
 }
 

@@ -63,6 +63,14 @@ pub static TABLE: Table = Table {
             example: "",
         },
         Key {
+            name: "backup",
+            kind: Kind::Table(&super::backup::ENVIRONMENT),
+            required: Required::No,
+            default: Default::Described("`[backup]`"),
+            doc: "with [backup]: the repository, schedule or retention of E",
+            example: "",
+        },
+        Key {
             name: "destination",
             kind: Kind::Table(&super::gitops::DESTINATION),
             required: Required::No,
@@ -112,6 +120,7 @@ pub struct RawEnvironment {
     pub databases: Vec<(Sp<String>, RawPlacement)>,
     pub cache: Option<RawPlacement>,
     pub destination: Option<super::gitops::RawDestination>,
+    pub backup: Option<super::backup::RawBackup>,
 }
 
 /// What an environment may change: where and how big a workload runs, never what it is.
@@ -137,6 +146,7 @@ pub fn read(name: Sp<String>, env: &mut Fields<'_, '_, '_>) -> RawEnvironment {
             .unwrap_or_default(),
         cache: env.table("cache", placement_keys),
         destination: env.table("destination", super::gitops::read_destination),
+        backup: env.table("backup", super::backup::read_environment),
     }
 }
 

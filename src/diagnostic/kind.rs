@@ -265,6 +265,23 @@ pub enum Kind {
         environment: String,
     },
     /// A destination namespace other than the one every object names.
+    /// A backup schedule that is not a five-field cron expression.
+    InvalidCron {
+        written: String,
+        problem: String,
+    },
+    /// A `[backup]` number out of its sensible range (`retention`, `archive_timeout`).
+    BackupValue {
+        key: &'static str,
+        written: String,
+        problem: &'static str,
+        example: &'static str,
+    },
+    /// A backup image whose tag does not say its PostgreSQL major version.
+    BackupImageUnchecked {
+        written: String,
+        version: u8,
+    },
     DestinationNamespace {
         written: String,
         namespace: String,
@@ -1227,6 +1244,34 @@ impl Kind {
                 "read by nothing without [gitops]",
             )
             .help("add [gitops] with repo_url = \"...\" to get Argo CD Applications, or remove the destination"),
+            Self::InvalidCron { written, problem } => Text::error(
+                Code::InvalidCron,
+                format!("{written:?} is not a cron schedule: {problem}"),
+                "not a CronJob schedule",
+            )
+            .help("write minute hour day-of-month month day-of-week, e.g. \"0 1 * * 0\" (Sundays at 01:00) or \"30 2 * * 1-6\""),
+            Self::BackupValue {
+                key,
+                written,
+                problem,
+                example,
+            } => Text::error(
+                Code::BackupValue,
+                format!("[backup] {key} = {written} {problem}"),
+                "out of range",
+            )
+            .help(format!("write e.g. {example}")),
+            Self::BackupImageUnchecked { written, version } => Text {
+                severity: Severity::Warning,
+                ..Text::error(
+                    Code::BackupImageUnchecked,
+                    format!("cannot tell which PostgreSQL version the backup image {written:?} runs"),
+                    format!("its tag does not start with {version}"),
+                )
+                .help(format!(
+                    "tag the image by version (e.g. \"{version}.2-pgbackrest\") so that bakeryc can check it runs PostgreSQL {version}"
+                ))
+            },
             Self::DestinationNamespace { written, namespace } => Text::error(
                 Code::DestinationNamespace,
                 format!("destination namespace {written} is not the platform's namespace {namespace}"),

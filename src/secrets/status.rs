@@ -266,6 +266,9 @@ fn orphans(platform: &Platform, files: &SecretFiles) -> Vec<String> {
         .paths()
         .filter_map(|path| path.split_once('/').map(|(folder, _)| folder))
         .filter(|folder| !declared.iter().any(|d| d == folder))
+        // The backup passphrase is never an orphan: old backups need it even after [backup] is
+        // removed, so prune must not delete it.
+        .filter(|folder| format!("{folder}/passphrase") != crate::secrets::BACKUP_CIPHER_PATH)
         .map(str::to_owned)
         .collect();
     found.dedup();
