@@ -547,6 +547,22 @@ a pruning sync deletes it and the volume follows its reclaim policy. `bakeryc bu
 new tree with the generated/ tree on disk and refuses. If the database is really gone, keep its \
 [[database]] with `retired = true` for one build (back it up first, docs/upgrade.md); to rename \
 one, create the new name, restore the data into it, then retire the old name.";
+    AdoptedNameChange => "bakery::plan::adopted-name-change",
+        "keep the adopted claim, data_path, database, role, workload and service as deployed",
+        "Once a tree with `[database.adopt]` or `[cache.adopt]` is deployed, the running server's data \
+is on that claim and in that data directory, and its clients connect with that database, role, \
+Deployment and Service. A build that changes one of them would start the server on another (or \
+empty) directory, or leave every client with a name that no longer exists. The deployed \
+Deployment records what it adopted (`adopt.bakeryc.dev/*` annotations); `bakeryc build` compares \
+them with the new tree and refuses. docs/adopt.md (\"Changing adopted names\") says how to move \
+deliberately.";
+    AdoptionDropped => "bakery::plan::adoption-dropped",
+        "keep the deployed adopt table",
+        "The deployed tree adopted an existing claim for this workload; without the adopt table, \
+bakeryc would mount a claim it creates, empty, and the server would start on no data (PostgreSQL \
+would even run initdb on it). `bakeryc build` reads the adopted claim from the deployed \
+Deployment's `adopt.bakeryc.dev/claim` annotation and refuses. docs/adopt.md (\"Changing adopted \
+names\") says how to move the data deliberately.";
 }
 
 #[cfg(test)]

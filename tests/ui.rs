@@ -186,6 +186,8 @@ const RELEASED: &[&str] = &[
     "bakery::plan::version-downgrade",
     "bakery::plan::major-upgrade",
     "bakery::plan::orphaned-volume",
+    "bakery::plan::adopted-name-change",
+    "bakery::plan::adoption-dropped",
 ];
 
 #[test]

@@ -62,7 +62,9 @@ pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
         )),
         Object::Deployment(Box::new(deployment(platform, cache))),
     ];
-    adopt::objects(objects, names.claim_adopted)
+    let record =
+        (cache.adopt.as_ref()).map(|adoption| adopt::record("cache", &names, adoption, None));
+    adopt::objects(objects, record)
 }
 
 /// `redis-server` arguments of the base (an environment with other client certificates
