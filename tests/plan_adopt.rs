@@ -4,7 +4,7 @@
 //! no volume for them; changing an adopted claim, data_path, database, role, workload or Service,
 //! or dropping adoption, fails `build` with its code and leaves generated/ as it was; a
 //! bakeryc-made claim left for an adopted one is refused as orphaned; keeping the adoption
-//! refuses nothing.
+//! refuses nothing; docs/adopt.md shows what plan really prints for the adopt-seed fixture.
 
 mod common;
 
@@ -116,4 +116,16 @@ fn keeping_the_adoption_refuses_nothing() {
     let test = after("unchanged-adoption");
     assert!(refusals(&test).is_empty());
     test.run(&["build"]).success();
+}
+
+#[test]
+fn docs_adopt_shows_what_plan_prints_for_the_adopt_seed_fixture() {
+    let test = Test::fixture("tests/fixtures/adopt-seed/bakery.toml");
+    let printed = test.run(&["plan", "--env", "prod"]).success().stdout();
+    let docs = std::fs::read_to_string(repo("docs/adopt.md")).unwrap();
+    let shown = format!("$ bakeryc plan --env prod\n{printed}");
+    assert!(
+        docs.contains(shown.trim_end()),
+        "docs/adopt.md step 4 must show what plan prints:\n{shown}"
+    );
 }
