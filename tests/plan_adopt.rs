@@ -127,3 +127,19 @@ fn docs_adopt_shows_what_plan_prints_for_the_adopt_seed_fixture() {
         "docs/adopt.md step 4 must show what plan prints:\n{shown}"
     );
 }
+
+#[test]
+fn a_made_claim_is_left_for_an_adopted_one_through_one_retiring_build() {
+    // The way docs/adopt.md gives out of the orphaned-volume refusal: retire, then adopt.
+    let retired =
+        case("base").replace("name = \"orders\"\n", "name = \"orders\"\nretired = true\n");
+    let test = Test::deployed_then(&case("base"), &retired);
+    test.run(&["build"]).success();
+    let test = test.file("bakery.toml", &case("replace"));
+    let plan = test.run(&["plan"]).success().stdout();
+    assert!(
+        plan.contains("adopts claim orders-pvc (no volume created)"),
+        "{plan}"
+    );
+    test.run(&["build"]).success();
+}
