@@ -2,7 +2,7 @@
 //! environment, as typed k8s-openapi objects and kustomize documents. Pure: no I/O, no YAML text
 //! (that is `render`'s job), and the same platform always compiles to the same tree.
 
-mod adopt;
+pub mod adopt;
 mod argocd;
 pub mod backup;
 mod cache;

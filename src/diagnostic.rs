@@ -568,6 +568,22 @@ declared PostgreSQL major version: a different major version cannot read the dat
 pgBackRest refuses a stanza whose version changed. bakeryc reads the major version from a tag that \
 starts with it (`17.2-alpine`); a tag that does not (`v3`, `latest-pgbackrest`) cannot be checked, \
 so this is a warning: check the image yourself, or tag it by version.";
+    AdoptedNameChange => "bakery::plan::adopted-name-change",
+        "keep the adopted claim, data_path, database, role, workload and service as deployed",
+        "Once a tree with `[database.adopt]` or `[cache.adopt]` is deployed, the running server's data \
+is on that claim and in that data directory, and its clients connect with that database, role, \
+Deployment and Service. A build that changes one of them would start the server on another (or \
+empty) directory, or leave every client with a name that no longer exists. The deployed \
+Deployment records what it adopted (`adopt.bakeryc.dev/*` annotations); `bakeryc build` compares \
+them with the new tree and refuses. docs/adopt.md (\"Changing adopted names\") says how to move \
+deliberately.";
+    AdoptionDropped => "bakery::plan::adoption-dropped",
+        "keep the deployed adopt table",
+        "The deployed tree adopted an existing claim for this workload; without the adopt table, \
+bakeryc would mount a claim it creates, empty, and the server would start on no data (PostgreSQL \
+would even run initdb on it). `bakeryc build` reads the adopted claim from the deployed \
+Deployment's `adopt.bakeryc.dev/claim` annotation and refuses. docs/adopt.md (\"Changing adopted \
+names\") says how to move the data deliberately.";
 }
 
 #[cfg(test)]

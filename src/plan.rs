@@ -7,6 +7,7 @@
 //! and file content, never by a list of today's objects, so objects other branches add are
 //! covered. Pure: both trees come in as values; reading them is output's job, printing cli's.
 
+mod adopt;
 pub mod refuse;
 mod tree;
 
@@ -113,6 +114,26 @@ pub enum Refusal {
     MajorUpgrade { from: u8, to: u8 },
     /// The workload is gone but its volume claim would be left behind.
     Orphaned { claim: String },
+    /// The workload stays but adopts another claim: the claim bakeryc made (the data it ran
+    /// on) leaves the tree, and a pruning sync deletes it.
+    Replaced { claim: String, by: String },
+    /// A name the deployed tree adopted (`[database.adopt]`, `[cache.adopt]`: claim, data
+    /// directory, database, role, workload, Service) would change.
+    AdoptedName {
+        section: String,
+        name: String,
+        key: String,
+        from: String,
+        to: String,
+    },
+    /// The deployed tree adopted a claim; the new one drops adoption and mounts a claim bakeryc
+    /// creates, empty.
+    AdoptionDropped {
+        section: String,
+        name: String,
+        claim: String,
+        to: String,
+    },
 }
 
 /// A refusal where it happens.
@@ -150,6 +171,29 @@ impl fmt::Display for Refusal {
             Self::Orphaned { .. } => write!(
                 f,
                 "removed, and its volume claim (the data) would be orphaned"
+            ),
+            Self::Replaced { claim, by } => write!(
+                f,
+                "its volume claim {claim} (the data it runs on) would leave the tree for the adopted claim {by}; a pruning sync deletes it"
+            ),
+            Self::AdoptedName {
+                section,
+                name,
+                key,
+                from,
+                to,
+            } => write!(
+                f,
+                "the adopted {key} of {section} {name} would change from {from} to {to}; the data and the clients are on {from}"
+            ),
+            Self::AdoptionDropped {
+                section,
+                name,
+                claim,
+                to,
+            } => write!(
+                f,
+                "{section} {name} would stop adopting claim {claim} and start on {to}, a claim bakeryc creates empty"
             ),
         }
     }
@@ -212,6 +256,25 @@ pub fn plan(old: &Files, new: &Files) -> Plan {
                 continue;
             }
             acc.add(&a.apply(env, &fa), &b.apply(env, fb));
+        }
+    }
+    let (adoption, moved) = adopt::refusals(&a, &b);
+    for (env, acc) in &mut accs {
+        if acc.removed || !b_envs.contains(env) {
+            continue;
+        }
+        for (workload, r) in &adoption {
+            acc.reasons
+                .entry(workload.clone())
+                .or_default()
+                .push(refusal(r.clone()));
+        }
+        // An adoption moved to another Deployment name leaves its claim to that one: the old
+        // Deployment's removal orphans nothing (the rename itself is refused above).
+        for workload in &moved {
+            if let Some(found) = acc.reasons.get_mut(workload) {
+                found.retain(|f| !matches!(f.refusal, Some(Refusal::Orphaned { .. })));
+            }
         }
     }
     let mut environments = Vec::new();
@@ -492,6 +555,7 @@ fn workload(
                 Effect::New,
                 format!("new {}", kinds.join(", ")),
             ));
+            found.extend(adopts(Effect::New, &templates(new), None, new));
             return found;
         }
         (true, false) => {
@@ -547,6 +611,24 @@ fn workload(
     for key in &claimed {
         found.extend(volume(key, old.get(key), new.get(key)));
     }
+    let before: BTreeSet<_> = templates(old).iter().flat_map(claims).collect();
+    let adopted = adopts(Effect::Restart, &templates(new), Some(&before), new);
+    for key in &claimed {
+        if old.contains_key(key) && !new.contains_key(key) {
+            // The claim bakeryc made is dropped for an adopted one: its data leaves with it.
+            let by = templates(new)
+                .iter()
+                .flat_map(claims)
+                .find(|c| !new.contains_key(c))
+                .map(|c| c.1)
+                .unwrap_or_default();
+            found.push(refusal(Refusal::Replaced {
+                claim: key.1.clone(),
+                by,
+            }));
+        }
+    }
+    found.extend(adopted);
     for key in keys {
         if shared.contains(key) || claimed.contains(key) || bearers.contains(&key) {
             continue;
@@ -567,6 +649,23 @@ fn workload(
         }
     }
     found
+}
+
+/// "adopts claim X": the claims `templates` mount that `objects` does not define (adopted: no
+/// volume is created), other than those already mounted `before` (`effect`: the workload is
+/// new, or restarts on the adopted claim).
+fn adopts(
+    effect: Effect,
+    templates: &[Value],
+    before: Option<&BTreeSet<(String, String)>>,
+    objects: &Objects,
+) -> Vec<Found> {
+    let mounted: BTreeSet<_> = templates.iter().flat_map(claims).collect();
+    mounted
+        .into_iter()
+        .filter(|c| !objects.contains_key(c) && before.is_none_or(|b| !b.contains(c)))
+        .map(|c| found(effect, format!("adopts claim {} (no volume created)", c.1)))
+        .collect()
 }
 
 /// What changes for one pod-bearing object present in both trees: its selector, its pod

@@ -3,6 +3,7 @@
 //! by hand, names other than bakeryc's) are started again by real PostgreSQL and Redis with
 //! exactly what bakeryc compiled for `[database.adopt]` / `[cache.adopt]` and the passwords that
 //! `bakeryc secrets import` stored: the pod's volumes are laid out from the compiled Deployment
+//! by the one real-server harness (tests/common/servers.rs)
 //! (the adopted claim is the old directory, never an empty one), the postStart hook runs, and a
 //! client with the emitted profile logs in over verify-full TLS with the imported password. No
 //! stub anywhere; every process is bounded in time and stopped. Needs PostgreSQL, Redis, openssl
@@ -11,8 +12,8 @@
 mod common;
 
 use common::servers::{
-    Compiled, Kill, Pod, Stop, as_postgres, free_port, give, ok, pg_bin, pg_ctl, pg_major, run_env,
-    wait_for_port,
+    Kill, Platform, Sandbox, Stop, env_of, free_port, give, initdb, ok, pg_bin, pg_ctl, pg_major,
+    run_as_postgres, run_env, run_post_start, spawn_redis, wait_for_port,
 };
 use common::{Test, kustomize};
 
@@ -22,6 +23,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PodSpec;
 
 const NAMESPACE: &str = "e2e";
@@ -44,23 +46,7 @@ fn previous_postgres(claim: &Path, scratch: &Path) {
     give(claim);
     give(scratch);
     ok(
-        &as_postgres(
-            90,
-            &[
-                &pg_bin("initdb"),
-                "-D",
-                &data.display().to_string(),
-                "-U",
-                "shop_owner",
-                &format!("--pwfile={}", pwfile.display()),
-                "--auth-local=scram-sha-256",
-                "--auth-host=scram-sha-256",
-                "--no-locale",
-                "-E",
-                "UTF8",
-            ],
-            &[],
-        ),
+        &initdb(&data, "shop_owner", &pwfile),
         "initdb of the previous deployment",
     );
     let log = scratch.join("old.log");
@@ -75,7 +61,7 @@ fn previous_postgres(claim: &Path, scratch: &Path) {
     );
     let _stop = Stop(data.clone(), log);
     let sql = |db: &str, sql: &str, password: &str| {
-        as_postgres(
+        run_as_postgres(
             30,
             &[
                 &pg_bin("psql"),
@@ -152,7 +138,12 @@ fn previous_redis(claim: &Path, scratch: &Path) {
     let cli = |args: &[&str]| {
         let mut argv = vec!["redis-cli", "-h", "127.0.0.1", "-p", &port_text];
         argv.extend(args);
-        run_env(10, &argv, &[("REDISCLI_AUTH", REDIS_PASSWORD)])
+        run_env(
+            10,
+            argv[0],
+            &argv[1..],
+            &[("REDISCLI_AUTH", REDIS_PASSWORD)],
+        )
     };
     ok(&cli(&["SET", "basket:42", "croissant"]), "SET");
     ok(&cli(&["RPUSH", "queue", "a", "b", "c"]), "RPUSH");
@@ -242,9 +233,9 @@ fn import_files(test: &Test) {
 }
 
 /// bakeryc builds the tree, imports the seed's passwords, then generates the rest.
-fn compile(test: &Test) -> Compiled {
+fn compile(test: Test) -> Platform {
     test.run(&["build"]).success();
-    import_files(test);
+    import_files(&test);
     let imported = test
         .run(&["secrets", "import", "--env", "e2e", "seed-secrets.yaml"])
         .success();
@@ -262,9 +253,10 @@ fn compile(test: &Test) -> Compiled {
         "the key that names no workload is reported by name"
     );
     test.run(&["secrets", "generate", "--env", "e2e"]).success();
-    Compiled {
+    Platform {
         objects: kustomize(&test.join("generated/overlays/e2e")),
         secrets: kustomize(&test.join("secrets/e2e")),
+        dir: test,
     }
 }
 
@@ -311,13 +303,8 @@ fn the_compiled_tree_mounts_the_adopted_claims_and_never_defines_them() {
         "an adopted claim is referenced, never defined (so no apply or prune can reach it)"
     );
     for (workload, claim) in [("shop-postgres", "shop-pvc"), ("cache", "cache-pvc")] {
-        let spec: PodSpec = Compiled::pod(
-            &Compiled {
-                objects: objects.clone(),
-                secrets: Vec::new(),
-            },
-            workload,
-        );
+        let deployment: Deployment = Platform::find(&objects, "Deployment", workload);
+        let spec: PodSpec = deployment.spec.unwrap().template.spec.unwrap();
         let data = spec
             .volumes
             .iter()
@@ -354,24 +341,19 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
     let (test, scratch) = workspace();
     let claim = scratch.join("claim-shop");
     previous_postgres(&claim, &scratch);
-    let compiled = compile(&test);
+    let platform = compile(test);
 
-    let spec = compiled.pod("shop-postgres");
+    let spec = platform.deployment("shop-postgres");
     let root = scratch.join("pod-shop");
     let claims = BTreeMap::from([("shop-pvc", claim.as_path())]);
-    let pod = Pod::lay_out(&compiled, &spec, &root, &claims);
+    let pod = Sandbox::adopting(&platform, &spec, &root, None, &claims);
     give(&root);
     let container = spec
         .containers
         .iter()
         .find(|c| c.name == "postgres")
         .unwrap();
-    let env: BTreeMap<String, String> = container
-        .env
-        .iter()
-        .flatten()
-        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
-        .collect();
+    let env = env_of(container);
     // The image's entrypoint runs initdb only when PGDATA has no PG_VERSION: with the adopted
     // claim and data_path it finds the previous one, so nothing is created.
     let pgdata = PathBuf::from(pod.translate(container, &env["PGDATA"]));
@@ -410,38 +392,14 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
     );
 
     // The postStart hook, as compiled: logs in as the adopted role with the imported password.
-    let hook = container
-        .lifecycle
-        .as_ref()
-        .unwrap()
-        .post_start
-        .as_ref()
-        .unwrap();
-    let argv: Vec<String> = hook
-        .exec
-        .as_ref()
-        .unwrap()
-        .command
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|a| pod.translate(container, a))
-        .collect();
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let bin = Path::new(&pg_bin("psql"))
-        .parent()
-        .unwrap()
-        .display()
-        .to_string();
-    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
     ok(
-        &as_postgres(90, &argv, &[("PATH", &path), ("PGPORT", &port.to_string())]),
+        &run_post_start(&pod, container, port),
         "the postStart hook (reconcile) on the adopted database",
     );
 
     // A client with the emitted profile: verify-full against the Service name, the imported
     // password from the credentials Secret.
-    let profile = compiled.config_map("shop-postgres-client");
+    let profile = platform.config_map("shop-postgres-client");
     assert_eq!(profile["PGUSER"], "shop_owner");
     assert_eq!(profile["PGDATABASE"], "shop");
     assert_eq!(profile["PGSSLMODE"], "verify-full");
@@ -449,7 +407,7 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
         profile["PGHOST"],
         format!("shop-postgres.{NAMESPACE}.svc.cluster.local")
     );
-    let credentials = compiled.secret("shop-postgres-credentials");
+    let credentials = platform.secret("shop-postgres-credentials");
     assert_eq!(
         credentials["password"],
         PG_PASSWORD.as_bytes(),
@@ -457,7 +415,7 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
     );
     assert_eq!(credentials["username"], b"shop_owner");
     let ca = scratch.join("ca.crt");
-    fs::write(&ca, &compiled.config_map("e2e-ca")["ca.crt"]).unwrap();
+    fs::write(&ca, &platform.config_map("e2e-ca")["ca.crt"]).unwrap();
     let port_text = port.to_string();
     let ca_text = ca.display().to_string();
     let password = String::from_utf8(credentials["password"].clone()).unwrap();
@@ -479,16 +437,8 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
     let query = |sql: &str, env: &[(&str, &str)]| {
         run_env(
             30,
-            &[
-                &pg_bin("psql"),
-                "-X",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ],
+            &pg_bin("psql"),
+            &["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
             env,
         )
     };
@@ -522,7 +472,8 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
     let sqlalchemy = ok(
         &run_env(
             120,
-            &[&python, "-c", SQLALCHEMY_CLIENT],
+            &python,
+            &["-c", SQLALCHEMY_CLIENT],
             &[
                 ("BAKERY_URL", url.as_str()),
                 ("PGSSLROOTCERT", ca_text.as_str()),
@@ -546,7 +497,7 @@ fn an_adopted_postgres_keeps_its_rows_and_its_password_over_verify_full_tls() {
     );
 
     // status reports the imported password as weak, without showing it.
-    let status = test.run(&["secrets", "status", "--env", "e2e"]);
+    let status = platform.dir.run(&["secrets", "status", "--env", "e2e"]);
     assert_eq!(status.code(), 1);
     let report = status.stdout();
     assert!(
@@ -565,45 +516,24 @@ fn an_adopted_redis_keeps_its_append_only_file_and_password() {
     let (test, scratch) = workspace();
     let claim = scratch.join("claim-cache");
     previous_redis(&claim, &scratch);
-    let compiled = compile(&test);
-    let spec = compiled.pod("cache");
+    let platform = compile(test);
+    let spec = platform.deployment("cache");
     let root = scratch.join("pod-cache");
     let claims = BTreeMap::from([("cache-pvc", claim.as_path())]);
-    let pod = Pod::lay_out(&compiled, &spec, &root, &claims);
+    let pod = Sandbox::adopting(&platform, &spec, &root, None, &claims);
     let container = spec.containers.iter().find(|c| c.name == "redis").unwrap();
-    let mut argv: Vec<String> = container
-        .command
-        .iter()
-        .flatten()
-        .chain(container.args.iter().flatten())
-        .map(|a| pod.translate(container, a))
-        .collect();
+    let argv = pod.argv(container);
     let dir = argv.iter().position(|a| a == "--dir").unwrap();
     assert_eq!(
         Path::new(&argv[dir + 1]),
         claim.join("redis-data"),
         "Redis's dir is the adopted one"
     );
-    let port = free_port();
-    let tls_port = argv.iter().position(|a| a == "--tls-port").unwrap();
-    argv[tls_port + 1] = port.to_string();
-    argv.extend([
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--logfile".into(),
-        scratch.join("redis.log").display().to_string(),
-    ]);
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (child, port) = spawn_redis(argv, &scratch.join("redis.log"));
     let _server = Kill(child);
-    wait_for_port(port);
     let ca = scratch.join("ca.crt");
-    fs::write(&ca, &compiled.config_map("e2e-ca")["ca.crt"]).unwrap();
-    let credentials = compiled.secret("cache-credentials");
+    fs::write(&ca, &platform.config_map("e2e-ca")["ca.crt"]).unwrap();
+    let credentials = platform.secret("cache-credentials");
     assert_eq!(
         credentials["password"],
         REDIS_PASSWORD.as_bytes(),
@@ -624,7 +554,7 @@ fn an_adopted_redis_keeps_its_append_only_file_and_password() {
             &port_text,
         ];
         full.extend(args);
-        run_env(10, &full, &[("REDISCLI_AUTH", password)])
+        run_env(10, full[0], &full[1..], &[("REDISCLI_AUTH", password)])
     };
     assert_eq!(
         ok(&cli(&["GET", "basket:42"], &password), "GET").trim(),

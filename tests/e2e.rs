@@ -9,10 +9,9 @@
 //! `scripts/test` installs (its path in BAKERY_E2E_PYTHON).
 
 mod common;
-mod servers;
 
+use common::servers::*;
 use common::{Test, kustomize};
-use servers::*;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -1,6 +1,6 @@
 //! Least privilege against real servers: declared clients (`[[client]]`) with and without client
 //! certificates. bakeryc compiles the platform and issues every certificate and password; a real
-//! PostgreSQL and a real Redis start on loopback from the compiled manifests (tests/servers), and
+//! PostgreSQL and a real Redis start on loopback from the compiled manifests (tests/common/servers.rs), and
 //! psql, psycopg, SQLAlchemy + asyncpg and redis-py connect with the profiles bakeryc emitted for
 //! each client. The refusals are the point: no certificate, another client's database, a foreign
 //! CA, a certificate of another role, writes by a read-only client, Redis commands beyond the
@@ -8,7 +8,6 @@
 //! Needs what tests/e2e.rs needs (PostgreSQL, Redis, openssl, kubectl, BAKERY_E2E_PYTHON).
 
 mod common;
-mod servers;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
 use common::Test;
-use servers::{
+use common::servers::{
     Platform, Postgres, credentials, ok, pg_bin, pg_major, post_start, python, run,
     run_as_postgres, run_env, start_postgres, start_redis,
 };
@@ -115,26 +114,10 @@ fn foreign_certificate(platform: &Platform, cn: &str) -> String {
     let dir = platform.work("foreign-client");
     let path = |name: &str| dir.join(name).display().to_string();
     let step = |args: &[&str], what: &str| ok(&run(30, "openssl", args), what);
-    step(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Foreign CA",
-            "-keyout",
-            &path("ca.key"),
-            "-out",
-            &path("ca.crt"),
-        ],
-        "foreign CA",
-    );
+    // The foreign CA (its key beside it), then a client certificate it signs.
+    let ca_crt = platform.foreign_ca();
+    let ca_key = ca_crt.with_file_name("ca.key");
+    let (ca_crt, ca_key) = (ca_crt.display().to_string(), ca_key.display().to_string());
     step(
         &[
             "req",
@@ -160,9 +143,9 @@ fn foreign_certificate(platform: &Platform, cn: &str) -> String {
             "-in",
             &path("tls.csr"),
             "-CA",
-            &path("ca.crt"),
+            &ca_crt,
             "-CAkey",
-            &path("ca.key"),
+            &ca_key,
             "-CAcreateserial",
             "-days",
             "2",

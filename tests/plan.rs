@@ -20,9 +20,7 @@ fn case(name: &str) -> String {
 
 /// A workspace where base.toml was built, then `name`'s bakery.toml written (not built).
 fn after(name: &str) -> Test {
-    let test = Test::config(&case("base"));
-    test.run(&["build"]).success();
-    test.file("bakery.toml", &case(name))
+    Test::deployed_then(&case("base"), &case(name))
 }
 
 /// `plan --format json` in the workspace.

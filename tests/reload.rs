@@ -8,7 +8,6 @@
 //! redis-server and the cache's real reloader command.
 
 mod common;
-mod servers;
 
 use common::{Test, kustomize};
 
@@ -270,7 +269,7 @@ min_version = "{min_version}"
 /// refused, and so is a TLS 1.2 handshake. A value Redis refuses is reported and changes nothing.
 #[test]
 fn a_runtime_redis_setting_reaches_the_running_cache_in_place() {
-    use servers::{Platform, ok, project, run, run_env, start_redis};
+    use common::servers::{Platform, ok, project, run, run_env, start_redis};
     use std::os::unix::process::CommandExt;
     let mut platform = Platform {
         dir: Test::new(),
@@ -282,7 +281,7 @@ fn a_runtime_redis_setting_reaches_the_running_cache_in_place() {
     let redis = start_redis(&platform);
     let port = redis.port.to_string();
     let ca = platform.ca_file().display().to_string();
-    let password = servers::credentials(&platform, "redis-credentials")["password"].clone();
+    let password = common::servers::credentials(&platform, "redis-credentials")["password"].clone();
     // A client over TLS, without a certificate.
     let cli = |args: &[&str]| {
         let mut full = vec!["-h", "127.0.0.1", "-p", &port, "--tls", "--cacert", &ca];

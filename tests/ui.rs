@@ -189,6 +189,8 @@ const RELEASED: &[&str] = &[
     "bakery::backup::invalid-cron",
     "bakery::backup::invalid-value",
     "bakery::backup::image-unchecked",
+    "bakery::plan::adopted-name-change",
+    "bakery::plan::adoption-dropped",
 ];
 
 #[test]

@@ -96,7 +96,9 @@ pub fn objects(platform: &Platform, cache: &Cache) -> Vec<Object> {
         )),
         Object::Deployment(Box::new(deployment(platform, cache))),
     ];
-    adopt::objects(objects, names.claim_adopted)
+    let record =
+        (cache.adopt.as_ref()).map(|adoption| adopt::record("cache", &names, adoption, None));
+    adopt::objects(objects, record)
 }
 
 /// The `<cache>-config` ConfigMap: the runtime settings of the base (an environment with other

@@ -69,7 +69,15 @@ pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
         )),
         Object::Deployment(Box::new(deployment(platform, db))),
     ];
-    adopt::objects(objects, names.claim_adopted)
+    let record = db.adopt.as_ref().map(|adoption| {
+        adopt::record(
+            "database",
+            &names,
+            adoption,
+            Some((db.database_name(), db.role_name())),
+        )
+    });
+    adopt::objects(objects, record)
 }
 
 /// The database's objects with its backups (`[backup]`) under the base's policy.

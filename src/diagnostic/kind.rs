@@ -567,6 +567,30 @@ fn refused(at: &str, workload: &str, refusal: &crate::plan::Refusal) -> Text {
             "declare it again with `retired = true` to drop it deliberately (back it up first), e.g.\n[[database]]\nname = \"{}\"\nretired = true",
             workload.strip_suffix("-db").unwrap_or(workload)
         )),
+        Refusal::Replaced { claim, .. } => Text::error(
+            Code::OrphanedVolume,
+            message,
+            format!("{workload} runs on the claim {claim} that bakeryc made"),
+        )
+        .help(format!(
+            "keep {workload} on {claim} (remove [database.adopt] / [cache.adopt]); to really move it, back up, build once with `retired = true` and declare it again with its adoption (docs/adopt.md)"
+        )),
+        Refusal::AdoptedName { key, from, .. } => Text::error(
+            Code::AdoptedNameChange,
+            message,
+            format!("the deployed tree adopted {key} {from}"),
+        )
+        .help(format!(
+            "keep {key} = \"{from}\": adopted names are fixed once deployed (docs/adopt.md, \"Changing adopted names\")"
+        )),
+        Refusal::AdoptionDropped { claim, .. } => Text::error(
+            Code::AdoptionDropped,
+            message,
+            format!("the deployed tree adopted the claim {claim}"),
+        )
+        .help(format!(
+            "keep the adopt table (claim = \"{claim}\"); to leave the adopted claim, follow docs/adopt.md (\"Changing adopted names\")"
+        )),
     }
 }
 

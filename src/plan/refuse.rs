@@ -205,6 +205,13 @@ fn locate(
     refusal: &Refusal,
 ) -> Option<Range<usize>> {
     let key = match refusal {
+        Refusal::AdoptedName {
+            section, name, key, ..
+        } => return adopt_key(root, section, name, Some(key)),
+        Refusal::AdoptionDropped { section, name, .. } => {
+            return adopt_key(root, section, name, None);
+        }
+        Refusal::Replaced { .. } => "claim",
         Refusal::Shrink { .. } => "storage",
         Refusal::StorageClass { .. } => "storage_class",
         Refusal::Downgrade { .. } | Refusal::MajorUpgrade { .. } => "version",
@@ -222,6 +229,11 @@ fn locate(
             .and_then(|v| v.get_ref().as_str())
             .is_some_and(|name| WorkloadNames::for_database(name).workload == workload)
     });
+    if let (Refusal::Replaced { .. }, Some(db)) = (refusal, database) {
+        return table(db, "adopt")
+            .and_then(|a| span_of(a, "claim"))
+            .or_else(|| db.get("name").map(Spanned::span));
+    }
     if let Some(db) = database {
         let declared = db
             .get("name")
@@ -252,4 +264,28 @@ fn locate(
     .flatten()
     .next()
     .or_else(|| cache.get("name").map(Spanned::span))
+}
+
+/// The adopt table of `[[database]]` (or `[cache]`) `name`: the span of `key` in it, else the
+/// table itself, else the workload's name (a dropped adopt table).
+fn adopt_key(
+    root: &DeTable<'_>,
+    section: &str,
+    name: &str,
+    key: Option<&str>,
+) -> Option<Range<usize>> {
+    let owner = if section == "cache" {
+        table(root, "cache")
+    } else {
+        databases(root)
+            .into_iter()
+            .find(|db| db.get("name").and_then(|v| v.get_ref().as_str()) == Some(name))
+    }?;
+    let adopt = owner.get("adopt");
+    adopt
+        .and_then(|a| a.get_ref().as_table())
+        .zip(key)
+        .and_then(|(a, key)| span_of(a, key))
+        .or_else(|| adopt.map(Spanned::span))
+        .or_else(|| owner.get("name").map(Spanned::span))
 }

@@ -55,6 +55,14 @@ impl Test {
         Self::new().file("bakery.toml", text)
     }
 
+    /// A workspace where `deployed` was built (its tree is generated/, the baseline), then
+    /// `next` written as bakery.toml and not built: one before/after pair of `plan`.
+    pub fn deployed_then(deployed: &str, next: &str) -> Self {
+        let test = Self::config(deployed);
+        test.run(&["build"]).success();
+        test.file("bakery.toml", next)
+    }
+
     /// A workspace whose bakery.toml is a copy of the repository file `path`
     /// (`tests/fixtures/one-database/bakery.toml`, or `bakery.toml` itself).
     pub fn fixture(path: &str) -> Self {
