@@ -128,6 +128,9 @@ fn pg_bin(tool: &str) -> String {
 struct Compiled {
     postgresql_conf: String,
     pg_hba_conf: String,
+    /// The part of reconcile.sql (applied by the postStart hook at every start) that [backup]
+    /// adds: the stanza.
+    stanza_sql: String,
     pgbackrest: BTreeMap<String, String>,
     /// The full backup CronJob's container command, and the differential one's.
     full_job: Vec<String>,
@@ -178,6 +181,10 @@ fn compiled(fixture: &str, overlay: &str) -> Compiled {
     Compiled {
         postgresql_conf: config["postgresql.conf"].clone(),
         pg_hba_conf: config["pg_hba.conf"].clone(),
+        stanza_sql: config["reconcile.sql"]
+            .split_once("-- pgBackRest ([backup])")
+            .map(|(_, stanza)| stanza.to_owned())
+            .expect("reconcile.sql creates the stanza"),
         pgbackrest: data("orders-db-pgbackrest"),
         full_job: command("orders-db-backup-full"),
         diff_job: command("orders-db-backup-diff"),
@@ -640,10 +647,22 @@ fn volume_repository_restores_latest_and_to_a_time_and_stays_encrypted() {
     );
     let primary = drill.pod("primary", PASSPHRASE);
     drill.init(&primary);
+    // The start's reconcile step creates the stanza, so WAL is archived before any backup ran.
+    let stanza = drill.translate(&primary, &drill.compiled.stanza_sql);
+    primary.sql("orders_db", &format!("-- pgBackRest ([backup]){stanza}"));
+    let info = ok(
+        &primary.pgbackrest(&["info"]),
+        "pgbackrest info after the start",
+    );
+    assert!(
+        info.contains("stanza: orders") && !info.contains("missing stanza path"),
+        "{info}"
+    );
     primary.sql(
         "orders_db",
         "CREATE TABLE drill (id int PRIMARY KEY, note text NOT NULL)",
     );
+    primary.switch_and_archive();
     primary.sql(
         "orders_db",
         "INSERT INTO drill SELECT i, 'row-' || i FROM generate_series(1, 3) i",

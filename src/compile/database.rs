@@ -117,7 +117,9 @@ fn pg_hba(platform: &Platform, db: &Database) -> String {
 
 /// The reconcile SQL: the declaration's extensions, then its clients' roles.
 fn reconcile(platform: &Platform, db: &Database) -> String {
-    config_files::reconcile_sql(db) + &config_files::roles_sql(platform, db)
+    config_files::reconcile_sql(db)
+        + &config_files::roles_sql(platform, db)
+        + &super::backup::stanza_sql(platform, db)
 }
 
 /// The pod's config digest: the settings PostgreSQL reads only at start and the reconcile SQL the
