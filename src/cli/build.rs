@@ -45,14 +45,17 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
         };
     }
     // What the cluster or PostgreSQL would refuse, compared with the tree on disk (what was
-    // deployed), fails the build before anything is written.
-    let baseline =
-        output::read_tree(&args.out).map_err(|e| Failure::io(format!("cannot read {out}"), e))?;
-    // A first build or an unchanged tree can refuse nothing: skip parsing both trees.
-    let refused = if baseline.is_empty() || baseline == files {
-        Vec::new()
-    } else {
-        plan::refuse::refusals(&source, &baseline, &files, args.allow_major_upgrade)
+    // deployed), fails the build before anything is written. An unchanged tree can refuse
+    // nothing: it is compared file by file without being held; a changed one is dropped before
+    // the write reads it again under its lock.
+    let baseline = output::changed_tree(&args.out, &files)
+        .map_err(|e| Failure::io(format!("cannot read {out}"), e))?;
+    // A first build can refuse nothing: skip parsing both trees.
+    let refused = match baseline {
+        Some(baseline) if !baseline.is_empty() => {
+            plan::refuse::refusals(&source, &baseline, &files, args.allow_major_upgrade)
+        }
+        _ => Vec::new(),
     };
     if !refused.is_empty() {
         let mut findings = findings.unwrap_or_else(|| Findings {

@@ -48,8 +48,24 @@ fn roots(files: &Files) -> BTreeSet<String> {
         .collect()
 }
 
+/// The generated files on disk compared with a build's: each path under the roots of `out`
+/// whose file starts with the header, with `None` when its bytes are exactly the build's file
+/// at that path and its text otherwise. Each file is compared as it is read and an identical
+/// one is dropped at once, so an unchanged tree costs one file's text per thread, not a second
+/// copy of the whole tree.
+type Compared = BTreeMap<String, Option<String>>;
+
 /// The generated files currently under the roots of `out` (those starting with the header).
 fn owned_files(out: &Path, roots: &BTreeSet<String>) -> io::Result<BTreeMap<String, String>> {
+    let empty = Files::new();
+    Ok(compared_files(out, roots, &empty)?
+        .into_iter()
+        .filter_map(|(path, text)| text.map(|t| (path, t)))
+        .collect())
+}
+
+/// The generated files under the roots of `out`, each compared with `files` as it is read.
+fn compared_files(out: &Path, roots: &BTreeSet<String>, files: &Files) -> io::Result<Compared> {
     let mut owned = BTreeMap::new();
     match fs::metadata(out) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(owned),
@@ -71,16 +87,17 @@ fn owned_files(out: &Path, roots: &BTreeSet<String>) -> io::Result<BTreeMap<Stri
             _ => {}
         }
     }
-    let found: Vec<Option<(String, String)>> = entries
+    let found: Vec<Option<(String, Option<String>)>> = entries
         .into_par_iter()
         .map(|(relative, path)| {
             if !fs::symlink_metadata(&path)?.is_file() {
                 return Ok(None);
             }
             let text = String::from_utf8(fs::read(&path)?).ok();
-            Ok(text
-                .filter(|t| t.starts_with(HEADER))
-                .map(|t| (relative, t)))
+            Ok(text.filter(|t| t.starts_with(HEADER)).map(|t| {
+                let same = files.get(&relative) == Some(&t);
+                (relative, (!same).then_some(t))
+            }))
         })
         .collect::<io::Result<_>>()?;
     owned.extend(found.into_iter().flatten());
@@ -116,14 +133,35 @@ pub fn read_tree(out: &Path) -> io::Result<Files> {
     owned_files(out, &roots(&Files::new()))
 }
 
-/// Whether the generated files on disk are exactly `files`.
-fn is_current(current: &BTreeMap<String, String>, files: &Files) -> bool {
-    current.len() == files.len() && current.iter().zip(files).all(|(a, b)| a == b)
+/// Whether the generated files on disk are exactly `files`: as many, and each identical (an
+/// identical file is one of `files`, so equal counts mean the same paths).
+fn is_current(current: &Compared, files: &Files) -> bool {
+    current.len() == files.len() && current.values().all(Option::is_none)
+}
+
+/// The generated files under `out` when they differ from `files` (the baseline of `build`'s
+/// refusals, as `read_tree` reads it), `None` when they are exactly `files`. Read one file at a
+/// time: an unchanged tree is never held, and a changed one is read once, its identical files
+/// taken from `files`.
+pub fn changed_tree(out: &Path, files: &Files) -> io::Result<Option<Files>> {
+    let current = compared_files(out, &roots(&Files::new()), files)?;
+    if is_current(&current, files) {
+        return Ok(None);
+    }
+    Ok(Some(
+        current
+            .into_iter()
+            .map(|(path, text)| {
+                let text = text.unwrap_or_else(|| files[&path].clone());
+                (path, text)
+            })
+            .collect(),
+    ))
 }
 
 /// A unified diff from the tree on disk to `files`, or `None` when they are identical.
 pub fn diff_tree(out: &Path, files: &Files) -> io::Result<Option<String>> {
-    let current = owned_files(out, &roots(files))?;
+    let current = compared_files(out, &roots(files), files)?;
     // The same test `write_tree` starts with, so that `--check` never costs more than `build`.
     if is_current(&current, files) {
         return Ok(None);
@@ -133,8 +171,12 @@ pub fn diff_tree(out: &Path, files: &Files) -> io::Result<Option<String>> {
     paths.dedup();
     let mut diff = String::new();
     for path in paths {
-        let old = current.get(path).map_or("", String::as_str);
         let new = files.get(path).map_or("", String::as_str);
+        let old = match current.get(path) {
+            Some(None) => continue,
+            Some(Some(text)) => text.as_str(),
+            None => "",
+        };
         if old == new {
             continue;
         }
@@ -182,7 +224,7 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     // listing of names, nothing walked).
     safe::remove_stale(out)?;
     safe::remove_stale(&parent_of(out))?;
-    let current = owned_files(out, &roots)?;
+    let current = compared_files(out, &roots, files)?;
     if is_current(&current, files) {
         return Ok(WriteOutcome::Unchanged);
     }
@@ -193,16 +235,13 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     let mut staged = Vec::new();
     for root in &roots {
         let mine = |path: &&String| path.split_once('/').is_some_and(|(r, _)| r == root);
-        let new: Files = files
-            .iter()
-            .filter(|(p, _)| mine(p))
-            .map(|(p, t)| (p.clone(), t.clone()))
-            .collect();
+        // Borrowed, not cloned: a copy of every text would double the peak of a fresh build.
+        let new: Vec<(&String, &String)> = files.iter().filter(|(p, _)| mine(p)).collect();
         let pruned: BTreeSet<&String> = current
             .keys()
             .filter(|p| mine(p) && !files.contains_key(*p))
             .collect();
-        let changes = new.iter().any(|(p, t)| current.get(p) != Some(t)) || !pruned.is_empty();
+        let changes = new.iter().any(|(p, _)| current.get(*p) != Some(&None)) || !pruned.is_empty();
         if changes {
             staged.push(stage_root(out, root, &new, &current, &pruned)?);
         }
@@ -221,8 +260,8 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     let added = files.keys().filter(|p| !current.contains_key(*p)).count();
     let removed = current.keys().filter(|p| !files.contains_key(*p)).count();
     let changed = files
-        .iter()
-        .filter(|(p, t)| current.get(*p).is_some_and(|old| old != *t))
+        .keys()
+        .filter(|p| current.get(*p).is_some_and(Option::is_some))
         .count();
     Ok(WriteOutcome::Replaced {
         added,
@@ -312,8 +351,8 @@ impl StagedRoot {
 fn stage_root(
     out: &Path,
     root: &str,
-    new: &Files,
-    current: &BTreeMap<String, String>,
+    new: &[(&String, &String)],
+    current: &Compared,
     pruned: &BTreeSet<&String>,
 ) -> io::Result<StagedRoot> {
     let target = out.join(root);
@@ -362,8 +401,8 @@ fn stage_root(
         Err(_) => modes.push((base.clone(), 0o755)),
     }
     let dirs: BTreeSet<PathBuf> = new
-        .keys()
-        .filter_map(|relative| {
+        .iter()
+        .filter_map(|(relative, _)| {
             let inside = relative.split_once('/').map_or("", |(_, rest)| rest);
             base.join(inside).parent().map(Path::to_path_buf)
         })
@@ -545,20 +584,40 @@ mod tests {
     }
 
     #[test]
+    fn changed_tree_is_none_when_unchanged_and_the_disk_tree_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("generated");
+        assert_eq!(
+            changed_tree(&out, &files(&[("base/a.yaml", "a")])).unwrap(),
+            Some(Files::new())
+        );
+        let first = files(&[("base/a.yaml", "a"), ("base/b.yaml", "b")]);
+        write_tree(&out, &first).unwrap();
+        assert_eq!(changed_tree(&out, &first).unwrap(), None);
+        // The identical file comes from the build, the changed one from disk, the extra one too.
+        let second = files(&[("base/a.yaml", "a2"), ("overlays/dev/k.yaml", "k")]);
+        assert_eq!(
+            changed_tree(&out, &second).unwrap(),
+            Some(read_tree(&out).unwrap())
+        );
+        let fewer = files(&[("base/a.yaml", "a")]);
+        assert_eq!(
+            changed_tree(&out, &fewer).unwrap(),
+            Some(read_tree(&out).unwrap())
+        );
+    }
+
+    #[test]
     fn swap_back_restores_the_previous_root() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("generated");
         let first = files(&[("base/a.yaml", "a")]);
         write_tree(&out, &first).unwrap();
         let second = files(&[("base/a.yaml", "a2"), ("overlays/dev/k.yaml", "k")]);
-        let current = owned_files(&out, &roots(&second)).unwrap();
+        let current = compared_files(&out, &roots(&second), &second).unwrap();
         let none = BTreeSet::new();
-        let keep = |root: &str| -> Files {
-            second
-                .iter()
-                .filter(|(p, _)| p.starts_with(root))
-                .map(|(p, t)| (p.clone(), t.clone()))
-                .collect()
+        let keep = |root: &str| -> Vec<(&String, &String)> {
+            second.iter().filter(|(p, _)| p.starts_with(root)).collect()
         };
         let base = stage_root(&out, "base", &keep("base/"), &current, &none).unwrap();
         let overlays = stage_root(&out, "overlays", &keep("overlays/"), &current, &none).unwrap();
@@ -568,7 +627,7 @@ mod tests {
         overlays.swap_back().unwrap();
         base.swap_back().unwrap();
         assert!(is_current(
-            &owned_files(&out, &roots(&first)).unwrap(),
+            &compared_files(&out, &roots(&first), &first).unwrap(),
             &first
         ));
         assert!(!out.join("overlays").exists());
