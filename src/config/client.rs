@@ -104,6 +104,11 @@ pub fn validate(
     check: &mut Checker,
 ) -> Option<Vec<Client>> {
     let declared: Vec<&str> = databases.iter().map(|d| d.name.value.as_str()).collect();
+    // Each database's workload name, derived once (not once per client).
+    let workloads: BTreeMap<String, &str> = declared
+        .iter()
+        .map(|db| (WorkloadNames::for_database(db).workload, *db))
+        .collect();
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
     let mut used: BTreeMap<&str, bool> = declared.iter().map(|d| (*d, false)).collect();
     let mut clients = Vec::new();
@@ -139,7 +144,7 @@ pub fn validate(
             seen.insert(name.value.clone(), name.span.clone());
         }
         let label = check.label(name, SUFFIX);
-        let taken = taken_by(&name.value, &declared, cache);
+        let taken = taken_by(&name.value, &workloads, cache);
         if let Some(by) = taken {
             let kind = diagnostic::Kind::ClientNameTaken {
                 name: name.value.clone(),
@@ -251,14 +256,15 @@ pub fn validate(
 }
 
 /// What already owns the Secret names or the role a client called `name` would get.
-fn taken_by(name: &str, databases: &[&str], cache: Option<&Declared<Cache>>) -> Option<String> {
+fn taken_by(
+    name: &str,
+    workloads: &BTreeMap<String, &str>,
+    cache: Option<&Declared<Cache>>,
+) -> Option<String> {
     if RESERVED.contains(&name) {
         return Some(format!("the built-in user `{name}`"));
     }
-    if let Some(db) = databases
-        .iter()
-        .find(|db| WorkloadNames::for_database(db).workload == name)
-    {
+    if let Some(db) = workloads.get(name) {
         return Some(format!("database `{db}`'s workload"));
     }
     if name.replace('-', "_").ends_with("_user") {
