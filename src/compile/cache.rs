@@ -11,17 +11,15 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, KeyToPath, Probe, TCPSocketAction,
-    Volume, VolumeMount,
+    Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{self, REDIS};
-use super::pod::{Lifetime, Pod};
+use super::pod::{CLIENTS_DIR, Lifetime, Pod};
 use super::{Object, adopt, client, network, pod, storage};
-use crate::model::{
-    Cache, Client, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY, REDIS_USER_CONF_KEY,
-};
+use crate::model::{Cache, PASSWORD_KEY, Platform, REDIS_AUTH_CONF_KEY, REDIS_USER_CONF_KEY};
 
 /// Any uid works for Redis; one above 10000 cannot collide with a host user.
 pub const REDIS_UID: i64 = 10001;
@@ -166,34 +164,6 @@ pub fn redis_args(platform: &Platform, cache: &Cache) -> Vec<String> {
     args
 }
 
-/// Where Redis reads each client's ACL user (`<dir>/<client>/redis-user.conf`).
-const CLIENTS_DIR: &str = "/run/secrets/clients";
-
-/// Where Redis (and the init container that checks it) finds a client's ACL user.
-fn client_mount(client: &Client) -> VolumeMount {
-    pod::mount(
-        &format!("client-{}", client.name),
-        &format!("{CLIENTS_DIR}/{}", client.name),
-        true,
-    )
-}
-
-/// The volume of a client's ACL user line: only that key of `<client>-credentials`.
-fn client_volume(client: &Client) -> Volume {
-    let mut volume = pod::secret_volume(
-        &format!("client-{}", client.name),
-        &client.names().credentials_secret,
-    );
-    if let Some(secret) = volume.secret.as_mut() {
-        secret.items = Some(vec![KeyToPath {
-            key: REDIS_USER_CONF_KEY.to_owned(),
-            path: REDIS_USER_CONF_KEY.to_owned(),
-            ..Default::default()
-        }]);
-    }
-    volume
-}
-
 fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
     let names = cache.names();
     let mut metadata = meta::object_meta(platform, REDIS, &names.workload, &names.workload);
@@ -225,13 +195,17 @@ fn deployment(platform: &Platform, cache: &Cache) -> Deployment {
                 pod::mount("tls", TLS_DIR, true),
             ]
             .into_iter()
-            .chain(platform.cache_clients().map(client_mount))
+            .chain(platform.cache_clients().map(pod::client_mount))
             .collect(),
         )],
         containers: vec![redis_container(platform, cache), reloader_container(cache)],
         volumes: volumes(cache)
             .into_iter()
-            .chain(platform.cache_clients().map(client_volume))
+            .chain(
+                platform
+                    .cache_clients()
+                    .map(|c| pod::client_volume(c, REDIS_USER_CONF_KEY)),
+            )
             .collect(),
         termination_grace_period_seconds: None,
     });
@@ -275,7 +249,7 @@ fn redis_container(platform: &Platform, cache: &Cache) -> Container {
                 pod::mount("tls", TLS_DIR, true),
             ]
             .into_iter()
-            .chain(platform.cache_clients().map(client_mount))
+            .chain(platform.cache_clients().map(pod::client_mount))
             .collect(),
         ),
         ..Default::default()

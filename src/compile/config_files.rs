@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::pod::CLIENTS_DIR;
 use crate::model::{Access, Database, PASSWORD_KEY, Platform};
 
 /// Where the TLS Secret (`kubernetes.io/tls`: tls.crt, tls.key, ca.crt) is mounted as is, without
@@ -152,10 +153,6 @@ if ! PGPASSWORD=\"$(cat \"$2\")\" psql --no-psqlrc --quiet --set=ON_ERROR_STOP=1
   exit 1
 fi
 ";
-
-/// Where the postgres container mounts the password of each client of the database
-/// (`<dir>/<client>/password`, from the Secret `<client>-credentials`).
-pub const CLIENTS_DIR: &str = "/run/secrets/clients";
 
 /// pg_hba.conf. Without `[[client]]`, [`PG_HBA_CONF`]: any role over TLS. With clients, exactly
 /// the declared (database, role) pairs, each with its password and, where client certificates

@@ -10,16 +10,16 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction, KeyToPath,
-    Lifecycle, LifecycleHandler, Volume, VolumeMount,
+    Lifecycle, LifecycleHandler, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::config_files::{self, CLIENTS_DIR, CONFIG_DIR, RECONCILE_SCRIPT, TLS_DIR};
+use super::config_files::{self, CONFIG_DIR, RECONCILE_SCRIPT, TLS_DIR};
 use super::meta::{self, POSTGRES};
-use super::pod::{Lifetime, Pod};
+use super::pod::{CLIENTS_DIR, Lifetime, Pod};
 use super::{Object, adopt, client, network, pod, storage};
 use crate::config::catalogue;
-use crate::model::{Client, Database, PASSWORD_KEY, PgVersion, Platform};
+use crate::model::{Database, PASSWORD_KEY, PgVersion, Platform};
 
 /// uid and gid of `postgres` in the official alpine images; it owns the data directory.
 pub const POSTGRES_UID: i64 = 70;
@@ -132,27 +132,6 @@ pub fn config_digest(platform: &Platform, db: &Database) -> String {
     ])
 }
 
-/// Where the postgres container (and the init container that checks it) finds a client's password.
-fn client_mount(client: &Client) -> VolumeMount {
-    pod::mount(
-        &format!("client-{}", client.name),
-        &format!("{CLIENTS_DIR}/{}", client.name),
-        true,
-    )
-}
-
-/// The volume of a client's password: only the `password` key of `<client>-credentials`.
-fn client_volume(client: &Client) -> Volume {
-    let mut volume = pod::secret_volume(
-        &format!("client-{}", client.name),
-        &client.names().credentials_secret,
-    );
-    if let Some(secret) = volume.secret.as_mut() {
-        secret.items = Some(vec![key_to_path(PASSWORD_KEY)]);
-    }
-    volume
-}
-
 fn deployment(platform: &Platform, db: &Database) -> Deployment {
     let names = db.names();
     let mut metadata = meta::object_meta(platform, POSTGRES, &names.workload, &names.workload);
@@ -186,13 +165,17 @@ fn deployment(platform: &Platform, db: &Database) -> Deployment {
                 pod::mount("tls", TLS_DIR, true),
             ]
             .into_iter()
-            .chain(platform.clients_of(db).map(client_mount))
+            .chain(platform.clients_of(db).map(pod::client_mount))
             .collect(),
         )],
         containers: vec![postgres_container(platform, db), reloader_container(db)],
         volumes: volumes(db)
             .into_iter()
-            .chain(platform.clients_of(db).map(client_volume))
+            .chain(
+                platform
+                    .clients_of(db)
+                    .map(|c| pod::client_volume(c, PASSWORD_KEY)),
+            )
             .collect(),
         termination_grace_period_seconds: Some(60),
     });
@@ -355,13 +338,7 @@ fn postgres_container(platform: &Platform, db: &Database) -> Container {
                 pod::mount("tmp", "/tmp", false),
             ]
             .into_iter()
-            .chain(platform.clients_of(db).map(|client| {
-                pod::mount(
-                    &format!("client-{}", client.name),
-                    &format!("{CLIENTS_DIR}/{}", client.name),
-                    true,
-                )
-            }))
+            .chain(platform.clients_of(db).map(pod::client_mount))
             .collect(),
         ),
         ..Default::default()

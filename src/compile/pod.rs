@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, ExecAction, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, ExecAction, KeyToPath,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use crate::model::{Platform, Resources, SecretsProvider};
+use crate::model::{Client, Platform, Resources, SecretsProvider};
 
 /// How long a pod's containers run: what the hardening can require of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,6 +180,36 @@ fn helper_resources() -> ResourceRequirements {
         limits: Some(pair("100m", "32Mi")),
         ..Default::default()
     }
+}
+
+/// Where a server's containers find what a declared client gives it (`<dir>/<client>/<key>`):
+/// its password for PostgreSQL, its ACL user line for Redis.
+pub const CLIENTS_DIR: &str = "/run/secrets/clients";
+
+/// The mount of a client's [`client_volume`], read-only, at `CLIENTS_DIR/<client>`.
+pub fn client_mount(client: &Client) -> VolumeMount {
+    mount(
+        &format!("client-{}", client.name),
+        &format!("{CLIENTS_DIR}/{}", client.name),
+        true,
+    )
+}
+
+/// The volume of one key of a client's `<client>-credentials` Secret: a server mounts only what
+/// it reads, never the client's URLs.
+pub fn client_volume(client: &Client, key: &str) -> Volume {
+    let mut volume = secret_volume(
+        &format!("client-{}", client.name),
+        &client.names().credentials_secret,
+    );
+    if let Some(secret) = volume.secret.as_mut() {
+        secret.items = Some(vec![KeyToPath {
+            key: key.to_owned(),
+            path: key.to_owned(),
+            ..Default::default()
+        }]);
+    }
+    volume
 }
 
 /// A Secret created outside generated/ (by `bakeryc secrets generate`). It is mounted as optional
