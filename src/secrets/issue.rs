@@ -357,42 +357,21 @@ impl Signer<'_> {
     /// `clientcert=verify-full` compares them), extended key usage clientAuth, the key type and
     /// lifetime of `[tls.server]`, no SANs.
     fn client_certificate(&self, role: &str, key: &KeyPair) -> Result<String, SecretsError> {
-        let platform = self.platform;
-        let not_after = add_period(self.now, &platform.tls.server.validity)?.min(self.ca_not_after);
-        let mut params = CertificateParams::default();
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, role);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, platform.name.as_str());
-        params.is_ca = IsCa::ExplicitNoCa;
+        let mut params = self.leaf(role)?;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(serial()?);
-        params.not_before = offset(backdated(self.now))?;
-        params.not_after = offset(not_after)?;
-        let cert = params.signed_by(key, &self.issuer).map_err(crypto)?;
-        Ok(cert.pem())
+        self.sign(&params, key)
     }
 
     /// The certificate of a Service, for `key`, per `[tls.server]`.
     fn server_certificate(&self, service: &str, key: &KeyPair) -> Result<String, SecretsError> {
-        let platform = self.platform;
-        // A certificate never outlives the CA that signed it.
-        let not_after = add_period(self.now, &platform.tls.server.validity)?.min(self.ca_not_after);
-        let mut params = CertificateParams::default();
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, service);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, platform.name.as_str());
-        params.subject_alt_names = platform
+        let mut params = self.leaf(service)?;
+        params.subject_alt_names = self
+            .platform
             .service_dns_names(service)
             .into_iter()
             .map(|name| name.try_into().map(SanType::DnsName).map_err(crypto))
             .collect::<Result<_, _>>()?;
-        params.is_ca = IsCa::ExplicitNoCa;
         // keyEncipherment only means something for an RSA key (RSA key transport).
         params.key_usages = if is_rsa(key) {
             vec![
@@ -403,10 +382,32 @@ impl Signer<'_> {
             vec![KeyUsagePurpose::DigitalSignature]
         };
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.sign(&params, key)
+    }
+
+    /// What every certificate this CA signs for a server or a client shares: the subject (CN and
+    /// the platform as O), not a CA, a fresh serial, and the lifetime of `[tls.server]`, which
+    /// never outlives the CA that signs it.
+    fn leaf(&self, common_name: &str) -> Result<CertificateParams, SecretsError> {
+        let platform = self.platform;
+        let not_after = add_period(self.now, &platform.tls.server.validity)?.min(self.ca_not_after);
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, platform.name.as_str());
+        params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;
         params.serial_number = Some(serial()?);
         params.not_before = offset(backdated(self.now))?;
         params.not_after = offset(not_after)?;
+        Ok(params)
+    }
+
+    fn sign(&self, params: &CertificateParams, key: &KeyPair) -> Result<String, SecretsError> {
         let cert = params.signed_by(key, &self.issuer).map_err(crypto)?;
         Ok(cert.pem())
     }
