@@ -14,11 +14,11 @@
 
 mod common;
 
+use common::servers::{free_port, is_root, ok, pg_bin, run_as_postgres as run_env};
 use common::{Test, kustomize};
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,44 +27,6 @@ use std::time::{Duration, Instant};
 const FQDN: &str = "orders-db-service.shop.svc.cluster.local";
 const PASSPHRASE: &str = "test-passphrase-not-a-secret";
 const ROWS: &str = "row-1,row-2,row-3,row-4,row-5,row-6";
-
-fn run_env(seconds: u32, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut full: Vec<&str> = vec!["timeout", "-k", "5"];
-    let limit = seconds.to_string();
-    full.push(&limit);
-    if is_root() {
-        // PostgreSQL refuses root; the pod runs as the postgres user too.
-        full.extend(["runuser", "-u", "postgres", "--"]);
-    }
-    full.extend(args);
-    let mut command = Command::new(full[0]);
-    command.args(&full[1..]);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
-}
-
-fn ok(output: &Output, what: &str) -> String {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
 
 fn chown(path: &Path) {
     if is_root() {
@@ -94,34 +56,6 @@ fn chown(path: &Path) {
             .unwrap();
         assert!(status.success());
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn pg_bin(tool: &str) -> String {
-    let mut dirs: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server binaries in /usr/lib/postgresql (scripts/test installs them)")
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort_by_key(|d| {
-        d.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .parse::<u32>()
-            .unwrap_or(0)
-    });
-    dirs.last()
-        .unwrap()
-        .join("bin")
-        .join(tool)
-        .display()
-        .to_string()
 }
 
 /// What the test takes from the compiled tree.
