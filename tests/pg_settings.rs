@@ -9,12 +9,15 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bakeryc::config::catalogue::{self, Context};
 use bakeryc::model::PgVersion;
+use common::servers::{ok, pg_bin, run_as_postgres};
 
 /// (setting, a value other than its default): changed together in one reload.
 const SAMPLE: &[(&str, &str)] = &[
@@ -40,36 +43,11 @@ const SAMPLE: &[(&str, &str)] = &[
     ("work_mem", "'8MB'"),
 ];
 
-fn pg_bin(tool: &str) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server binaries in /usr/lib/postgresql (scripts/test installs them)")
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort_by_key(|d| {
-        d.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .parse::<u32>()
-            .unwrap_or(0)
-    });
-    dirs.last().unwrap().join("bin").join(tool)
-}
-
-/// Runs `program args` as the `postgres` user when root (initdb refuses root).
-fn as_postgres(program: &Path, args: &[&str]) -> Output {
-    let mut command = if rustix::process::getuid().is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    command.args(args).output().unwrap()
-}
-
-fn ok(output: &Output, what: &str) -> String {
-    assert!(output.status.success(), "{what}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+/// Runs `program args` (bounded to two minutes) as the `postgres` user when root: initdb
+/// refuses root.
+fn as_postgres(program: &str, args: &[&str]) -> Output {
+    let full: Vec<&str> = [program].into_iter().chain(args.iter().copied()).collect();
+    run_as_postgres(120, &full, &[])
 }
 
 /// A PostgreSQL on a unix socket only, in a temporary folder; stopped on drop.
