@@ -35,11 +35,12 @@ use crate::crd::cert_manager::{Certificate, ClusterIssuer, Issuer};
 use crate::crd::external_secrets::{ExternalSecret, Password};
 use crate::crd::prometheus::PrometheusRule;
 use crate::crd::trust_manager::Bundle;
-use crate::model::{PasswordSource, Platform, SecretsProvider};
+use crate::model::{Cache, Database, Environment, PasswordSource, Platform, SecretsProvider};
 use crate::secrets::Workload;
 
 pub use cache::CONFIG_KEY as REDIS_CONFIG_KEY;
 pub use client::uncovered_profile_hosts;
+use overlay::Overlay;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
 pub use sync_wave::{ANNOTATION as SYNC_WAVE_ANNOTATION, wave as sync_wave};
 
@@ -138,115 +139,316 @@ fn generated_secrets(platform: &Platform, workload: Workload<'_>) -> Vec<Object>
 /// The declared clients' profiles (and, with External Secrets, their credentials).
 pub const CLIENTS_FILE: &str = "base/clients.yaml";
 
-/// Compiles the platform into the base and one overlay per environment.
-pub fn compile(platform: &Platform) -> Tree {
-    // Databases compile independently; the BTreeMap puts them back in a fixed order.
-    let mut tree: Tree = platform
-        .databases
-        .par_iter()
-        .map(|db| {
-            let file = format!("base/{}.yaml", db.names().workload);
-            let mut objects = database::objects_with_backup(platform, db);
-            objects.extend(generated_secrets(platform, Workload::Database(db)));
-            (file, Document::Objects(objects))
-        })
-        .collect();
-    if let Some(cache) = &platform.cache {
-        let file = format!("base/{}.yaml", cache.names().workload);
-        let mut objects = cache::objects(platform, cache);
-        objects.extend(generated_secrets(platform, Workload::Cache(cache)));
-        tree.insert(file, Document::Objects(objects));
+/// A part of the tree that compiles on its own: one database (its base file and its patches in
+/// every overlay), the cache likewise, or one file of the platform. A build compiles, renders and
+/// writes one part at a time on each core and keeps only what the kustomizations list (an
+/// [`Index`]), so its memory is that of a few parts, not of the whole tree.
+#[derive(Clone, Copy, Debug)]
+pub enum Part<'a> {
+    Database(&'a Database),
+    Cache(&'a Cache),
+    Clients,
+    BackupCipher,
+    Certificates,
+    Monitoring,
+    /// With a secret store, one environment's ExternalSecrets (its keys name the environment).
+    StoreSecrets(&'a Environment),
+    ArgoCd,
+}
+
+/// What a part adds to the kustomizations: the base files it made, and per environment the
+/// patches and resources its overlay lists. Merged in the parts' order, so the kustomizations
+/// come out the same however the parts were scheduled.
+#[derive(Debug, Default)]
+pub struct Index {
+    base: Vec<String>,
+    overlays: BTreeMap<String, OverlayIndex>,
+}
+
+#[derive(Debug, Default)]
+struct OverlayIndex {
+    /// Each workload's own placement patches (listed sorted by path, after the shared ones).
+    placement: Vec<PatchRef>,
+    /// mTLS patches, in the parts' order (databases, then the cache).
+    mtls: Vec<PatchRef>,
+    /// Backup patches (listed sorted by path, last).
+    backup: Vec<PatchRef>,
+    /// Objects only this environment's backup policy has (`backup.yaml`), in the parts' order.
+    backup_objects: Vec<Object>,
+    /// Extra resources of the overlay (its ExternalSecrets file).
+    resources: Vec<String>,
+}
+
+impl Index {
+    /// Adds `other`, a later part's index.
+    pub fn merge(&mut self, other: Index) {
+        self.base.extend(other.base);
+        for (env, overlay) in other.overlays {
+            let mine = self.overlays.entry(env).or_default();
+            mine.placement.extend(overlay.placement);
+            mine.mtls.extend(overlay.mtls);
+            mine.backup.extend(overlay.backup);
+            mine.backup_objects.extend(overlay.backup_objects);
+            mine.resources.extend(overlay.resources);
+        }
     }
-    if !platform.clients.is_empty() {
-        let objects = platform
-            .clients
-            .iter()
-            .flat_map(|c| {
-                client::client_config_maps(platform, c)
+
+    fn overlay(&mut self, environment: &Environment) -> &mut OverlayIndex {
+        self.overlays
+            .entry(environment.name.as_str().to_owned())
+            .or_default()
+    }
+}
+
+/// The compiler of one platform: its parts, and what every part shares (each environment's
+/// overlay, prepared once).
+pub struct Compiler<'a> {
+    platform: &'a Platform,
+    overlays: Vec<Overlay<'a>>,
+}
+
+impl<'a> Compiler<'a> {
+    pub fn new(platform: &'a Platform) -> Self {
+        Self {
+            platform,
+            overlays: platform
+                .environments
+                .iter()
+                .map(|environment| Overlay::new(platform, environment))
+                .collect(),
+        }
+    }
+
+    /// Every part of the tree, databases first (in their order), then the cache, then the
+    /// platform's files; the kustomizations come last, from the parts' indexes.
+    pub fn parts(&self) -> Vec<Part<'a>> {
+        let platform = self.platform;
+        let mut parts: Vec<Part<'a>> = platform.databases.iter().map(Part::Database).collect();
+        parts.extend(platform.cache.as_ref().map(Part::Cache));
+        parts.extend([
+            Part::Clients,
+            Part::BackupCipher,
+            Part::Certificates,
+            Part::Monitoring,
+        ]);
+        if let SecretsProvider::ExternalSecrets(PasswordSource::Store { .. }) = &platform.secrets {
+            parts.extend(platform.environments.iter().map(Part::StoreSecrets));
+        }
+        parts.push(Part::ArgoCd);
+        parts
+    }
+
+    /// One part's files and what it adds to the kustomizations.
+    pub fn part(&self, part: Part<'_>) -> (Tree, Index) {
+        let platform = self.platform;
+        let mut tree = Tree::new();
+        let mut index = Index::default();
+        let mut base = |tree: &mut Tree, path: String, objects: Vec<Object>| {
+            if !objects.is_empty() {
+                index.base.push(path.trim_start_matches("base/").to_owned());
+                tree.insert(path, Document::Objects(objects));
+            }
+        };
+        match part {
+            Part::Database(db) => {
+                let mut objects = database::objects_with_backup(platform, db);
+                objects.extend(generated_secrets(platform, Workload::Database(db)));
+                for overlay in &self.overlays {
+                    let environment = overlay.environment;
+                    let mine = index.overlay(environment);
+                    for (path, document, reference) in overlay.database_patches(db, &objects) {
+                        tree.insert(path, document);
+                        mine.placement.push(reference);
+                    }
+                    if let Some((path, document, reference)) =
+                        mtls::database_patch(platform, environment, &overlay.dir, db)
+                    {
+                        tree.insert(path, document);
+                        mine.mtls.push(reference);
+                    }
+                    if let Some(policy) =
+                        backup::environment_policy(platform, environment.name.as_str())
+                    {
+                        let (files, mut added) =
+                            backup::database_overlay(platform, db, policy, &overlay.dir);
+                        for (path, document, reference) in files {
+                            tree.insert(path, document);
+                            mine.backup.push(reference);
+                        }
+                        sync_wave::annotate(&mut added);
+                        mine.backup_objects.extend(added);
+                    }
+                }
+                index.base.push(format!("{}.yaml", db.names().workload));
+                tree.insert(
+                    format!("base/{}.yaml", db.names().workload),
+                    Document::Objects(objects),
+                );
+            }
+            Part::Cache(cache) => {
+                let mut objects = cache::objects(platform, cache);
+                objects.extend(generated_secrets(platform, Workload::Cache(cache)));
+                for overlay in &self.overlays {
+                    let environment = overlay.environment;
+                    let mine = index.overlay(environment);
+                    for (path, document, reference) in overlay.cache_patches(cache, &objects) {
+                        tree.insert(path, document);
+                        mine.placement.push(reference);
+                    }
+                    if let Some((path, document, reference)) =
+                        mtls::cache_patch(platform, environment, &overlay.dir, cache)
+                    {
+                        tree.insert(path, document);
+                        mine.mtls.push(reference);
+                    }
+                }
+                index.base.push(format!("{}.yaml", cache.names().workload));
+                tree.insert(
+                    format!("base/{}.yaml", cache.names().workload),
+                    Document::Objects(objects),
+                );
+            }
+            Part::Clients => {
+                let objects = platform
+                    .clients
+                    .iter()
+                    .flat_map(|c| {
+                        client::client_config_maps(platform, c)
+                            .into_iter()
+                            .map(Object::ConfigMap)
+                            .chain(generated_secrets(platform, Workload::Client(c)))
+                    })
+                    .collect();
+                base(&mut tree, CLIENTS_FILE.to_owned(), objects);
+            }
+            Part::BackupCipher => {
+                if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Generator) =
+                    &platform.secrets
+                {
+                    let objects = external_secrets::backup_cipher_objects(platform, source, "");
+                    base(&mut tree, "base/backup-cipher.yaml".to_owned(), objects);
+                }
+            }
+            Part::Certificates => {
+                base(
+                    &mut tree,
+                    certificates::FILE.to_owned(),
+                    certificates::objects(platform),
+                );
+            }
+            Part::Monitoring => {
+                let objects = monitoring::prometheus_rule(platform)
+                    .map(|rule| Object::PrometheusRule(Box::new(rule)))
                     .into_iter()
-                    .map(Object::ConfigMap)
-                    .chain(generated_secrets(platform, Workload::Client(c)))
-            })
-            .collect();
-        tree.insert(CLIENTS_FILE.to_owned(), Document::Objects(objects));
-    }
-    if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Generator) = &platform.secrets
-    {
-        let cipher = external_secrets::backup_cipher_objects(platform, source, "");
-        if !cipher.is_empty() {
-            tree.insert(
-                "base/backup-cipher.yaml".to_owned(),
-                Document::Objects(cipher),
-            );
-        }
-    }
-    let certificates = certificates::objects(platform);
-    if !certificates.is_empty() {
-        tree.insert(
-            certificates::FILE.to_owned(),
-            Document::Objects(certificates),
-        );
-    }
-    if let Some(rule) = monitoring::prometheus_rule(platform) {
-        tree.insert(
-            monitoring::FILE.to_owned(),
-            Document::Objects(vec![Object::PrometheusRule(Box::new(rule))]),
-        );
-    }
-    let resources = tree
-        .keys()
-        .map(|path| path.trim_start_matches("base/").to_owned())
-        .collect();
-    tree.insert(
-        "base/kustomization.yaml".into(),
-        Document::Kustomization(Kustomization::new(resources, Vec::new())),
-    );
-    for environment in &platform.environments {
-        let overlay = overlay::files(platform, environment, &tree);
-        tree.extend(overlay);
-        mtls::extend_overlay(platform, environment, &mut tree);
-        let (files, resources, patches) = backup::overlay(platform, environment.name.as_str());
-        tree.extend(files);
-        if let Some(Document::Kustomization(kustomization)) =
-            tree.get_mut(&format!("overlays/{}/kustomization.yaml", environment.name))
-        {
-            kustomization.resources.extend(resources);
-            kustomization.patches.extend(patches);
-        }
-        if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Store { .. }) =
-            &platform.secrets
-        {
-            // A store's keys name the environment, so its ExternalSecrets live in each overlay.
-            let dir = format!("overlays/{}", environment.name);
-            let objects = crate::secrets::workloads(platform)
-                .into_iter()
-                .flat_map(|w| {
-                    external_secrets::objects(platform, w, source, environment.name.as_str())
-                })
-                .chain(external_secrets::backup_cipher_objects(
-                    platform,
-                    source,
-                    environment.name.as_str(),
-                ))
-                .collect();
-            tree.insert(
-                format!("{dir}/external-secrets.yaml"),
-                Document::Objects(objects),
-            );
-            if let Some(Document::Kustomization(kustomization)) =
-                tree.get_mut(&format!("{dir}/kustomization.yaml"))
-            {
-                kustomization.resources.push("external-secrets.yaml".into());
+                    .collect();
+                base(&mut tree, monitoring::FILE.to_owned(), objects);
+            }
+            Part::StoreSecrets(environment) => {
+                if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Store { .. }) =
+                    &platform.secrets
+                {
+                    let name = environment.name.as_str();
+                    let objects = crate::secrets::workloads(platform)
+                        .into_iter()
+                        .flat_map(|w| external_secrets::objects(platform, w, source, name))
+                        .chain(external_secrets::backup_cipher_objects(
+                            platform, source, name,
+                        ))
+                        .collect();
+                    tree.insert(
+                        format!("overlays/{name}/external-secrets.yaml"),
+                        Document::Objects(objects),
+                    );
+                    index
+                        .overlay(environment)
+                        .resources
+                        .push("external-secrets.yaml".into());
+                }
+            }
+            Part::ArgoCd => {
+                // Argo CD's own objects are outside the sync waves they order: returned as made.
+                if let Some(gitops) = &platform.gitops {
+                    tree.extend(argocd::files(platform, gitops));
+                }
+                return (tree, index);
             }
         }
+        // Every object of every family and overlay is ordered by the one rule.
+        sync_wave::annotate(tree.values_mut().flat_map(|document| match document {
+            Document::Objects(objects) => objects.as_mut_slice(),
+            _ => &mut [],
+        }));
+        (tree, index)
     }
-    // Last, so that every object of every family and overlay is ordered by the one rule.
-    sync_wave::annotate(tree.values_mut().flat_map(|document| match document {
-        Document::Objects(objects) => objects.as_mut_slice(),
-        _ => &mut [],
-    }));
-    if let Some(gitops) = &platform.gitops {
-        tree.extend(argocd::files(platform, gitops));
+
+    /// The kustomizations (the base's and each overlay's) and the files made from every part
+    /// together (an environment's shared database patches, its `backup.yaml`), from the parts'
+    /// merged index.
+    pub fn kustomizations(&self, mut index: Index) -> Tree {
+        let platform = self.platform;
+        let mut tree = Tree::new();
+        index.base.sort();
+        tree.insert(
+            "base/kustomization.yaml".into(),
+            Document::Kustomization(Kustomization::new(index.base, Vec::new())),
+        );
+        // The shared patches follow the first database's containers, as its base file has them.
+        let first = platform
+            .databases
+            .first()
+            .map(|db| database::objects_with_backup(platform, db))
+            .unwrap_or_default();
+        for overlay in &self.overlays {
+            let mine = index
+                .overlays
+                .remove(overlay.environment.name.as_str())
+                .unwrap_or_default();
+            let mut resources = vec!["../../base".to_owned()];
+            let mut patches = Vec::new();
+            for (path, document, reference) in overlay.shared_patches(platform, &first) {
+                tree.insert(path, document);
+                patches.push(reference);
+            }
+            let mut placement = mine.placement;
+            placement.sort_by(|a, b| a.path.cmp(&b.path));
+            patches.extend(placement);
+            patches.extend(mine.mtls);
+            if !mine.backup_objects.is_empty() {
+                tree.insert(
+                    format!("{}/backup.yaml", overlay.dir),
+                    Document::Objects(mine.backup_objects),
+                );
+                resources.push("backup.yaml".to_owned());
+            }
+            let mut backup = mine.backup;
+            backup.sort_by(|a, b| a.path.cmp(&b.path));
+            patches.extend(backup);
+            resources.extend(mine.resources);
+            tree.insert(
+                format!("{}/kustomization.yaml", overlay.dir),
+                Document::Kustomization(Kustomization::new(resources, patches)),
+            );
+        }
+        tree
     }
+}
+
+/// Compiles the platform into the base and one overlay per environment, held whole (tests,
+/// `plan`, `render`); `build` streams the same parts instead.
+pub fn compile(platform: &Platform) -> Tree {
+    let compiler = Compiler::new(platform);
+    // Parts compile independently; merging in the parts' order keeps the output fixed.
+    let parts: Vec<(Tree, Index)> = compiler
+        .parts()
+        .into_par_iter()
+        .map(|part| compiler.part(part))
+        .collect();
+    let mut tree = Tree::new();
+    let mut index = Index::default();
+    for (files, part_index) in parts {
+        tree.extend(files);
+        index.merge(part_index);
+    }
+    tree.extend(compiler.kustomizations(index));
     tree
 }

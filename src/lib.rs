@@ -56,16 +56,29 @@ pub fn check(source: &str) -> Checked {
     }
 }
 
-/// Compiles and renders a valid platform into the generated files.
+/// Compiles and renders a valid platform into the generated files, held whole.
 pub fn build(platform: &Platform) -> Result<render::Files, render::RenderError> {
-    if let Some(host) = compile::uncovered_profile_hosts(platform)
+    covered_profile_hosts(platform)?;
+    render::render(compile::compile(platform))
+}
+
+/// The same files as [`build`], made one part at a time as `output` visits them: what `bakeryc
+/// build` writes and compares, so that its memory does not grow with the tree.
+pub fn stream(platform: &Platform) -> Result<render::Stream<'_>, render::RenderError> {
+    covered_profile_hosts(platform)?;
+    Ok(render::Stream::new(platform))
+}
+
+/// A client profile must name a host its server's certificate covers (`verify-full`).
+fn covered_profile_hosts(platform: &Platform) -> Result<(), render::RenderError> {
+    match compile::uncovered_profile_hosts(platform)
         .into_iter()
         .next()
     {
-        return Err(render::RenderError {
+        Some(host) => Err(render::RenderError {
             path: "client profiles".into(),
             message: format!("{host} is not among the SANs of its server certificate"),
-        });
+        }),
+        None => Ok(()),
     }
-    render::render(compile::compile(platform))
 }

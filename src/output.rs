@@ -16,7 +16,9 @@ use std::os::unix::fs::FileTypeExt as _;
 use std::path::Path;
 
 pub use git::{is_revision, read_tree_at};
-pub use tree::{WriteOutcome, changed_tree, diff_tree, read_tree, write_tree};
+pub use tree::{
+    Comparison, TreeDiff, WriteOutcome, compare_tree, diff_tree, read_tree, tidy, write_tree,
+};
 pub use vault::{
     Fault, Mode, SECRETS_GITIGNORE, SecretsFolder, SecretsLock, inspect_secrets, lock_secrets,
     prune_secrets, read_secrets, repair_modes, write_secrets,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::{ConfigArgs, Failure, Findings, Success};
-use crate::output::{self, WriteOutcome};
+use crate::output::{self, Comparison, WriteOutcome};
 use crate::plan;
 
 #[derive(Debug, clap::Args)]
@@ -25,59 +25,65 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<Success, Failure> {
     let (platform, findings) = super::load(&args.config)?;
     let source = findings.source.clone();
-    let files = crate::build(&platform)
-        .map_err(|e| Failure::io("cannot render the tree", std::io::Error::other(e)))?;
+    let render_failed = |e| Failure::io("cannot render the tree", std::io::Error::other(e));
+    // Made and compared or written one part at a time: a build never holds the whole tree.
+    let stream = crate::stream(&platform).map_err(render_failed)?;
     let out = args.out.display().to_string();
     let findings = Some(findings).filter(|f| !f.diagnostics.is_empty());
+    let read_failed = |e| Failure::io(format!("cannot read {out}"), e);
     if args.check {
-        return match output::diff_tree(&args.out, &files)
-            .map_err(|e| Failure::io(format!("cannot read {out}"), e))?
-        {
+        let compared = output::diff_tree(&args.out, &stream).map_err(read_failed)?;
+        return match compared.diff {
             Some(diff) => Err(Failure::Drift { diff, findings }),
             None => Ok(Success {
                 findings,
                 summary: Some(format!(
                     "bakeryc: {out} is up to date ({} files)",
-                    files.len()
+                    compared.files
                 )),
                 stdout: None,
             }),
         };
     }
     // What the cluster or PostgreSQL would refuse, compared with the tree on disk (what was
-    // deployed), fails the build before anything is written. An unchanged tree can refuse
-    // nothing: it is compared file by file without being held; a changed one is dropped before
-    // the write reads it again under its lock.
-    let baseline = output::changed_tree(&args.out, &files)
-        .map_err(|e| Failure::io(format!("cannot read {out}"), e))?;
-    // A first build can refuse nothing: skip parsing both trees.
-    let refused = match baseline {
-        Some(baseline) if !baseline.is_empty() => {
-            plan::refuse::refusals(&source, &baseline, &files, args.allow_major_upgrade)
+    // deployed), fails the build before anything is written. A first build or an unchanged
+    // tree can refuse nothing; a changed one is held whole, both trees, to be compared.
+    let outcome = match output::compare_tree(&args.out, &stream).map_err(read_failed)? {
+        Comparison::Changed => {
+            let files = crate::build(&platform).map_err(render_failed)?;
+            let baseline = output::read_tree(&args.out).map_err(read_failed)?;
+            let refused =
+                plan::refuse::refusals(&source, &baseline, &files, args.allow_major_upgrade);
+            drop(baseline);
+            if !refused.is_empty() {
+                let mut findings = findings.unwrap_or_else(|| Findings {
+                    path: args.config.config.clone(),
+                    source,
+                    diagnostics: Vec::new(),
+                });
+                findings.diagnostics.extend(refused);
+                return Err(Failure::Invalid(findings));
+            }
+            output::write_tree(&args.out, &files)
         }
-        _ => Vec::new(),
-    };
-    if !refused.is_empty() {
-        let mut findings = findings.unwrap_or_else(|| Findings {
-            path: args.config.config.clone(),
-            source,
-            diagnostics: Vec::new(),
-        });
-        findings.diagnostics.extend(refused);
-        return Err(Failure::Invalid(findings));
+        Comparison::Unchanged { files } => {
+            output::tidy(&args.out).map(|()| WriteOutcome::Unchanged { files })
+        }
+        Comparison::Fresh => output::write_tree(&args.out, &stream),
     }
-    let outcome = output::write_tree(&args.out, &files)
-        .map_err(|e| Failure::io(format!("cannot write {out}"), e))?;
+    .map_err(|e| Failure::io(format!("cannot write {out}"), e))?;
     let summary = match outcome {
-        WriteOutcome::Unchanged => format!("bakeryc: {out} is up to date ({} files)", files.len()),
+        WriteOutcome::Unchanged { files } => {
+            format!("bakeryc: {out} is up to date ({files} files)")
+        }
         WriteOutcome::Replaced {
             added,
             changed,
             removed,
+            files,
         } => {
             format!(
-                "bakeryc: wrote {out}: {added} added, {changed} changed, {removed} removed ({} files)",
-                files.len()
+                "bakeryc: wrote {out}: {added} added, {changed} changed, {removed} removed ({files} files)"
             )
         }
     };

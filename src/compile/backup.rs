@@ -26,10 +26,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::database::{PASSWORD_DIR, POSTGRES_UID, SERVER_CONTAINER, SOCKET_DIR};
 use super::meta::{self, Kind};
+use super::overlay::PatchFile;
 use super::pod::{self, Lifetime, Pod};
-use super::{Document, Object, PatchOperation, PatchRef, PatchTarget, Tree};
+use super::{Document, Object, PatchOperation, PatchRef, PatchTarget};
 use crate::model::{
-    BackupPolicy, Cron, Database, PASSWORD_KEY, Platform, Repository, WorkloadNames,
+    Backup, BackupPolicy, Cron, Database, PASSWORD_KEY, Platform, Repository, WorkloadNames,
 };
 
 /// The backup pods' labels: their own component, so that the database's selector never matches
@@ -792,92 +793,96 @@ fn deployment_ops(base: &Deployment, env: &Deployment) -> Vec<PatchOperation> {
     ops
 }
 
-/// An environment's backup difference from the base: the files of `overlays/<env>/` it adds
-/// (`backup.yaml` with the objects only the environment has, patches for the others), and the
-/// resources and patches its kustomization must list. Nothing when the policies are equal.
-pub fn overlay(platform: &Platform, environment: &str) -> (Tree, Vec<String>, Vec<PatchRef>) {
-    let (mut tree, mut resources, mut patches) = (Tree::new(), Vec::new(), Vec::new());
-    let Some(backup) = &platform.backup else {
-        return (tree, resources, patches);
-    };
+/// An environment's backup policy, when it differs from the base's (so that its overlay carries
+/// the difference: see [`database_overlay`]).
+pub fn environment_policy<'a>(
+    platform: &'a Platform,
+    environment: &str,
+) -> Option<(&'a Backup, &'a BackupPolicy)> {
+    let backup = platform.backup.as_ref()?;
     let policy = backup.policy_for(Some(environment));
-    if policy == &backup.policy {
-        return (tree, resources, patches);
+    (policy != &backup.policy).then_some((backup, policy))
+}
+
+/// One database's backup difference between the base policy and an environment's, in the
+/// overlay `dir`: its patch files (with their references) and the objects only the environment
+/// has (`backup.yaml`). Nothing for a database the policy does not cover.
+pub fn database_overlay(
+    platform: &Platform,
+    db: &Database,
+    (backup, policy): (&Backup, &BackupPolicy),
+    dir: &str,
+) -> (Vec<PatchFile>, Vec<Object>) {
+    let (mut files, mut added) = (Vec::new(), Vec::new());
+    if !backup.covers(db) {
+        return (files, added);
     }
-    let dir = format!("overlays/{environment}");
-    let mut added = Vec::new();
-    for db in platform.databases.iter().filter(|db| backup.covers(db)) {
-        let base_objects = objects(platform, db, &backup.policy);
-        let env_objects = objects(platform, db, policy);
-        let mut base_by_id: BTreeMap<(&'static str, String), Object> = base_objects
-            .into_iter()
-            .map(|mut o| (identity(&mut o), o))
-            .collect();
-        for mut object in env_objects {
-            let id = identity(&mut object);
-            let document = match base_by_id.remove(&id) {
-                None => {
-                    added.push(object);
-                    continue;
-                }
-                Some(base) => replacement(&base, &object),
-            };
-            if let Some(document) = document {
-                let path = format!("patches/backup-{}-{}.yaml", id.0.to_ascii_lowercase(), id.1);
-                tree.insert(format!("{dir}/{path}"), document);
-                patches.push(patch_ref(path, id));
+    let base_objects = objects(platform, db, &backup.policy);
+    let env_objects = objects(platform, db, policy);
+    let mut base_by_id: BTreeMap<(&'static str, String), Object> = base_objects
+        .into_iter()
+        .map(|mut o| (identity(&mut o), o))
+        .collect();
+    for mut object in env_objects {
+        let id = identity(&mut object);
+        let document = match base_by_id.remove(&id) {
+            None => {
+                added.push(object);
+                continue;
             }
-        }
-        for (id, _) in base_by_id {
-            let path = format!(
-                "patches/backup-delete-{}-{}.yaml",
-                id.0.to_ascii_lowercase(),
-                id.1
-            );
-            let api_version = if id.0 == "CronJob" {
-                "batch/v1"
-            } else if id.0 == "NetworkPolicy" {
-                "networking.k8s.io/v1"
-            } else {
-                "v1"
-            };
-            tree.insert(
-                format!("{dir}/{path}"),
-                Document::StrategicMergePatch(serde_json::json!({
-                    "$patch": "delete",
-                    "apiVersion": api_version,
-                    "kind": id.0,
-                    "metadata": {"name": id.1, "namespace": platform.namespace.as_str()},
-                })),
-            );
-            patches.push(patch_ref(path, id));
-        }
-        let deployment = |policy: &BackupPolicy| {
-            let mut objects = super::database::objects(platform, db);
-            objects.iter_mut().find_map(|o| match o {
-                Object::Deployment(d) => {
-                    wire(platform, db, policy, d);
-                    Some((**d).clone())
-                }
-                _ => None,
-            })
+            Some(base) => replacement(&base, &object),
         };
-        if let (Some(base), Some(env)) = (deployment(&backup.policy), deployment(policy)) {
-            let ops = deployment_ops(&base, &env);
-            if !ops.is_empty() {
-                let name = db.names().workload;
-                let path = format!("patches/backup-deployment-{name}.yaml");
-                tree.insert(format!("{dir}/{path}"), Document::JsonPatch(ops));
-                patches.push(patch_ref(path, ("Deployment", name)));
-            }
+        if let Some(document) = document {
+            let path = format!("patches/backup-{}-{}.yaml", id.0.to_ascii_lowercase(), id.1);
+            files.push((format!("{dir}/{path}"), document, patch_ref(path, id)));
         }
     }
-    if !added.is_empty() {
-        tree.insert(format!("{dir}/backup.yaml"), Document::Objects(added));
-        resources.push("backup.yaml".to_owned());
+    for (id, _) in base_by_id {
+        let path = format!(
+            "patches/backup-delete-{}-{}.yaml",
+            id.0.to_ascii_lowercase(),
+            id.1
+        );
+        let api_version = if id.0 == "CronJob" {
+            "batch/v1"
+        } else if id.0 == "NetworkPolicy" {
+            "networking.k8s.io/v1"
+        } else {
+            "v1"
+        };
+        let document = Document::StrategicMergePatch(serde_json::json!({
+            "$patch": "delete",
+            "apiVersion": api_version,
+            "kind": id.0,
+            "metadata": {"name": id.1, "namespace": platform.namespace.as_str()},
+        }));
+        files.push((format!("{dir}/{path}"), document, patch_ref(path, id)));
     }
-    patches.sort_by(|a, b| a.path.cmp(&b.path));
-    (tree, resources, patches)
+    // The database's Deployment wired for each policy: one compile, two copies.
+    let unwired = super::database::objects(platform, db)
+        .into_iter()
+        .find_map(|o| match o {
+            Object::Deployment(d) => Some(*d),
+            _ => None,
+        });
+    if let Some(unwired) = unwired {
+        let wired = |policy: &BackupPolicy| {
+            let mut deployment = unwired.clone();
+            wire(platform, db, policy, &mut deployment);
+            deployment
+        };
+        let ops = deployment_ops(&wired(&backup.policy), &wired(policy));
+        if !ops.is_empty() {
+            let name = db.names().workload;
+            let path = format!("patches/backup-deployment-{name}.yaml");
+            files.push((
+                format!("{dir}/{path}"),
+                Document::JsonPatch(ops),
+                patch_ref(path, ("Deployment", name)),
+            ));
+        }
+    }
+    (files, added)
 }
 
 fn patch_ref(path: String, (kind, name): (&'static str, String)) -> PatchRef {

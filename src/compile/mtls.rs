@@ -7,61 +7,66 @@
 
 use serde_json::json;
 
-use super::overlay::{PatchOperation, PatchRef, PatchTarget};
-use super::{Document, Tree, cache, config_files};
-use crate::model::{Environment, Platform};
+use super::overlay::{PatchFile, PatchOperation, PatchRef, PatchTarget};
+use super::{Document, cache, config_files};
+use crate::model::{Cache, Database, Environment, Platform};
 
-/// Adds the environment's mTLS patches to `tree` (its overlay already in it).
-pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut Tree) {
-    let wanted = environment.client_certificates;
-    if platform.clients.is_empty() || wanted == platform.tls.client_certificates {
-        return;
-    }
-    let dir = format!("overlays/{}", environment.name);
-    let mut patches = Vec::new();
-    for db in &platform.databases {
-        let names = db.names();
-        patches.push((
-            "ConfigMap",
-            names.config_map.clone(),
-            vec![replace(
-                "/data/pg_hba.conf",
-                json!(config_files::pg_hba_conf(platform, db, wanted)),
-            )],
-        ));
-    }
-    if let Some(cache) = &platform.cache {
-        patches.push((
-            "ConfigMap",
+/// Whether `environment` demands client certificates where `[tls]` does not, or the reverse.
+fn differs(platform: &Platform, environment: &Environment) -> bool {
+    !platform.clients.is_empty()
+        && environment.client_certificates != platform.tls.client_certificates
+}
+
+/// A database's mTLS patch in the overlay `dir` of `environment` (its pg_hba.conf), if any.
+pub fn database_patch(
+    platform: &Platform,
+    environment: &Environment,
+    dir: &str,
+    db: &Database,
+) -> Option<PatchFile> {
+    differs(platform, environment).then(|| {
+        let value = config_files::pg_hba_conf(platform, db, environment.client_certificates);
+        patch(
+            dir,
+            db.names().config_map,
+            replace("/data/pg_hba.conf", json!(value)),
+        )
+    })
+}
+
+/// The cache's mTLS patch in the overlay `dir` of `environment` (its runtime settings), if any.
+pub fn cache_patch(
+    platform: &Platform,
+    environment: &Environment,
+    dir: &str,
+    cache: &Cache,
+) -> Option<PatchFile> {
+    differs(platform, environment).then(|| {
+        let value = cache::redis_conf(platform, cache, environment.client_certificates);
+        patch(
+            dir,
             cache::config_map_name(cache),
-            vec![replace(
-                &format!("/data/{}", cache::CONFIG_KEY),
-                json!(cache::redis_conf(platform, cache, wanted)),
-            )],
-        ));
-    }
-    let documents: Vec<(&str, String, Document)> = patches
-        .into_iter()
-        .map(|(kind, name, ops)| (kind, name, Document::JsonPatch(ops)))
-        .collect();
-    let mut references = Vec::new();
-    for (kind, name, document) in documents {
-        let path = format!("patches/mtls-{}-{name}.yaml", kind.to_ascii_lowercase());
-        tree.insert(format!("{dir}/{path}"), document);
-        references.push(PatchRef {
+            replace(&format!("/data/{}", cache::CONFIG_KEY), json!(value)),
+        )
+    })
+}
+
+/// The file of one ConfigMap's patch and its reference.
+fn patch(dir: &str, name: String, operation: PatchOperation) -> PatchFile {
+    let kind = "ConfigMap";
+    let path = format!("patches/mtls-{}-{name}.yaml", kind.to_ascii_lowercase());
+    (
+        format!("{dir}/{path}"),
+        Document::JsonPatch(vec![operation]),
+        PatchRef {
             path,
             target: PatchTarget {
                 kind,
                 name: Some(name),
                 label_selector: None,
             },
-        });
-    }
-    if let Some(Document::Kustomization(kustomization)) =
-        tree.get_mut(&format!("{dir}/kustomization.yaml"))
-    {
-        kustomization.patches.extend(references);
-    }
+        },
+    )
 }
 
 fn replace(path: &str, value: serde_json::Value) -> PatchOperation {

@@ -13,8 +13,10 @@ use serde_json::{Map, Value, json};
 
 use super::meta;
 use super::pod;
-use super::{Document, Object, Tree, cache, database, sync_wave};
-use crate::model::{Environment, Image, Placement, Platform, Quantity, Resources, WorkloadNames};
+use super::{Document, Object, cache, database, sync_wave};
+use crate::model::{
+    Cache, Database, Environment, Image, Placement, Platform, Quantity, Resources, WorkloadNames,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,87 +87,132 @@ fn add(path: &str, value: Value) -> PatchOperation {
     }
 }
 
-/// The files of `overlays/<env>/`. A change shared by most databases is one patch selecting them
-/// by label; databases that differ from it get their own patch, listed after it (kustomize
-/// applies patches in order), so a reviewer reads an environment's intent, not a thousand files.
-pub fn files(platform: &Platform, environment: &Environment, base: &Tree) -> Tree {
-    let dir = format!("overlays/{}", environment.name);
-    let mut workloads: Vec<(WorkloadNames, Placement, &Placement, Server)> = Vec::new();
-    let pairs: Vec<(&Placement, &Placement)> = platform
-        .databases
-        .iter()
-        .filter_map(|db| {
-            environment
-                .databases
-                .get(&db.name)
-                .map(|env| (&db.placement, env))
-        })
-        .collect();
-    let shared = Shared {
-        image: shared_value(&pairs, |p| &p.image).cloned(),
-        storage: shared_value(&pairs, |p| &p.storage).cloned(),
-        storage_class: shared_value(&pairs, |p| &p.storage_class).cloned(),
-        resources: shared_value(&pairs, |p| &p.resources).cloned(),
-    };
-    for db in &platform.databases {
-        if let Some(env) = environment.databases.get(&db.name) {
-            workloads.push((
-                db.names(),
-                shared.apply(&db.placement),
-                env,
-                Server::POSTGRES,
-            ));
+/// One file of an overlay with the reference its kustomization lists: the path under the output
+/// folder (`overlays/prod/patches/x.yaml`), the document, and the patch reference.
+pub type PatchFile = (String, Document, PatchRef);
+
+/// An environment's overlay, prepared once for all its workloads. A change shared by most
+/// databases is one patch selecting them by label; databases that differ from it get their own
+/// patch, listed after it (kustomize applies patches in order), so a reviewer reads an
+/// environment's intent, not a thousand files. Each workload's patches are made on their own,
+/// from its base objects, so that a build never needs the whole base at once.
+pub struct Overlay<'a> {
+    pub environment: &'a Environment,
+    /// `overlays/<env>`.
+    pub dir: String,
+    shared: Shared,
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(platform: &Platform, environment: &'a Environment) -> Self {
+        let pairs: Vec<(&Placement, &Placement)> = platform
+            .databases
+            .iter()
+            .filter_map(|db| {
+                environment
+                    .databases
+                    .get(&db.name)
+                    .map(|env| (&db.placement, env))
+            })
+            .collect();
+        let shared = Shared {
+            image: shared_value(&pairs, |p| &p.image).cloned(),
+            storage: shared_value(&pairs, |p| &p.storage).cloned(),
+            storage_class: shared_value(&pairs, |p| &p.storage_class).cloned(),
+            resources: shared_value(&pairs, |p| &p.resources).cloned(),
+        };
+        Self {
+            environment,
+            dir: format!("overlays/{}", environment.name),
+            shared,
         }
     }
-    if let (Some(cache), Some(env)) = (&platform.cache, &environment.cache) {
-        workloads.push((cache.names(), cache.placement.clone(), env, Server::REDIS));
-    }
-    // Every database pod is built by one function, so the first one's containers are everyone's.
-    let database_containers = platform
-        .databases
-        .first()
-        .map(|db| containers(base, &db.names().workload))
-        .unwrap_or_default();
 
-    let mut tree = Tree::new();
-    let mut patches = Vec::new();
-    let selector = format!(
-        "app.kubernetes.io/component=database,app.kubernetes.io/part-of={}",
-        platform.name
-    );
-    for (kind, document) in [
-        (
-            "Deployment",
-            shared
-                .deployment_change()
-                .patch("databases", &database_containers, Server::POSTGRES),
-        ),
-        (
-            "PersistentVolumeClaim",
-            json_patch(shared.volume_claim_ops()),
-        ),
-    ] {
-        let Some(document) = document else {
-            continue;
-        };
-        let path = format!("patches/databases-{}.yaml", kind.to_ascii_lowercase());
-        tree.insert(format!("{dir}/{path}"), document);
-        patches.push(PatchRef {
-            path,
-            target: PatchTarget {
-                kind,
-                name: None,
-                label_selector: Some(selector.clone()),
-            },
-        });
+    /// The patches shared by the databases, first in the kustomization. `first` is the base
+    /// objects of the first database: every database pod is built by one function, so its
+    /// containers are everyone's.
+    pub fn shared_patches(&self, platform: &Platform, first: &[Object]) -> Vec<PatchFile> {
+        let database_containers = platform
+            .databases
+            .first()
+            .map(|db| containers(first, &db.names().workload))
+            .unwrap_or_default();
+        let selector = format!(
+            "app.kubernetes.io/component=database,app.kubernetes.io/part-of={}",
+            platform.name
+        );
+        let mut files = Vec::new();
+        for (kind, document) in [
+            (
+                "Deployment",
+                self.shared.deployment_change().patch(
+                    "databases",
+                    &database_containers,
+                    Server::POSTGRES,
+                ),
+            ),
+            (
+                "PersistentVolumeClaim",
+                json_patch(self.shared.volume_claim_ops()),
+            ),
+        ] {
+            let Some(document) = document else {
+                continue;
+            };
+            let path = format!("patches/databases-{}.yaml", kind.to_ascii_lowercase());
+            files.push((
+                format!("{}/{path}", self.dir),
+                document,
+                PatchRef {
+                    path,
+                    target: PatchTarget {
+                        kind,
+                        name: None,
+                        label_selector: Some(selector.clone()),
+                    },
+                },
+            ));
+        }
+        files
     }
-    let mut object_patches = Vec::new();
-    for (names, current, env, server) in workloads {
+
+    /// A database's own patches (after the shared ones), from its base objects.
+    pub fn database_patches(&self, db: &Database, base: &[Object]) -> Vec<PatchFile> {
+        match self.environment.databases.get(&db.name) {
+            Some(env) => self.workload_patches(
+                db.names(),
+                &self.shared.apply(&db.placement),
+                env,
+                Server::POSTGRES,
+                base,
+            ),
+            None => Vec::new(),
+        }
+    }
+
+    /// The cache's patches, from its base objects.
+    pub fn cache_patches(&self, cache: &Cache, base: &[Object]) -> Vec<PatchFile> {
+        match &self.environment.cache {
+            Some(env) => {
+                self.workload_patches(cache.names(), &cache.placement, env, Server::REDIS, base)
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn workload_patches(
+        &self,
+        names: WorkloadNames,
+        current: &Placement,
+        env: &Placement,
+        server: Server,
+        base: &[Object],
+    ) -> Vec<PatchFile> {
         let pod = containers(base, &names.workload);
         let targets = [
             (
                 "Deployment",
-                deployment_change(&current, env, server).patch(&names.workload, &pod, server),
+                deployment_change(current, env, server).patch(&names.workload, &pod, server),
                 names.workload,
             ),
             (
@@ -174,34 +221,32 @@ pub fn files(platform: &Platform, environment: &Environment, base: &Tree) -> Tre
                 json_patch(if names.claim_adopted {
                     Vec::new()
                 } else {
-                    volume_claim_ops(&current, env)
+                    volume_claim_ops(current, env)
                 }),
                 names.volume_claim,
             ),
         ];
+        let mut files = Vec::new();
         for (kind, document, name) in targets {
             let Some(document) = document else {
                 continue;
             };
             let path = format!("patches/{}-{name}.yaml", kind.to_ascii_lowercase());
-            tree.insert(format!("{dir}/{path}"), document);
-            object_patches.push(PatchRef {
-                path,
-                target: PatchTarget {
-                    kind,
-                    name: Some(name),
-                    label_selector: None,
+            files.push((
+                format!("{}/{path}", self.dir),
+                document,
+                PatchRef {
+                    path,
+                    target: PatchTarget {
+                        kind,
+                        name: Some(name),
+                        label_selector: None,
+                    },
                 },
-            });
+            ));
         }
+        files
     }
-    object_patches.sort_by(|a, b| a.path.cmp(&b.path));
-    patches.extend(object_patches);
-    tree.insert(
-        format!("{dir}/kustomization.yaml"),
-        Document::Kustomization(Kustomization::new(vec!["../../base".into()], patches)),
-    );
-    tree
 }
 
 /// What the shared database patch sets; `None` fields are left to per-database patches.
@@ -328,11 +373,8 @@ struct Containers {
     main: Vec<String>,
 }
 
-/// The containers of a workload's Deployment in the base tree, by name.
-fn containers(base: &Tree, workload: &str) -> Containers {
-    let Some(Document::Objects(objects)) = base.get(&format!("base/{workload}.yaml")) else {
-        return Containers::default();
-    };
+/// The containers of a workload's Deployment among its base objects, by name.
+fn containers(objects: &[Object], workload: &str) -> Containers {
     let spec = objects.iter().find_map(|object| match object {
         Object::Deployment(deployment) if deployment.metadata.name.as_deref() == Some(workload) => {
             deployment.spec.as_ref()?.template.spec.as_ref()
@@ -491,7 +533,23 @@ mod tests {
             .iter()
             .find(|e| e.name.as_str() == "prod")
             .unwrap();
-        let overlay = files(&platform, prod, &base);
+        let prepared = Overlay::new(&platform, prod);
+        let objects_of = |workload: &str| match base.get(&format!("base/{workload}.yaml")) {
+            Some(Document::Objects(objects)) => objects.as_slice(),
+            _ => &[],
+        };
+        let first = objects_of(&platform.databases[0].names().workload);
+        let mut overlay = prepared.shared_patches(&platform, first);
+        for db in &platform.databases {
+            overlay.extend(prepared.database_patches(db, objects_of(&db.names().workload)));
+        }
+        if let Some(cache) = &platform.cache {
+            overlay.extend(prepared.cache_patches(cache, objects_of(&cache.names().workload)));
+        }
+        let overlay: BTreeMap<String, Document> = overlay
+            .into_iter()
+            .map(|(path, document, _)| (path, document))
+            .collect();
         let (mut resources, mut sidecar_images) = (0, 0);
         for (path, document) in &overlay {
             let Document::StrategicMergePatch(patch) = document else {

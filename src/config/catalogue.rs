@@ -313,6 +313,27 @@ const CONTEXT_CHANGES: &[(u8, &str, &str, &str)] = &[
     (18, "autovacuum_max_workers", "postmaster", "sighup"),
 ];
 
+/// Every setting the catalogue knows, lower-cased, with its PostgreSQL 15 context (or, for one
+/// added later, its context where it was added). Built once: compile asks for every declared
+/// setting of every database, and a scan of the text per question dominated a 1,000-database build.
+fn contexts() -> &'static std::collections::HashMap<String, &'static str> {
+    static CONTEXTS: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
+        std::sync::OnceLock::new();
+    CONTEXTS.get_or_init(|| {
+        // OTHER_CONTEXTS first, so that PG15's own line wins where both name a setting.
+        OTHER_CONTEXTS
+            .iter()
+            .map(|(setting, context)| ((*setting).to_owned(), *context))
+            .chain(
+                PG15_SETTINGS
+                    .lines()
+                    .filter_map(|line| line.split_once('\t'))
+                    .map(|(setting, context)| (setting.to_ascii_lowercase(), context)),
+            )
+            .collect()
+    })
+}
+
 /// The `pg_settings.context` of `name` in PostgreSQL `version`, when the catalogue knows it.
 pub fn pg_context(version: PgVersion, name: &str) -> Option<&'static str> {
     let name = name.to_ascii_lowercase();
@@ -326,17 +347,7 @@ pub fn pg_context(version: PgVersion, name: &str) -> Option<&'static str> {
             .any(|(from, setting, _, _)| *setting == name && major >= *from);
         return Some(if changed { after } else { before });
     }
-    PG15_SETTINGS
-        .lines()
-        .filter_map(|line| line.split_once('\t'))
-        .find(|(setting, _)| setting.eq_ignore_ascii_case(&name))
-        .map(|(_, context)| context)
-        .or_else(|| {
-            OTHER_CONTEXTS
-                .iter()
-                .find(|(setting, _)| *setting == name)
-                .map(|(_, context)| *context)
-        })
+    contexts().get(name.as_str()).copied()
 }
 
 /// When a change of setting `name` takes effect in PostgreSQL `version`. Extension settings

@@ -15,60 +15,63 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::safe::{self, Staging};
-use crate::render::{Files, HEADER};
+use crate::render::{Files, HEADER, Source};
 
 /// The folders of the output folder that bakeryc writes. A root is listed here, and not only
 /// derived from the files of one build, so that a root no longer produced (argocd/ after
 /// `[gitops]` is removed) is still pruned; nothing outside these folders is ever walked.
 const ROOTS: [&str; 3] = ["argocd", "base", "overlays"];
 
-/// What `write_tree` did.
+/// What `write_tree` did, with how many files the build makes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// The tree on disk already had these exact bytes; nothing was written.
-    Unchanged,
+    Unchanged { files: usize },
     /// The tree was replaced; counts of files added, changed and removed.
     Replaced {
         added: usize,
         changed: usize,
         removed: usize,
+        files: usize,
     },
 }
 
-/// The roots of `files` and every known root.
-fn roots(files: &Files) -> BTreeSet<String> {
-    ROOTS
-        .iter()
-        .map(|r| (*r).to_owned())
-        .chain(
-            files
-                .keys()
-                .filter_map(|p| p.split_once('/').map(|(r, _)| r.to_owned())),
-        )
-        .collect()
+/// Where a file of a build stands against the tree on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// A generated file with exactly these bytes is there.
+    Same,
+    /// A generated file with other bytes is there.
+    Changed,
+    /// No generated file is there.
+    New,
 }
 
-/// The generated files on disk compared with a build's: each path under the roots of `out`
-/// whose file starts with the header, with `None` when its bytes are exactly the build's file
-/// at that path and its text otherwise. Each file is compared as it is read and an identical
-/// one is dropped at once, so an unchanged tree costs one file's text per thread, not a second
-/// copy of the whole tree.
-type Compared = BTreeMap<String, Option<String>>;
-
-/// The generated files currently under the roots of `out` (those starting with the header).
-fn owned_files(out: &Path, roots: &BTreeSet<String>) -> io::Result<BTreeMap<String, String>> {
-    let empty = Files::new();
-    Ok(compared_files(out, roots, &empty)?
-        .into_iter()
-        .filter_map(|(path, text)| text.map(|t| (path, t)))
-        .collect())
+/// The generated files under the roots of `out` (those that start with the header), by path
+/// relative to `out`; only their first bytes are read.
+fn owned_paths(out: &Path) -> io::Result<BTreeMap<String, PathBuf>> {
+    let entries = root_entries(out)?;
+    let found: Vec<Option<(String, PathBuf)>> = entries
+        .into_par_iter()
+        .map(|(relative, path)| {
+            if !fs::symlink_metadata(&path)?.is_file() {
+                return Ok(None);
+            }
+            let mut start = vec![0; HEADER.len()];
+            let mut file = fs::File::open(&path)?;
+            let ours =
+                io::Read::read_exact(&mut file, &mut start).is_ok() && start == HEADER.as_bytes();
+            Ok(ours.then_some((relative, path)))
+        })
+        .collect::<io::Result<_>>()?;
+    Ok(found.into_iter().flatten().collect())
 }
 
-/// The generated files under the roots of `out`, each compared with `files` as it is read.
-fn compared_files(out: &Path, roots: &BTreeSet<String>, files: &Files) -> io::Result<Compared> {
-    let mut owned = BTreeMap::new();
+/// Everything under the roots of `out` but folders: (path relative to `out`, path), sorted. A
+/// missing `out` holds nothing; a linked root is refused.
+fn root_entries(out: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     match fs::metadata(out) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(owned),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
         Ok(meta) if !meta.is_dir() => {
             return Err(io::Error::new(
@@ -79,7 +82,7 @@ fn compared_files(out: &Path, roots: &BTreeSet<String>, files: &Files) -> io::Re
         Ok(_) => {}
     }
     let mut entries = Vec::new();
-    for root in roots {
+    for root in ROOTS {
         let path = out.join(root);
         match fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_dir() => entries.extend(walk(&path, root)?.files),
@@ -87,21 +90,41 @@ fn compared_files(out: &Path, roots: &BTreeSet<String>, files: &Files) -> io::Re
             _ => {}
         }
     }
-    let found: Vec<Option<(String, Option<String>)>> = entries
-        .into_par_iter()
-        .map(|(relative, path)| {
-            if !fs::symlink_metadata(&path)?.is_file() {
-                return Ok(None);
-            }
-            let text = String::from_utf8(fs::read(&path)?).ok();
-            Ok(text.filter(|t| t.starts_with(HEADER)).map(|t| {
-                let same = files.get(&relative) == Some(&t);
-                (relative, (!same).then_some(t))
-            }))
+    Ok(entries)
+}
+
+/// The root a generated path belongs to; a path outside every root is an error (compile never
+/// makes one, and writing it would escape the roots' atomic exchange).
+fn root_of(path: &str) -> io::Result<&'static str> {
+    let first = path.split_once('/').map_or("", |(root, _)| root);
+    ROOTS
+        .iter()
+        .find(|root| **root == first)
+        .copied()
+        .ok_or_else(|| {
+            io::Error::other(format!("{path}: a generated file lies outside every root"))
         })
-        .collect::<io::Result<_>>()?;
-    owned.extend(found.into_iter().flatten());
-    Ok(owned)
+}
+
+/// Each file of `files` against the generated files on disk (`owned`), compared as it is made
+/// and dropped at once, so that comparing never holds either tree.
+fn statuses<S: Source>(
+    owned: &BTreeMap<String, PathBuf>,
+    files: &S,
+) -> io::Result<BTreeMap<String, Status>> {
+    files.visit(&|path, text| {
+        root_of(path)?;
+        Ok(match owned.get(path) {
+            None => Status::New,
+            Some(on_disk) if fs::read(on_disk)? == text.as_bytes() => Status::Same,
+            Some(_) => Status::Changed,
+        })
+    })
+}
+
+/// Whether the generated files on disk are exactly the build's: each the same, and no other.
+fn is_current(statuses: &BTreeMap<String, Status>, owned: &BTreeMap<String, PathBuf>) -> bool {
+    statuses.len() == owned.len() && statuses.values().all(|s| *s == Status::Same)
 }
 
 fn linked_root(path: &Path) -> io::Error {
@@ -126,81 +149,106 @@ fn mounted_root(path: &Path) -> io::Error {
     )
 }
 
-/// The generated files of the tree at `out` (those starting with the header), as `build` would
-/// compare them: the baseline of `plan` and of `build`'s refusals. A missing folder is an empty
-/// tree (a first build).
+/// The generated files of the tree at `out` (those starting with the header and valid UTF-8),
+/// as `build` would compare them: the baseline of `plan` and of `build`'s refusals. A missing
+/// folder is an empty tree (a first build).
 pub fn read_tree(out: &Path) -> io::Result<Files> {
-    owned_files(out, &roots(&Files::new()))
+    let owned = owned_paths(out)?;
+    let found: Vec<Option<(String, String)>> = owned
+        .into_par_iter()
+        .map(|(relative, path)| {
+            Ok(String::from_utf8(fs::read(&path)?)
+                .ok()
+                .map(|t| (relative, t)))
+        })
+        .collect::<io::Result<_>>()?;
+    Ok(found.into_iter().flatten().collect())
 }
 
-/// Whether the generated files on disk are exactly `files`: as many, and each identical (an
-/// identical file is one of `files`, so equal counts mean the same paths).
-fn is_current(current: &Compared, files: &Files) -> bool {
-    current.len() == files.len() && current.values().all(Option::is_none)
+/// How the tree on disk compares with a build's.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Comparison {
+    /// Every generated file is the build's (this many), and there is no other.
+    Unchanged { files: usize },
+    /// There is no generated file at all (a first build): nothing to compare with.
+    Fresh,
+    /// Some file differs, is missing or is no longer made.
+    Changed,
 }
 
-/// The generated files under `out` when they differ from `files` (the baseline of `build`'s
-/// refusals, as `read_tree` reads it), `None` when they are exactly `files`. Read one file at a
-/// time: an unchanged tree is never held, and a changed one is read once, its identical files
-/// taken from `files`.
-pub fn changed_tree(out: &Path, files: &Files) -> io::Result<Option<Files>> {
-    let current = compared_files(out, &roots(&Files::new()), files)?;
-    if is_current(&current, files) {
-        return Ok(None);
+/// Compares the generated files on disk with `files`, one file at a time (neither tree is held).
+pub fn compare_tree<S: Source>(out: &Path, files: &S) -> io::Result<Comparison> {
+    let owned = owned_paths(out)?;
+    if owned.is_empty() {
+        return Ok(Comparison::Fresh);
     }
-    Ok(Some(
-        current
-            .into_iter()
-            .map(|(path, text)| {
-                let text = text.unwrap_or_else(|| files[&path].clone());
-                (path, text)
-            })
-            .collect(),
-    ))
-}
-
-/// A unified diff from the tree on disk to `files`, or `None` when they are identical.
-pub fn diff_tree(out: &Path, files: &Files) -> io::Result<Option<String>> {
-    let current = compared_files(out, &roots(files), files)?;
-    // The same test `write_tree` starts with, so that `--check` never costs more than `build`.
-    if is_current(&current, files) {
-        return Ok(None);
-    }
-    let mut paths: Vec<&String> = current.keys().chain(files.keys()).collect();
-    paths.sort();
-    paths.dedup();
-    let mut diff = String::new();
-    for path in paths {
-        let new = files.get(path).map_or("", String::as_str);
-        let old = match current.get(path) {
-            Some(None) => continue,
-            Some(Some(text)) => text.as_str(),
-            None => "",
-        };
-        if old == new {
-            continue;
+    let statuses = statuses(&owned, files)?;
+    Ok(if is_current(&statuses, &owned) {
+        Comparison::Unchanged {
+            files: statuses.len(),
         }
-        let display = out.join(path).display().to_string();
-        let old_name = if current.contains_key(path) {
-            format!("a/{display}")
-        } else {
-            "/dev/null".to_owned()
+    } else {
+        Comparison::Changed
+    })
+}
+
+/// The tree on disk against a build's.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TreeDiff {
+    /// How many files the build makes.
+    pub files: usize,
+    /// A unified diff from the tree on disk to the build's, `None` when they are identical.
+    pub diff: Option<String>,
+}
+
+/// A unified diff from the tree on disk to `files`. Each file's diff is made as the file is,
+/// so only the diff text is held.
+pub fn diff_tree<S: Source>(out: &Path, files: &S) -> io::Result<TreeDiff> {
+    let owned = owned_paths(out)?;
+    let name = |side: &str, path: &str| format!("{side}/{}", out.join(path).display());
+    let diff = |old: &str, new: &str, old_name: String, new_name: String| {
+        similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &new_name)
+            .to_string()
+    };
+    let mut diffs = files.visit(&|path, text| {
+        root_of(path)?;
+        let Some(on_disk) = owned.get(path) else {
+            return Ok(Some(diff("", text, "/dev/null".into(), name("b", path))));
         };
-        let new_name = if files.contains_key(path) {
-            format!("b/{display}")
-        } else {
-            "/dev/null".to_owned()
-        };
-        let text = similar::TextDiff::from_lines(old, new);
-        diff.push_str(
-            &text
-                .unified_diff()
-                .context_radius(3)
-                .header(&old_name, &new_name)
-                .to_string(),
-        );
+        let bytes = fs::read(on_disk)?;
+        if bytes == text.as_bytes() {
+            return Ok(None);
+        }
+        let old = String::from_utf8_lossy(&bytes);
+        Ok(Some(diff(&old, text, name("a", path), name("b", path))))
+    })?;
+    let made = diffs.len();
+    for (path, on_disk) in &owned {
+        if !diffs.contains_key(path) {
+            let old = String::from_utf8_lossy(&fs::read(on_disk)?).into_owned();
+            let removed = diff(&old, "", name("a", path), "/dev/null".into());
+            diffs.insert(path.clone(), Some(removed));
+        }
     }
-    Ok((!diff.is_empty()).then_some(diff))
+    let text: String = diffs.into_values().flatten().collect();
+    Ok(TreeDiff {
+        files: made,
+        diff: (!text.is_empty()).then_some(text),
+    })
+}
+
+/// Removes the staging folders of killed runs, under the output folder's lock: what
+/// [`write_tree`] does first, for a caller that found the tree unchanged and writes nothing.
+pub fn tidy(out: &Path) -> io::Result<()> {
+    let _lock = match fs::metadata(out) {
+        Ok(meta) if meta.is_dir() => Some(safe::lock_folder(out)?),
+        _ => None,
+    };
+    safe::remove_stale(out)?;
+    safe::remove_stale(&parent_of(out))
 }
 
 /// Replaces the generated files under `out` with `files`. Each root (`base/`, `overlays/`) is
@@ -209,11 +257,10 @@ pub fn diff_tree(out: &Path, files: &Files) -> io::Result<Option<String>> {
 /// it by one rename, roots in order, so an error at any point leaves the previous tree; a crash
 /// between two exchanges can leave `base/` new and `overlays/` old, which the next `build`
 /// completes. Staging folders of killed runs are removed first; none is kept afterwards.
-pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
-    let roots = roots(files);
-    if files.keys().any(|p| !p.contains('/')) {
-        return Err(io::Error::other("a generated file lies outside every root"));
-    }
+///
+/// `files` is visited once when there is no generated file yet or nothing changed, twice
+/// otherwise (compared, then written): a build's tree is never held.
+pub fn write_tree<S: Source>(out: &Path, files: &S) -> io::Result<WriteOutcome> {
     // Concurrent builds of one output folder take turns; everything below runs under the lock.
     let mut lock = match fs::metadata(out) {
         Ok(meta) if meta.is_dir() => Some(safe::lock_folder(out)?),
@@ -224,27 +271,64 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     // listing of names, nothing walked).
     safe::remove_stale(out)?;
     safe::remove_stale(&parent_of(out))?;
-    let current = compared_files(out, &roots, files)?;
-    if is_current(&current, files) {
-        return Ok(WriteOutcome::Unchanged);
-    }
+    let owned = owned_paths(out)?;
+    // A first build has nothing to compare with: every file is new, written as it is made.
+    let statuses = if owned.is_empty() {
+        None
+    } else {
+        let statuses = statuses(&owned, files)?;
+        if is_current(&statuses, &owned) {
+            return Ok(WriteOutcome::Unchanged {
+                files: statuses.len(),
+            });
+        }
+        Some(statuses)
+    };
     prepare_out(out)?;
     if lock.is_none() {
         lock = Some(safe::lock_folder(out)?);
     }
-    let mut staged = Vec::new();
-    for root in &roots {
-        let mine = |path: &&String| path.split_once('/').is_some_and(|(r, _)| r == root);
-        // Borrowed, not cloned: a copy of every text would double the peak of a fresh build.
-        let new: Vec<(&String, &String)> = files.iter().filter(|(p, _)| mine(p)).collect();
-        let pruned: BTreeSet<&String> = current
-            .keys()
-            .filter(|p| mine(p) && !files.contains_key(*p))
-            .collect();
-        let changes = new.iter().any(|(p, _)| current.get(*p) != Some(&None)) || !pruned.is_empty();
-        if changes {
-            staged.push(stage_root(out, root, &new, &current, &pruned)?);
+    // The roots to stage: every root on a first build; otherwise those with a changed, new or
+    // pruned file.
+    let changed: BTreeSet<&str> = match &statuses {
+        None => ROOTS.into_iter().collect(),
+        Some(statuses) => statuses
+            .iter()
+            .filter(|(_, status)| **status != Status::Same)
+            .map(|(path, _)| path.as_str())
+            .chain(
+                owned
+                    .keys()
+                    .filter(|p| !statuses.contains_key(*p))
+                    .map(String::as_str),
+            )
+            .map(root_of)
+            .collect::<io::Result<_>>()?,
+    };
+    let mut staging = BTreeMap::new();
+    for root in &changed {
+        staging.insert(*root, prepare_root(out, root, &owned)?);
+    }
+    // Creating files is mostly waiting on the filesystem: every core writes the files it made.
+    let written = files.visit(&|path, text| {
+        let root = root_of(path)?;
+        if let Some(prepared) = staging.get(root) {
+            let inside = path.split_once('/').map_or("", |(_, rest)| rest);
+            let to = prepared.base.join(inside);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(to, text)?;
         }
+        Ok(())
+    })?;
+    let mut staged = Vec::new();
+    for (root, prepared) in staging {
+        let pruned: Vec<&String> = owned
+            .keys()
+            .filter(|p| root_of(p).ok() == Some(root) && !written.contains_key(*p))
+            .collect();
+        staged.push(prepared.finish(&pruned)?);
     }
     for (done, root) in staged.iter().enumerate() {
         if let Err(error) = root.swap_in() {
@@ -257,16 +341,16 @@ pub fn write_tree(out: &Path, files: &Files) -> io::Result<WriteOutcome> {
     }
     drop(staged);
     drop(lock);
-    let added = files.keys().filter(|p| !current.contains_key(*p)).count();
-    let removed = current.keys().filter(|p| !files.contains_key(*p)).count();
-    let changed = files
-        .keys()
-        .filter(|p| current.get(*p).is_some_and(Option::is_some))
-        .count();
+    let added = written.keys().filter(|p| !owned.contains_key(*p)).count();
+    let removed = owned.keys().filter(|p| !written.contains_key(*p)).count();
+    let changed = statuses.map_or(0, |statuses| {
+        statuses.values().filter(|s| **s == Status::Changed).count()
+    });
     Ok(WriteOutcome::Replaced {
         added,
         changed,
         removed,
+        files: written.len(),
     })
 }
 
@@ -347,24 +431,33 @@ impl StagedRoot {
     }
 }
 
-/// Assembles the new `out/<root>` in a staging folder inside `out`.
-fn stage_root(
+/// A root being assembled in its staging folder: the user's files and every folder carried
+/// over, the build's files to be written into `base`.
+struct PreparedRoot {
+    staging: Staging,
+    /// The staging folder, which becomes `out/<root>`.
+    base: PathBuf,
+    /// `out/<root>`.
+    target: PathBuf,
+    /// Folders with the mode they must end with (applied last, as a read-only folder (0555)
+    /// could not receive its files otherwise).
+    modes: Vec<(PathBuf, u32)>,
+}
+
+/// Starts the new `out/<root>` in a staging folder inside `out`: its folders with their old mode
+/// and owner, and everything in it that is not a generated file (`owned`).
+fn prepare_root(
     out: &Path,
     root: &str,
-    new: &[(&String, &String)],
-    current: &Compared,
-    pruned: &BTreeSet<&String>,
-) -> io::Result<StagedRoot> {
+    owned: &BTreeMap<String, PathBuf>,
+) -> io::Result<PreparedRoot> {
     let target = out.join(root);
     if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) && safe::is_mount_point(&target)? {
         return Err(mounted_root(&target));
     }
     let staging = Staging::new(out, root)?;
     let base = staging.path().to_path_buf();
-    // Folders keep the mode and owner they had; the modes are applied last, as a read-only
-    // folder (0555) could not receive its files otherwise.
     let mut modes: Vec<(PathBuf, u32)> = Vec::new();
-    let mut emptied: BTreeSet<PathBuf> = BTreeSet::new();
     match fs::symlink_metadata(&target) {
         Ok(meta) if meta.is_dir() => {
             let found = walk(&target, root)?;
@@ -382,57 +475,56 @@ fn stage_root(
                 modes.push((to, meta.permissions().mode() & 0o7777));
             }
             for (relative, from) in found.files {
-                if current.contains_key(&relative) {
+                if owned.contains_key(&relative) {
                     continue;
                 }
                 let inside = relative.split_once('/').map_or("", |(_, rest)| rest);
                 carry_over(&from, &base.join(inside))?;
             }
-            // Folders that held pruned files and hold nothing now go with them.
-            for path in pruned {
-                let inside = path.split_once('/').map_or("", |(_, rest)| rest);
-                let mut dir = base.join(inside);
-                while dir.pop() && dir.starts_with(&base) && dir != base {
-                    emptied.insert(dir.clone());
-                }
-            }
         }
         Ok(_) => return Err(linked_root(&target)),
         Err(_) => modes.push((base.clone(), 0o755)),
     }
-    let dirs: BTreeSet<PathBuf> = new
-        .iter()
-        .filter_map(|(relative, _)| {
-            let inside = relative.split_once('/').map_or("", |(_, rest)| rest);
-            base.join(inside).parent().map(Path::to_path_buf)
-        })
-        .collect();
-    for dir in dirs {
-        fs::create_dir_all(dir)?;
-    }
-    // Creating files is mostly waiting on the filesystem; do it on every core.
-    new.par_iter().try_for_each(|(relative, text)| {
-        let inside = relative.split_once('/').map_or("", |(_, rest)| rest);
-        fs::write(base.join(inside), text)
-    })?;
-    for dir in emptied.iter().rev() {
-        if fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
-            fs::remove_dir(dir)?;
-        }
-    }
-    for (dir, mode) in modes.iter().rev() {
-        if fs::symlink_metadata(dir).is_ok() {
-            fs::set_permissions(dir, fs::Permissions::from_mode(*mode))?;
-        }
-    }
-    let keep = fs::read_dir(&base)?.next().is_some();
-    let existed = fs::symlink_metadata(&target).is_ok();
-    Ok(StagedRoot {
+    Ok(PreparedRoot {
         staging,
+        base,
         target,
-        keep,
-        existed,
+        modes,
     })
+}
+
+impl PreparedRoot {
+    /// Completes the root once the build's files are in: folders that held `pruned` files and
+    /// hold nothing now go with them, and every folder gets its mode back.
+    fn finish(self, pruned: &[&String]) -> io::Result<StagedRoot> {
+        let base = &self.base;
+        let mut emptied: BTreeSet<PathBuf> = BTreeSet::new();
+        for path in pruned {
+            let inside = path.split_once('/').map_or("", |(_, rest)| rest);
+            let mut dir = base.join(inside);
+            while dir.pop() && dir.starts_with(base) && dir != *base {
+                emptied.insert(dir.clone());
+            }
+        }
+        for dir in emptied.iter().rev() {
+            if fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
+                fs::remove_dir(dir)?;
+            }
+        }
+        for (dir, mode) in self.modes.iter().rev() {
+            if fs::symlink_metadata(dir).is_ok() {
+                fs::set_permissions(dir, fs::Permissions::from_mode(*mode))?;
+            }
+        }
+        let keep = fs::read_dir(base)?.next().is_some();
+        let existed = fs::symlink_metadata(&self.target).is_ok();
+        Ok(StagedRoot {
+            staging: self.staging,
+            target: self.target,
+            keep,
+            existed,
+        })
+    }
 }
 
 /// Gives `to` the owner and group of the folder it replaces; only root can give a folder to
@@ -526,14 +618,18 @@ mod tests {
             WriteOutcome::Replaced { added: 2, .. }
         ));
         fs::write(out.join("base/NOTES.md"), "mine").unwrap();
-        assert_eq!(write_tree(&out, &first).unwrap(), WriteOutcome::Unchanged);
+        assert_eq!(
+            write_tree(&out, &first).unwrap(),
+            WriteOutcome::Unchanged { files: 2 }
+        );
         let second = files(&[("base/a.yaml", "a2")]);
         assert_eq!(
             write_tree(&out, &second).unwrap(),
             WriteOutcome::Replaced {
                 added: 0,
                 changed: 1,
-                removed: 1
+                removed: 1,
+                files: 1,
             }
         );
         assert!(!out.join("base/b.yaml").exists());
@@ -541,8 +637,8 @@ mod tests {
             fs::read_to_string(out.join("base/NOTES.md")).unwrap(),
             "mine"
         );
-        assert_eq!(diff_tree(&out, &second).unwrap(), None);
-        let diff = diff_tree(&out, &first).unwrap().unwrap();
+        assert_eq!(diff_tree(&out, &second).unwrap().diff, None);
+        let diff = diff_tree(&out, &first).unwrap().diff.unwrap();
         assert!(
             diff.contains("-a2") && diff.contains("+a") && diff.contains("/dev/null"),
             "{diff}"
@@ -584,26 +680,32 @@ mod tests {
     }
 
     #[test]
-    fn changed_tree_is_none_when_unchanged_and_the_disk_tree_otherwise() {
+    fn compare_tree_tells_a_first_build_an_unchanged_and_a_changed_tree_apart() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("generated");
-        assert_eq!(
-            changed_tree(&out, &files(&[("base/a.yaml", "a")])).unwrap(),
-            Some(Files::new())
-        );
         let first = files(&[("base/a.yaml", "a"), ("base/b.yaml", "b")]);
+        assert_eq!(compare_tree(&out, &first).unwrap(), Comparison::Fresh);
         write_tree(&out, &first).unwrap();
-        assert_eq!(changed_tree(&out, &first).unwrap(), None);
-        // The identical file comes from the build, the changed one from disk, the extra one too.
-        let second = files(&[("base/a.yaml", "a2"), ("overlays/dev/k.yaml", "k")]);
+        // A file of the user's is not the tree's.
+        fs::write(out.join("base/NOTES.md"), "mine").unwrap();
         assert_eq!(
-            changed_tree(&out, &second).unwrap(),
-            Some(read_tree(&out).unwrap())
+            compare_tree(&out, &first).unwrap(),
+            Comparison::Unchanged { files: 2 }
         );
-        let fewer = files(&[("base/a.yaml", "a")]);
-        assert_eq!(
-            changed_tree(&out, &fewer).unwrap(),
-            Some(read_tree(&out).unwrap())
+        for changed in [
+            files(&[("base/a.yaml", "a2"), ("base/b.yaml", "b")]),
+            files(&[("base/a.yaml", "a")]),
+            files(&[
+                ("base/a.yaml", "a"),
+                ("base/b.yaml", "b"),
+                ("overlays/dev/k.yaml", "k"),
+            ]),
+        ] {
+            assert_eq!(compare_tree(&out, &changed).unwrap(), Comparison::Changed);
+        }
+        assert!(
+            compare_tree(&out, &files(&[("elsewhere/a.yaml", "a")])).is_err(),
+            "a file outside every root"
         );
     }
 
@@ -614,22 +716,24 @@ mod tests {
         let first = files(&[("base/a.yaml", "a")]);
         write_tree(&out, &first).unwrap();
         let second = files(&[("base/a.yaml", "a2"), ("overlays/dev/k.yaml", "k")]);
-        let current = compared_files(&out, &roots(&second), &second).unwrap();
-        let none = BTreeSet::new();
-        let keep = |root: &str| -> Vec<(&String, &String)> {
-            second.iter().filter(|(p, _)| p.starts_with(root)).collect()
+        let owned = owned_paths(&out).unwrap();
+        let stage = |root: &str| {
+            let prepared = prepare_root(&out, root, &owned).unwrap();
+            for (path, text) in second.iter().filter(|(p, _)| p.starts_with(root)) {
+                let to = prepared.base.join(path.split_once('/').unwrap().1);
+                fs::create_dir_all(to.parent().unwrap()).unwrap();
+                fs::write(to, text).unwrap();
+            }
+            prepared.finish(&[]).unwrap()
         };
-        let base = stage_root(&out, "base", &keep("base/"), &current, &none).unwrap();
-        let overlays = stage_root(&out, "overlays", &keep("overlays/"), &current, &none).unwrap();
+        let base = stage("base");
+        let overlays = stage("overlays");
         base.swap_in().unwrap();
         overlays.swap_in().unwrap();
-        assert_eq!(owned_files(&out, &roots(&second)).unwrap().len(), 2);
+        assert_eq!(read_tree(&out).unwrap(), second);
         overlays.swap_back().unwrap();
         base.swap_back().unwrap();
-        assert!(is_current(
-            &compared_files(&out, &roots(&first), &first).unwrap(),
-            &first
-        ));
+        assert_eq!(read_tree(&out).unwrap(), first);
         assert!(!out.join("overlays").exists());
         drop((base, overlays));
         let inside: Vec<_> = fs::read_dir(&out)
