@@ -20,7 +20,7 @@ mod pod;
 mod storage;
 mod sync_wave;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
@@ -67,6 +67,22 @@ pub enum Object {
 }
 
 impl Object {
+    /// The workload an object with a pod template belongs to (its `app.kubernetes.io/instance`
+    /// label, else its name), as `plan` groups objects; `None` for an object without pods.
+    pub fn workload(&self) -> Option<String> {
+        let metadata = match self {
+            Object::Deployment(o) => &o.metadata,
+            Object::CronJob(o) => &o.metadata,
+            _ => return None,
+        };
+        metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get("app.kubernetes.io/instance"))
+            .or(metadata.name.as_ref())
+            .cloned()
+    }
+
     /// The object's `kind`, as written in its YAML.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -162,6 +178,8 @@ pub enum Part<'a> {
 #[derive(Debug, Default)]
 pub struct Index {
     base: Vec<String>,
+    /// The workloads of the base: see [`Object::workload`].
+    workloads: BTreeSet<String>,
     overlays: BTreeMap<String, OverlayIndex>,
 }
 
@@ -177,12 +195,15 @@ struct OverlayIndex {
     backup_objects: Vec<Object>,
     /// Extra resources of the overlay (its ExternalSecrets file).
     resources: Vec<String>,
+    /// The workloads of the objects only this overlay has.
+    workloads: BTreeSet<String>,
 }
 
 impl Index {
     /// Adds `other`, a later part's index.
     pub fn merge(&mut self, other: Index) {
         self.base.extend(other.base);
+        self.workloads.extend(other.workloads);
         for (env, overlay) in other.overlays {
             let mine = self.overlays.entry(env).or_default();
             mine.placement.extend(overlay.placement);
@@ -190,6 +211,7 @@ impl Index {
             mine.backup.extend(overlay.backup);
             mine.backup_objects.extend(overlay.backup_objects);
             mine.resources.extend(overlay.resources);
+            mine.workloads.extend(overlay.workloads);
         }
     }
 
@@ -200,11 +222,22 @@ impl Index {
     }
 }
 
+/// How many workloads (objects with pods, grouped as [`Object::workload`] says) a tree runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Workloads {
+    /// In the base.
+    pub base: usize,
+    /// In each environment: the base's and those of the objects only its overlay has.
+    pub environments: BTreeMap<String, usize>,
+}
+
 /// The compiler of one platform: its parts, and what every part shares (each environment's
 /// overlay, prepared once).
 pub struct Compiler<'a> {
     platform: &'a Platform,
     overlays: Vec<Overlay<'a>>,
+    /// Whether some environment has a backup policy of its own.
+    backup_overlays: bool,
 }
 
 impl<'a> Compiler<'a> {
@@ -216,6 +249,9 @@ impl<'a> Compiler<'a> {
                 .iter()
                 .map(|environment| Overlay::new(platform, environment))
                 .collect(),
+            backup_overlays: platform.environments.iter().any(|environment| {
+                backup::environment_policy(platform, environment.name.as_str()).is_some()
+            }),
         }
     }
 
@@ -251,7 +287,13 @@ impl<'a> Compiler<'a> {
         };
         match part {
             Part::Database(db) => {
-                let mut objects = database::objects_with_backup(platform, db);
+                let mut objects = database::objects(platform, db);
+                // An environment with its own backup policy wires it into this Deployment.
+                let unwired = objects.iter().find_map(|o| match o {
+                    Object::Deployment(d) if self.backup_overlays => Some(d.clone()),
+                    _ => None,
+                });
+                database::add_backup(platform, db, &mut objects);
                 objects.extend(generated_secrets(platform, Workload::Database(db)));
                 for overlay in &self.overlays {
                     let environment = overlay.environment;
@@ -266,16 +308,19 @@ impl<'a> Compiler<'a> {
                         tree.insert(path, document);
                         mine.mtls.push(reference);
                     }
-                    if let Some(policy) =
-                        backup::environment_policy(platform, environment.name.as_str())
-                    {
+                    if let (Some(policy), Some(unwired)) = (
+                        backup::environment_policy(platform, environment.name.as_str()),
+                        &unwired,
+                    ) {
                         let (files, mut added) =
-                            backup::database_overlay(platform, db, policy, &overlay.dir);
+                            backup::database_overlay(platform, db, policy, &overlay.dir, unwired);
                         for (path, document, reference) in files {
                             tree.insert(path, document);
                             mine.backup.push(reference);
                         }
                         sync_wave::annotate(&mut added);
+                        mine.workloads
+                            .extend(added.iter().filter_map(Object::workload));
                         mine.backup_objects.extend(added);
                     }
                 }
@@ -378,7 +423,35 @@ impl<'a> Compiler<'a> {
             Document::Objects(objects) => objects.as_mut_slice(),
             _ => &mut [],
         }));
+        for (path, document) in &tree {
+            if let (true, Document::Objects(objects)) = (path.starts_with("base/"), document) {
+                index
+                    .workloads
+                    .extend(objects.iter().filter_map(Object::workload));
+            }
+        }
         (tree, index)
+    }
+
+    /// How many workloads the base and each environment run, from the parts' merged index: what
+    /// `plan` reports as unchanged when the tree on disk is already this one.
+    pub fn workloads(&self, index: &Index) -> Workloads {
+        Workloads {
+            base: index.workloads.len(),
+            environments: self
+                .overlays
+                .iter()
+                .map(|overlay| {
+                    let name = overlay.environment.name.as_str();
+                    let own = index.overlays.get(name).map(|o| &o.workloads);
+                    let count = index
+                        .workloads
+                        .union(&own.cloned().unwrap_or_default())
+                        .count();
+                    (name.to_owned(), count)
+                })
+                .collect(),
+        }
     }
 
     /// The kustomizations (the base's and each overlay's) and the files made from every part

@@ -214,6 +214,30 @@ impl Plan {
     }
 }
 
+/// The plan when the tree on disk is already the one a build would write: nothing changes, and
+/// each environment's workloads (by name, as a build counts them) are unchanged. What [`plan`]
+/// says of two identical trees, without reading either.
+pub fn unchanged(workloads: &crate::compile::Workloads) -> Plan {
+    // A tree without overlays is planned as its base alone, as [`plan`] does.
+    let base = BTreeMap::from([(BASE.to_owned(), workloads.base)]);
+    let environments = if workloads.environments.is_empty() {
+        &base
+    } else {
+        &workloads.environments
+    };
+    Plan {
+        environments: environments
+            .iter()
+            .map(|(name, count)| Environment {
+                name: name.clone(),
+                changes: Vec::new(),
+                unchanged: *count,
+            })
+            .collect(),
+        refusals: Vec::new(),
+    }
+}
+
 /// Compares the tree `new` would write with the tree `old` on disk (or at a git revision). Both
 /// trees are walked one base file at a time, so memory stays that of one file's objects per
 /// environment whatever the number of databases.

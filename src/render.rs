@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_saphyr::SerializerOptions;
 
-use crate::compile::{Compiler, Document, Index, Part, Tree};
+use crate::compile::{Compiler, Document, Index, Part, Tree, Workloads};
 use crate::model::Platform;
 
 /// The first line of every generated file.
@@ -37,7 +38,7 @@ pub fn render(tree: Tree) -> Result<Files, RenderError> {
     // Files render independently; collecting into the BTreeMap restores a fixed order. The tree
     // is consumed so that each object is freed once its text exists (halves peak memory).
     tree.into_par_iter()
-        .map(|(path, document)| match render_document(&document) {
+        .map(|(path, document)| match render_document(document) {
             Ok(text) => Ok((path, text)),
             Err(message) => Err(RenderError { path, message }),
         })
@@ -71,13 +72,20 @@ impl Source for Files {
 /// part, are made last from the parts' indexes.
 pub struct Stream<'a> {
     compiler: Compiler<'a>,
+    workloads: OnceLock<Workloads>,
 }
 
 impl<'a> Stream<'a> {
     pub fn new(platform: &'a Platform) -> Self {
         Self {
             compiler: Compiler::new(platform),
+            workloads: OnceLock::new(),
         }
+    }
+
+    /// How many workloads the tree runs, known once the stream was visited.
+    pub fn workloads(&self) -> Option<&Workloads> {
+        self.workloads.get()
     }
 }
 
@@ -89,13 +97,12 @@ impl Source for Stream<'_> {
         let visit_tree = |tree: Tree| -> io::Result<Vec<(String, T)>> {
             tree.into_iter()
                 .map(|(path, document)| {
-                    let text = render_document(&document).map_err(|message| {
+                    let text = render_document(document).map_err(|message| {
                         io::Error::other(RenderError {
                             path: path.clone(),
                             message,
                         })
                     })?;
-                    drop(document);
                     let made = visit(&path, &text)?;
                     Ok((path, made))
                 })
@@ -115,24 +122,27 @@ impl Source for Stream<'_> {
             made.extend(files);
             index.merge(part_index);
         }
+        let _ = self.workloads.set(self.compiler.workloads(&index));
         made.extend(visit_tree(self.compiler.kustomizations(index))?);
         Ok(made)
     }
 }
 
-fn render_document(document: &Document) -> Result<String, String> {
+/// The text of one file. The document is consumed: each object is freed once its text exists,
+/// so a file of a thousand objects never holds both whole.
+fn render_document(document: Document) -> Result<String, String> {
     let mut text = format!("{HEADER}\n{HEADER_HINT}\n");
     match document {
         Document::Objects(objects) => {
             for object in objects {
                 text.push_str("---\n");
-                text.push_str(&to_yaml(object)?);
+                text.push_str(&to_yaml(&object)?);
             }
         }
-        Document::Kustomization(kustomization) => text.push_str(&to_yaml(kustomization)?),
-        Document::JsonPatch(operations) => text.push_str(&to_yaml(operations)?),
+        Document::Kustomization(kustomization) => text.push_str(&to_yaml(&kustomization)?),
+        Document::JsonPatch(operations) => text.push_str(&to_yaml(&operations)?),
         Document::StrategicMergePatch(patch) | Document::Config(patch) => {
-            text.push_str(&to_yaml(patch)?);
+            text.push_str(&to_yaml(&patch)?);
         }
     }
     Ok(text)

@@ -444,3 +444,36 @@ fn a_changed_certificate_request_is_a_reload() {
             .contains("cert-manager issues a new certificate")
     );
 }
+
+/// `plan` on a tree that is already the build's answers from the build alone (one comparison
+/// pass, as `build --check`), without parsing either tree: its answer must be the full plan's, on
+/// every platform the tests know, whatever their workloads (backup jobs, adopted claims, caches,
+/// overlays with objects of their own).
+#[test]
+fn an_unchanged_tree_plans_without_parsing_what_the_full_plan_says() {
+    use bakeryc::render::Source as _;
+    let mut paths = vec![repo("bakery.toml")];
+    for entry in std::fs::read_dir(repo("tests/fixtures")).unwrap() {
+        let toml = entry.unwrap().path().join("bakery.toml");
+        if toml.is_file() {
+            paths.push(toml);
+        }
+    }
+    for path in paths {
+        let platform = bakeryc::check(&std::fs::read_to_string(&path).unwrap())
+            .platform
+            .unwrap();
+        let files = bakeryc::build(&platform).unwrap();
+        let stream = bakeryc::stream(&platform).unwrap();
+        assert!(stream.workloads().is_none(), "known before a visit");
+        stream.visit(&|_, _| Ok(())).unwrap();
+        let fast = bakeryc::plan::unchanged(stream.workloads().unwrap());
+        let full = bakeryc::plan::plan(&files, &files);
+        assert_eq!(fast, full, "{}", path.display());
+        assert!(
+            fast.environments.iter().all(|e| e.unchanged > 0) || fast.environments.is_empty(),
+            "{}: {fast:?}",
+            path.display()
+        );
+    }
+}

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-use super::{ConfigArgs, Failure, Format, Success};
-use crate::output;
+use super::{ConfigArgs, Failure, Findings, Format, Success};
+use crate::output::{self, Comparison};
 use crate::plan::{self, Change, Effect, Plan};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -56,29 +56,53 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
         format: Format::Human,
     };
     let (platform, findings) = super::load(&config)?;
-    let files = crate::build(&platform)
-        .map_err(|e| Failure::io("cannot render the tree", std::io::Error::other(e)))?;
-    let (baseline, label) = match &args.against {
-        None => (
-            output::read_tree(&args.out),
-            format!("{} on disk", args.out.display()),
-        ),
-        Some(dir) if Path::new(dir).is_dir() => {
-            (output::read_tree(Path::new(dir)), format!("{dir} on disk"))
+    let render_failed = |e| Failure::io("cannot render the tree", std::io::Error::other(e));
+    // A tree on disk that is already the build's changes nothing: compared one file at a time,
+    // as `build --check` does, without parsing either tree.
+    let folder = match &args.against {
+        None => Some(args.out.clone()),
+        Some(dir) if Path::new(dir).is_dir() => Some(PathBuf::from(dir)),
+        Some(_) => None,
+    };
+    if let Some(folder) = &folder {
+        let stream = crate::stream(&platform).map_err(render_failed)?;
+        let label = format!("{} on disk", folder.display());
+        let compared = output::compare_tree(folder, &stream)
+            .map_err(|e| Failure::io(format!("cannot read {label}"), e))?;
+        if let (Comparison::Unchanged { .. }, Some(workloads)) = (compared, stream.workloads()) {
+            return finish(args, findings, plan::unchanged(workloads), &label);
         }
-        Some(rev) if output::is_revision(rev) => (
+    }
+    let files = crate::build(&platform).map_err(render_failed)?;
+    let (baseline, label) = match (&args.against, &folder) {
+        (_, Some(folder)) => (
+            output::read_tree(folder),
+            format!("{} on disk", folder.display()),
+        ),
+        (Some(rev), None) if output::is_revision(rev) => (
             output::read_tree_at(rev, &args.out),
             format!("{} at {rev}", args.out.display()),
         ),
-        Some(other) => {
+        (other, None) => {
             return Err(Failure::Usage(format!(
-                "--against {other:?} is neither a folder nor a git revision"
+                "--against {:?} is neither a folder nor a git revision",
+                other.as_deref().unwrap_or_default()
             )));
         }
     };
     let baseline = baseline.map_err(|e| Failure::io(format!("cannot read {label}"), e))?;
+    finish(args, findings, plan::plan(&baseline, &files), &label)
+}
+
+/// Acknowledges, filters and prints a plan.
+fn finish(
+    args: &Args,
+    findings: Findings,
+    planned: plan::Plan,
+    label: &str,
+) -> Result<Success, Failure> {
     let ack = plan::refuse::Acknowledged::from_source(&findings.source, args.allow_major_upgrade);
-    let mut planned = plan::refuse::acknowledge(plan::plan(&baseline, &files), &ack);
+    let mut planned = plan::refuse::acknowledge(planned, &ack);
     if let Some(env) = &args.env {
         if !planned.environments.iter().any(|e| &e.name == env) {
             let known: Vec<&str> = planned
@@ -95,8 +119,8 @@ pub fn run(args: &Args) -> Result<Success, Failure> {
         planned.refusals.retain(|r| &r.environment == env);
     }
     let stdout = match args.format {
-        PlanFormat::Text => text(&planned, &label),
-        PlanFormat::Markdown => markdown(&planned, &label),
+        PlanFormat::Text => text(&planned, label),
+        PlanFormat::Markdown => markdown(&planned, label),
         PlanFormat::Json => {
             let mut json = serde_json::to_string_pretty(&planned)
                 .map_err(|e| Failure::io("cannot write the plan", std::io::Error::other(e)))?;

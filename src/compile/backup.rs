@@ -806,12 +806,14 @@ pub fn environment_policy<'a>(
 
 /// One database's backup difference between the base policy and an environment's, in the
 /// overlay `dir`: its patch files (with their references) and the objects only the environment
-/// has (`backup.yaml`). Nothing for a database the policy does not cover.
+/// has (`backup.yaml`). Nothing for a database the policy does not cover. `unwired` is the
+/// database's Deployment before any policy was wired in.
 pub fn database_overlay(
     platform: &Platform,
     db: &Database,
     (backup, policy): (&Backup, &BackupPolicy),
     dir: &str,
+    unwired: &Deployment,
 ) -> (Vec<PatchFile>, Vec<Object>) {
     let (mut files, mut added) = (Vec::new(), Vec::new());
     if !backup.covers(db) {
@@ -858,29 +860,20 @@ pub fn database_overlay(
         }));
         files.push((format!("{dir}/{path}"), document, patch_ref(path, id)));
     }
-    // The database's Deployment wired for each policy: one compile, two copies.
-    let unwired = super::database::objects(platform, db)
-        .into_iter()
-        .find_map(|o| match o {
-            Object::Deployment(d) => Some(*d),
-            _ => None,
-        });
-    if let Some(unwired) = unwired {
-        let wired = |policy: &BackupPolicy| {
-            let mut deployment = unwired.clone();
-            wire(platform, db, policy, &mut deployment);
-            deployment
-        };
-        let ops = deployment_ops(&wired(&backup.policy), &wired(policy));
-        if !ops.is_empty() {
-            let name = db.names().workload;
-            let path = format!("patches/backup-deployment-{name}.yaml");
-            files.push((
-                format!("{dir}/{path}"),
-                Document::JsonPatch(ops),
-                patch_ref(path, ("Deployment", name)),
-            ));
-        }
+    let wired = |policy: &BackupPolicy| {
+        let mut deployment = unwired.clone();
+        wire(platform, db, policy, &mut deployment);
+        deployment
+    };
+    let ops = deployment_ops(&wired(&backup.policy), &wired(policy));
+    if !ops.is_empty() {
+        let name = db.names().workload;
+        let path = format!("patches/backup-deployment-{name}.yaml");
+        files.push((
+            format!("{dir}/{path}"),
+            Document::JsonPatch(ops),
+            patch_ref(path, ("Deployment", name)),
+        ));
     }
     (files, added)
 }

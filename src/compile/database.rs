@@ -83,15 +83,21 @@ pub fn objects(platform: &Platform, db: &Database) -> Vec<Object> {
 /// The database's objects with its backups (`[backup]`) under the base's policy.
 pub fn objects_with_backup(platform: &Platform, db: &Database) -> Vec<Object> {
     let mut objects = objects(platform, db);
+    add_backup(platform, db, &mut objects);
+    objects
+}
+
+/// Wires the base's backup policy into the database's `objects` (from [`objects`]) and adds its
+/// backup objects.
+pub fn add_backup(platform: &Platform, db: &Database, objects: &mut Vec<Object>) {
     if let Some(backup) = platform.backup_of(db) {
-        for object in &mut objects {
+        for object in objects.iter_mut() {
             if let Object::Deployment(deployment) = object {
                 super::backup::wire(platform, db, &backup.policy, deployment);
             }
         }
         objects.extend(super::backup::objects(platform, db, &backup.policy));
     }
-    objects
 }
 
 fn config_map(platform: &Platform, db: &Database) -> ConfigMap {
