@@ -7,6 +7,11 @@
 //!              (spans)              (diagnostics)  (model)   (k8s objects)   (YAML)
 //! ```
 //!
+//! `bakeryc build` runs the same stages one part of the tree at a time (a database with its
+//! patches in every overlay, the cache, one platform file): `compile::Compiler` makes a part,
+//! `render::Stream` renders it and hands each file to `output`, which compares or writes it and
+//! drops it, so memory stays that of a few parts whatever the number of databases.
+//!
 //! `config` is the contract under both `parse` and `validate`: one module per bakery.toml section
 //! with its keys, reader and checks, from which the JSON Schema and the README table are derived.
 //! Every stage but `output` is pure; only `cli` prints.

@@ -4,7 +4,8 @@
 //! a copy assembled beside it, inside the output folder (so a mount point or a linked output
 //! folder works, and the parent of the output folder is never written). Folders keep their mode,
 //! owner and setgid bit, and empty folders survive; a folder is removed only when pruning
-//! emptied it.
+//! emptied it. A build's files come from a [`Source`], visited one file at a time: nothing here
+//! holds the build's tree or the one on disk, except `read_tree`, whose caller asks for it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
