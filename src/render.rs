@@ -108,14 +108,35 @@ impl Source for Stream<'_> {
                 })
                 .collect()
         };
-        let parts: Vec<Part<'_>> = self.compiler.parts();
-        let visited: Vec<(Vec<(String, T)>, Index)> = parts
-            .into_par_iter()
-            .map(|part| {
-                let (tree, index) = self.compiler.part(part);
-                Ok((visit_tree(tree)?, index))
-            })
-            .collect::<io::Result<_>>()?;
+        let visit_part = |part: Part<'_>| -> io::Result<(Vec<(String, T)>, Index)> {
+            let (tree, index) = self.compiler.part(part);
+            Ok((visit_tree(tree)?, index))
+        };
+        // The workloads (many small parts) on every core; the platform's files (few, each of
+        // them as large as all the workloads' objects of its kind) one after the other on one
+        // core beside them, so that two of those are never held at once.
+        let (workloads, platform): (Vec<Part<'_>>, Vec<Part<'_>>) = self
+            .compiler
+            .parts()
+            .into_iter()
+            .partition(|part| matches!(part, Part::Database(_) | Part::Cache(_)));
+        let (workloads, platform) = rayon::join(
+            || {
+                workloads
+                    .into_par_iter()
+                    .map(visit_part)
+                    .collect::<io::Result<Vec<_>>>()
+            },
+            || {
+                platform
+                    .into_iter()
+                    .map(visit_part)
+                    .collect::<io::Result<Vec<_>>>()
+            },
+        );
+        // Merged in the parts' order: the workloads come first.
+        let mut visited = workloads?;
+        visited.extend(platform?);
         let mut made = BTreeMap::new();
         let mut index = Index::default();
         for (files, part_index) in visited {
