@@ -1,5 +1,6 @@
-//! Criterion benchmarks of each stage (parse, validate, compile, render, write) on generated
-//! platforms of 14, 100 and 1,000 databases with three environments, the core platform and the
+//! Criterion benchmarks of each stage (parse, validate, compile, render, write) and of the streamed
+//! build (`stream-fresh`, what `bakeryc build` runs) on generated platforms of 14, 100 and 1,000
+//! databases with three environments, the core platform and the
 //! full-feature one (`core-` and `full-` in the names). `scripts/bench` measures whole processes
 //! and prints the figures beside their targets; this file asserts nothing about time.
 
@@ -115,6 +116,18 @@ fn stage(c: &mut Criterion, label: &str, size: usize, source: &str) {
             || tempfile::tempdir().unwrap(),
             |fresh| {
                 bakeryc::output::write_tree(&fresh.path().join("generated"), black_box(f)).unwrap();
+                fresh
+            },
+            criterion::BatchSize::PerIteration,
+        );
+    });
+    // What `bakeryc build` does: compile, render and write one part at a time.
+    group.bench_with_input(BenchmarkId::new("stream-fresh", size), &platform, |b, p| {
+        b.iter_batched(
+            || tempfile::tempdir().unwrap(),
+            |fresh| {
+                let stream = bakeryc::stream(black_box(p)).unwrap();
+                bakeryc::output::write_tree(&fresh.path().join("generated"), &stream).unwrap();
                 fresh
             },
             criterion::BatchSize::PerIteration,
