@@ -14,6 +14,7 @@ mod tree;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -260,26 +261,55 @@ pub fn plan(old: &Files, new: &Files) -> Plan {
             )
         })
         .collect();
-    let paths: BTreeSet<&String> = a.base_files().iter().chain(b.base_files()).collect();
-    for path in paths {
-        let same_file = a.text(path) == b.text(path);
-        let fa = a.file(path);
-        // The same text parses to the same objects: parse it once.
-        let parsed;
-        let fb: &[Value] = if same_file {
-            &fa
-        } else {
-            parsed = b.file(path);
-            &parsed
-        };
-        for (env, acc) in &mut accs {
-            if same_file && acc.same_overlay {
-                // Nothing of this file changes here: only count its workloads.
-                acc.workloads
-                    .extend(fa.iter().filter(|o| template(o).is_some()).map(owner));
-                continue;
+    let paths: Vec<&String> = a
+        .base_files()
+        .iter()
+        .chain(b.base_files())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let same_overlay: Vec<bool> = accs.values().map(|acc| acc.same_overlay).collect();
+    // Parsing and applying overlays is most of the work and needs nothing of the accumulators:
+    // a few files at a time on every core, then added in the files' order.
+    for chunk in paths.chunks(PARALLEL_FILES) {
+        let prepared: Vec<Vec<Prepared>> = chunk
+            .par_iter()
+            .map(|path| {
+                let same_file = a.text(path) == b.text(path);
+                let fa = a.file(path);
+                // The same text parses to the same objects: parse it once.
+                let parsed;
+                let fb: &[Value] = if same_file {
+                    &fa
+                } else {
+                    parsed = b.file(path);
+                    &parsed
+                };
+                accs.keys()
+                    .zip(&same_overlay)
+                    .map(|(env, same_overlay)| {
+                        if same_file && *same_overlay {
+                            // Nothing of this file changes here: only count its workloads.
+                            Prepared::Workloads(
+                                fa.iter()
+                                    .filter(|o| template(o).is_some())
+                                    .map(owner)
+                                    .collect(),
+                            )
+                        } else {
+                            Prepared::Objects(a.apply(env, &fa), b.apply(env, fb))
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        for per_env in prepared {
+            for (acc, prepared) in accs.values_mut().zip(per_env) {
+                match prepared {
+                    Prepared::Workloads(workloads) => acc.workloads.extend(workloads),
+                    Prepared::Objects(old, new) => acc.add(&old, &new),
+                }
             }
-            acc.add(&a.apply(env, &fa), &b.apply(env, fb));
         }
     }
     let (adoption, moved) = adopt::refusals(&a, &b);
@@ -315,6 +345,18 @@ pub fn plan(old: &Files, new: &Files) -> Plan {
         environments,
         refusals,
     }
+}
+
+/// How many base files are parsed at once, one per core at a time: enough to keep every core
+/// busy, few enough that their objects stay small beside a whole tree's.
+const PARALLEL_FILES: usize = 32;
+
+/// One base file in one environment, made ready to add to the environment's accumulator.
+enum Prepared {
+    /// The file changes nothing here: the workloads it holds.
+    Workloads(Vec<String>),
+    /// The file's objects as the old and the new tree apply them.
+    Objects(Objects, Objects),
 }
 
 /// A changed object and its two versions (`None` where absent).

@@ -4,7 +4,7 @@
 //! patches whose lists of named items merge by `name`). It reads no disk and runs no kustomize:
 //! the plan must work on a tree read from git as well as on one just built.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -22,6 +22,23 @@ pub const BASE: &str = "base";
 struct Overlay {
     objects: Vec<Value>,
     patches: Vec<(Value, Value)>,
+    /// The patches that name their object, by (kind, name): an overlay of a thousand databases
+    /// has thousands of patches, and each object is checked against its own few.
+    named: HashMap<(String, String), Vec<usize>>,
+    /// The patches that select by label (or by kind alone), checked against every object.
+    selecting: Vec<usize>,
+}
+
+impl Overlay {
+    /// The patches that may apply to an object of this kind and name, in the overlay's order.
+    fn candidates(&self, kind: &str, name: &str) -> Vec<usize> {
+        let mut found = self.selecting.clone();
+        if let Some(named) = self.named.get(&(kind.to_owned(), name.to_owned())) {
+            found.extend(named);
+            found.sort_unstable();
+        }
+        found
+    }
 }
 
 /// A generated tree read lazily: the base files one at a time ([`Tree::file`]) and each
@@ -98,8 +115,14 @@ impl<'a> Tree<'a> {
             None => return Objects::new(),
         };
         let mut objects: Vec<Value> = objects.to_vec();
-        for (target, body) in &overlay.patches {
-            for object in &mut objects {
+        for object in &mut objects {
+            let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            for index in overlay.candidates(&kind, &name) {
+                let (target, body) = &overlay.patches[index];
                 let matches = if target.is_object() {
                     selects(target, object)
                 } else {
@@ -205,6 +228,22 @@ fn overlay(files: &Files, dir: &str) -> Overlay {
             continue;
         };
         overlay.patches.push((patch["target"].clone(), body));
+    }
+    for (index, (target, body)) in overlay.patches.iter().enumerate() {
+        // A strategic merge patch without a target names its object itself.
+        let (kind, name) = if target.is_object() {
+            (&target["kind"], &target["name"])
+        } else {
+            (&body["kind"], &body["metadata"]["name"])
+        };
+        match (kind.as_str(), name.as_str()) {
+            (Some(kind), Some(name)) => overlay
+                .named
+                .entry((kind.to_owned(), name.to_owned()))
+                .or_default()
+                .push(index),
+            _ => overlay.selecting.push(index),
+        }
     }
     overlay
 }
