@@ -12,6 +12,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
 
 use rayon::prelude::*;
 
@@ -311,13 +312,20 @@ pub fn write_tree<S: Source>(out: &Path, files: &S) -> io::Result<WriteOutcome> 
         staging.insert(*root, prepare_root(out, root, &owned)?);
     }
     // Creating files is mostly waiting on the filesystem: every core writes the files it made.
+    // Each folder is made once: a `mkdir` of an existing folder still takes its parent's lock,
+    // which every file created beside it waits for.
+    let folders = std::sync::Mutex::new(BTreeSet::new());
     let written = files.visit(&|path, text| {
         let root = root_of(path)?;
         if let Some(prepared) = staging.get(root) {
             let inside = path.split_once('/').map_or("", |(_, rest)| rest);
             let to = prepared.base.join(inside);
             if let Some(parent) = to.parent() {
-                fs::create_dir_all(parent)?;
+                let mut made = folders.lock().unwrap_or_else(PoisonError::into_inner);
+                if !made.contains(parent) {
+                    fs::create_dir_all(parent)?;
+                    made.insert(parent.to_path_buf());
+                }
             }
             fs::write(to, text)?;
         }
