@@ -1193,7 +1193,8 @@ impl Client {
     }
 
     pub fn reaches(&self, db: &Database) -> bool {
-        self.databases.contains(&db.name)
+        // Sorted: a reporter of a thousand databases is asked about each of them.
+        self.databases.binary_search(&db.name).is_ok()
     }
 
     /// Its connection profile ConfigMap for one server (`<client>-<db>-db-client`, `<client>-<cache>-client`).
