@@ -14,12 +14,19 @@ use crate::model::{Environment, Platform};
 /// Adds the environment's mTLS patches to `tree` (its overlay already in it).
 pub fn extend_overlay(platform: &Platform, environment: &Environment, tree: &mut Tree) {
     let wanted = environment.client_certificates;
-    if platform.clients.is_empty() || wanted == platform.tls.client_certificates {
+    if wanted == platform.tls.client_certificates {
         return;
     }
     let dir = format!("overlays/{}", environment.name);
     let mut patches = Vec::new();
-    for db in &platform.databases {
+    // Without `[[client]]`, pg_hba.conf does not depend on client certificates (the patch would
+    // repeat the base), but Redis's `tls-auth-clients` does, as it does under `[tls]`.
+    let databases = if platform.clients.is_empty() {
+        &[][..]
+    } else {
+        &platform.databases[..]
+    };
+    for db in databases {
         let names = db.names();
         patches.push((
             "ConfigMap",
