@@ -160,6 +160,29 @@ fn config_reads_refuse_devices_fifos_folders_and_huge_files() {
     assert!(!dir.path().join("generated").exists());
 }
 
+/// Item 9, the other side: "at most 10 MB" includes 10 MB. A valid config padded to exactly
+/// the limit is read and checked; one byte more is refused as too large.
+#[test]
+fn a_config_of_exactly_ten_megabytes_is_read() {
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    let limit = 10 * 1024 * 1024;
+    let mut text = dir.source();
+    text.push_str(&"\n".repeat(limit - text.len()));
+    let exact = dir.path().join("exact.toml");
+    fs::write(&exact, &text).unwrap();
+    expect(&dir.run(&["check", "-c", exact.to_str().unwrap()]), 0);
+    text.push('\n');
+    let over = dir.path().join("over.toml");
+    fs::write(&over, &text).unwrap();
+    let output = dir.run(&["check", "-c", over.to_str().unwrap()]);
+    expect(&output, 2);
+    assert!(
+        stderr(&output).contains("larger than 10 MB"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// Item 3: a linked output folder is written through; the link stays.
 #[test]
 fn a_linked_output_folder_is_written_through() {

@@ -118,3 +118,45 @@ fn an_environment_may_opt_out_of_client_certificates() {
     assert_eq!(tls_auth_clients(&dev), "no");
     assert_eq!(dev.redis_pod, prod.redis_pod);
 }
+
+/// Without `[[client]]`, `[tls] client_certificates = true` makes Redis demand a certificate
+/// (`tls-auth-clients yes`, which `tests/reload.rs` shows a real redis-server enforce); an
+/// environment that asks for the same gets the same, and one that opts out gets `no`.
+/// pg_hba.conf has no client lines then, so it is the same in every environment.
+#[test]
+fn without_clients_an_environment_still_decides_for_redis() {
+    let config = |tls: bool, prod: bool| {
+        format!(
+            "[platform]\nname = \"shop\"\nnamespace = \"shop\"\n\
+             [postgres]\nversion = 17\nimage = \"postgres:17.2-alpine\"\nstorage = \"1Gi\"\n\
+             [[database]]\nname = \"sales\"\n\
+             [cache]\nimage = \"redis:7.4.1-alpine\"\nstorage = \"1Gi\"\n\
+             [tls]\nclient_certificates = {tls}\n\
+             [environments.dev]\n[environments.prod]\nclient_certificates = {prod}\n"
+        )
+    };
+    let seen = |text: &str, env: &str| {
+        let test = common::Test::config(text);
+        let out = test.join("generated");
+        bakeryc::output::write_tree(&out, &test.tree()).unwrap();
+        let docs = common::kustomize(&out.join("overlays").join(env));
+        let redis: ConfigMap = find(&docs, "ConfigMap", "redis-config");
+        let database: ConfigMap = find(&docs, "ConfigMap", "sales-db-config");
+        let line = redis.data.unwrap()["redis.conf"]
+            .lines()
+            .find_map(|l| l.strip_prefix("tls-auth-clients ").map(str::to_owned))
+            .unwrap();
+        (line, database.data.unwrap()["pg_hba.conf"].clone())
+    };
+    for tls in [false, true] {
+        let text = config(tls, !tls);
+        let (dev, prod) = (seen(&text, "dev"), seen(&text, "prod"));
+        let (dev_wants, prod_wants) = if tls { ("yes", "no") } else { ("no", "yes") };
+        assert_eq!(dev.0, dev_wants, "[tls] client_certificates = {tls}: dev");
+        assert_eq!(
+            prod.0, prod_wants,
+            "[tls] client_certificates = {tls}: prod"
+        );
+        assert_eq!(dev.1, prod.1, "pg_hba.conf without [[client]]");
+    }
+}

@@ -106,9 +106,10 @@ impl Compiled {
             .iter()
             .filter_map(|p| p.spec.as_ref())
             .filter(|spec| {
+                // Without `policyTypes` a policy is an Ingress policy (the API's default).
                 spec.policy_types
                     .as_ref()
-                    .is_some_and(|t| t.iter().any(|t| t == "Ingress"))
+                    .is_none_or(|t| t.iter().any(|t| t == "Ingress"))
                     && selects(spec.pod_selector.as_ref().unwrap(), labels)
             })
             .collect();

@@ -198,12 +198,15 @@ fn generate_issues_certificates_that_openssl_verifies() {
             "ASN1 OID: prime256v1",
             "Public-Key: (256 bit)",
             "Signature Algorithm: ecdsa-with-SHA384",
+            "X509v3 Key Usage: critical\n                Digital Signature\n",
         ] {
             assert!(
                 leaf.contains(expected),
                 "{cert} lacks {expected:?}:\n{leaf}"
             );
         }
+        // RFC 5480: an EC key is not for key encipherment (RSA key transport only).
+        assert!(!leaf.contains("Key Encipherment"), "{cert}:\n{leaf}");
         let (from, until, serial) = validity(&material[&cert]);
         assert!(from <= before);
         assert!(until >= plus(Timestamp::from_second(before).unwrap(), "3y"));
@@ -483,6 +486,26 @@ fn status_exit_codes_fresh_due_expired_missing_mismatched() {
     let missing = status(&[]);
     assert_eq!(missing.code(), 1);
     assert!(missing.stdout().contains("redis/tls/tls.crt is missing"));
+    for (path, bytes) in &saved {
+        fs::write(prod.join(path), bytes).unwrap();
+    }
+    assert_eq!(status(&[]).code(), 0);
+
+    // Not a pair: another workload's key (same CA, same type) beside auth-db's certificate.
+    fs::copy(
+        prod.join("redis/tls/tls.key"),
+        prod.join("auth-db/tls/tls.key"),
+    )
+    .unwrap();
+    let unpaired = status(&[]);
+    assert_eq!(unpaired.code(), 1);
+    assert!(
+        unpaired
+            .stdout()
+            .contains("auth-db/tls/tls.key does not belong to auth-db/tls/tls.crt"),
+        "{}",
+        unpaired.stdout()
+    );
     for (path, bytes) in &saved {
         fs::write(prod.join(path), bytes).unwrap();
     }
@@ -913,6 +936,39 @@ fn rsa_keys_have_the_configured_sizes() {
         .find(|e| e.object == "orders-db-tls")
         .unwrap();
     assert_eq!(entry.key.as_deref(), Some("rsa-3072"));
+}
+
+/// Every RSA size bakery.toml offers for `[tls.server] key` is recognised by `status` in the
+/// certificate it issued: rsa-2048 here (3072 and 4096 above, the ECDSA curves in the other
+/// tests), so a fresh environment reports no problem and the key by its configured name.
+#[test]
+fn an_rsa_2048_server_key_is_reported_as_configured() {
+    let source = fs::read_to_string(common::repo("tests/fixtures/secrets/rsa.toml")).unwrap();
+    let platform = common::platform(
+        &source
+            .replace("key = \"rsa-4096\"", "key = \"ecdsa-p256\"")
+            .replace("key = \"rsa-3072\"", "key = \"rsa-2048\""),
+    );
+    let now = Timestamp::now();
+    let outcome = secrets::generate(
+        &platform,
+        "prod",
+        &SecretFiles::new(),
+        now,
+        &Counted::default(),
+    )
+    .unwrap();
+    let dir = Test::new();
+    output::write_secrets(dir.path(), "prod", &outcome.changes, Fault::None).unwrap();
+    let files = output::read_secrets(dir.path(), "prod").unwrap();
+    let report = secrets::status(&platform, "prod", &files, now).unwrap();
+    assert_eq!(report.problems(), 0, "{report:#?}");
+    let entry = report
+        .entries
+        .iter()
+        .find(|e| e.object == "orders-db-tls")
+        .unwrap();
+    assert_eq!(entry.key.as_deref(), Some("rsa-2048"));
 }
 
 /// With `[backup]`, `secrets generate` makes the repository passphrase once, private, and keeps

@@ -13,8 +13,7 @@ use crate::model::{Cache, Database, Environment, Platform};
 
 /// Whether `environment` demands client certificates where `[tls]` does not, or the reverse.
 fn differs(platform: &Platform, environment: &Environment) -> bool {
-    !platform.clients.is_empty()
-        && environment.client_certificates != platform.tls.client_certificates
+    environment.client_certificates != platform.tls.client_certificates
 }
 
 /// A database's mTLS patch in the overlay `dir` of `environment` (its pg_hba.conf), if any.
@@ -24,7 +23,9 @@ pub fn database_patch(
     dir: &str,
     db: &Database,
 ) -> Option<PatchFile> {
-    differs(platform, environment).then(|| {
+    // Without `[[client]]`, pg_hba.conf does not depend on client certificates (the patch would
+    // repeat the base), but Redis's `tls-auth-clients` does, as it does under `[tls]`.
+    (!platform.clients.is_empty() && differs(platform, environment)).then(|| {
         let value = config_files::pg_hba_conf(platform, db, environment.client_certificates);
         patch(
             dir,

@@ -135,4 +135,75 @@ mod tests {
             );
         }
     }
+
+    /// The rules a password breaks, by name, from `weaknesses`' reasons.
+    fn broken(password: &str, names: &[String]) -> Vec<&'static str> {
+        weaknesses(password, names)
+            .iter()
+            .map(|reason| {
+                if reason.contains("entropy") {
+                    "entropy"
+                } else if reason.contains("common pattern") {
+                    "pattern"
+                } else if reason.contains("outside") {
+                    "alphabet"
+                } else if reason.contains("characters, fewer than") {
+                    "length"
+                } else {
+                    panic!("unknown reason {reason}")
+                }
+            })
+            .collect()
+    }
+
+    /// Letters of both cases and digits, no fragment, no character twice: on its own it breaks
+    /// no rule once it is long enough.
+    const MIXED: &str = "Xk9fQ2mZr7LwT4bVn8HsJ6dYc3GpE5uKo1";
+
+    /// Digits only (about 3.3 bits each), no run such as `123`, no digit more than four times.
+    const DIGITS: &str = "9758206431975820643197582064319758206431";
+
+    /// Each rule on its own, at its edge: one character, bit, fragment byte or repetition less
+    /// and the password passes that rule.
+    #[test]
+    fn each_rule_is_reported_from_its_edge_and_not_before() {
+        let none: &[&str] = &[];
+        let names = names();
+        // Length: 32 characters pass, 31 do not.
+        assert_eq!(broken(&MIXED[..32], &names), none);
+        assert_eq!(broken(&MIXED[..31], &names), ["length"]);
+        assert!(weaknesses(&MIXED[..31], &names)[0].starts_with("31 characters"));
+        // Entropy: 39 digits are about 130 bits, 38 about 126.
+        assert_eq!(broken(&DIGITS[..39], &names), none);
+        assert_eq!(broken(&DIGITS[..38], &names), ["entropy"]);
+        // Patterns: a quarter of the password in known fragments (ASCII case ignored) is weak,
+        // one byte less is not.
+        let quarter = format!("{}SECRETroot", &MIXED[..30]);
+        assert_eq!(broken(&quarter, &names), ["pattern"]);
+        assert_eq!(broken(&format!("{}secretPwd", &MIXED[..31]), &names), none);
+        // The workload's own name is such a fragment (parts of three characters or more),
+        // whoever else's is not.
+        let orders: Vec<String> = vec!["orders".into(), "orders-db".into(), "orders_user".into()];
+        let own = format!("{}OrdersOrders", &MIXED[..30]);
+        assert_eq!(broken(&own, &orders), ["pattern"]);
+        assert_eq!(broken(&own, &names), none);
+        // Repetition: a quarter of the password one character is weak, one less is not.
+        assert_eq!(
+            broken(&format!("{}{}", &MIXED[..30], "z".repeat(10)), &names),
+            ["pattern"]
+        );
+        assert_eq!(
+            broken(&format!("{}{}", &MIXED[..31], "z".repeat(9)), &names),
+            none
+        );
+        // Alphabet: `-` and `_` belong to it; anything else does not.
+        assert_eq!(broken(&format!("{}-_", &MIXED[..32]), &names), none);
+        for outside in ["!", " ", "$", "é", "/"] {
+            assert_eq!(
+                broken(&format!("{}{outside}", &MIXED[..32]), &names),
+                ["alphabet"],
+                "{outside:?}"
+            );
+        }
+    }
 }
