@@ -40,8 +40,8 @@ use crate::secrets::Workload;
 
 pub use cache::CONFIG_KEY as REDIS_CONFIG_KEY;
 pub use client::uncovered_profile_hosts;
-use overlay::Overlay;
 pub use overlay::{Kustomization, PatchOperation, PatchRef, PatchTarget};
+use overlay::{Overlay, PatchFile};
 pub use sync_wave::{ANNOTATION as SYNC_WAVE_ANNOTATION, wave as sync_wave};
 
 /// One Kubernetes object, built-in (k8s-openapi) or custom resource (`crate::crd`); serialises to
@@ -279,12 +279,6 @@ impl<'a> Compiler<'a> {
         let platform = self.platform;
         let mut tree = Tree::new();
         let mut index = Index::default();
-        let mut base = |tree: &mut Tree, path: String, objects: Vec<Object>| {
-            if !objects.is_empty() {
-                index.base.push(path.trim_start_matches("base/").to_owned());
-                tree.insert(path, Document::Objects(objects));
-            }
-        };
         match part {
             Part::Database(db) => {
                 let mut objects = database::objects(platform, db);
@@ -298,36 +292,28 @@ impl<'a> Compiler<'a> {
                 for overlay in &self.overlays {
                     let environment = overlay.environment;
                     let mine = index.overlay(environment);
-                    for (path, document, reference) in overlay.database_patches(db, &objects) {
-                        tree.insert(path, document);
-                        mine.placement.push(reference);
-                    }
-                    if let Some((path, document, reference)) =
-                        mtls::database_patch(platform, environment, &overlay.dir, db)
-                    {
-                        tree.insert(path, document);
-                        mine.mtls.push(reference);
-                    }
+                    let placement = overlay.database_patches(db, &objects);
+                    add_patches(&mut tree, placement, &mut mine.placement);
+                    let mtls = mtls::database_patch(platform, environment, &overlay.dir, db);
+                    add_patches(&mut tree, mtls, &mut mine.mtls);
                     if let (Some(policy), Some(unwired)) = (
                         backup::environment_policy(platform, environment.name.as_str()),
                         &unwired,
                     ) {
                         let (files, mut added) =
                             backup::database_overlay(platform, db, policy, &overlay.dir, unwired);
-                        for (path, document, reference) in files {
-                            tree.insert(path, document);
-                            mine.backup.push(reference);
-                        }
+                        add_patches(&mut tree, files, &mut mine.backup);
                         sync_wave::annotate(&mut added);
                         mine.workloads
                             .extend(added.iter().filter_map(Object::workload));
                         mine.backup_objects.extend(added);
                     }
                 }
-                index.base.push(format!("{}.yaml", db.names().workload));
-                tree.insert(
+                add_base(
+                    &mut tree,
+                    &mut index,
                     format!("base/{}.yaml", db.names().workload),
-                    Document::Objects(objects),
+                    objects,
                 );
             }
             Part::Cache(cache) => {
@@ -336,21 +322,16 @@ impl<'a> Compiler<'a> {
                 for overlay in &self.overlays {
                     let environment = overlay.environment;
                     let mine = index.overlay(environment);
-                    for (path, document, reference) in overlay.cache_patches(cache, &objects) {
-                        tree.insert(path, document);
-                        mine.placement.push(reference);
-                    }
-                    if let Some((path, document, reference)) =
-                        mtls::cache_patch(platform, environment, &overlay.dir, cache)
-                    {
-                        tree.insert(path, document);
-                        mine.mtls.push(reference);
-                    }
+                    let placement = overlay.cache_patches(cache, &objects);
+                    add_patches(&mut tree, placement, &mut mine.placement);
+                    let mtls = mtls::cache_patch(platform, environment, &overlay.dir, cache);
+                    add_patches(&mut tree, mtls, &mut mine.mtls);
                 }
-                index.base.push(format!("{}.yaml", cache.names().workload));
-                tree.insert(
+                add_base(
+                    &mut tree,
+                    &mut index,
                     format!("base/{}.yaml", cache.names().workload),
-                    Document::Objects(objects),
+                    objects,
                 );
             }
             Part::Clients => {
@@ -364,19 +345,25 @@ impl<'a> Compiler<'a> {
                             .chain(generated_secrets(platform, Workload::Client(c)))
                     })
                     .collect();
-                base(&mut tree, CLIENTS_FILE.to_owned(), objects);
+                add_base(&mut tree, &mut index, CLIENTS_FILE.to_owned(), objects);
             }
             Part::BackupCipher => {
                 if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Generator) =
                     &platform.secrets
                 {
                     let objects = external_secrets::backup_cipher_objects(platform, source, "");
-                    base(&mut tree, "base/backup-cipher.yaml".to_owned(), objects);
+                    add_base(
+                        &mut tree,
+                        &mut index,
+                        "base/backup-cipher.yaml".to_owned(),
+                        objects,
+                    );
                 }
             }
             Part::Certificates => {
-                base(
+                add_base(
                     &mut tree,
+                    &mut index,
                     certificates::FILE.to_owned(),
                     certificates::objects(platform),
                 );
@@ -386,7 +373,7 @@ impl<'a> Compiler<'a> {
                     .map(|rule| Object::PrometheusRule(Box::new(rule)))
                     .into_iter()
                     .collect();
-                base(&mut tree, monitoring::FILE.to_owned(), objects);
+                add_base(&mut tree, &mut index, monitoring::FILE.to_owned(), objects);
             }
             Part::StoreSecrets(environment) => {
                 if let SecretsProvider::ExternalSecrets(source @ PasswordSource::Store { .. }) =
@@ -478,10 +465,11 @@ impl<'a> Compiler<'a> {
                 .unwrap_or_default();
             let mut resources = vec!["../../base".to_owned()];
             let mut patches = Vec::new();
-            for (path, document, reference) in overlay.shared_patches(platform, &first) {
-                tree.insert(path, document);
-                patches.push(reference);
-            }
+            add_patches(
+                &mut tree,
+                overlay.shared_patches(platform, &first),
+                &mut patches,
+            );
             let mut placement = mine.placement;
             placement.sort_by(|a, b| a.path.cmp(&b.path));
             patches.extend(placement);
@@ -503,6 +491,26 @@ impl<'a> Compiler<'a> {
             );
         }
         tree
+    }
+}
+
+/// Adds a base file of `objects` (none when there are none) and lists it in the base.
+fn add_base(tree: &mut Tree, index: &mut Index, path: String, objects: Vec<Object>) {
+    if !objects.is_empty() {
+        index.base.push(path.trim_start_matches("base/").to_owned());
+        tree.insert(path, Document::Objects(objects));
+    }
+}
+
+/// Adds patch files to `tree` and their references to `references`.
+fn add_patches(
+    tree: &mut Tree,
+    files: impl IntoIterator<Item = PatchFile>,
+    references: &mut Vec<PatchRef>,
+) {
+    for (path, document, reference) in files {
+        tree.insert(path, document);
+        references.push(reference);
     }
 }
 

@@ -26,9 +26,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::database::{PASSWORD_DIR, POSTGRES_UID, SERVER_CONTAINER, SOCKET_DIR};
 use super::meta::{self, Kind};
-use super::overlay::PatchFile;
+use super::overlay::{PatchFile, patch_file};
 use super::pod::{self, Lifetime, Pod};
-use super::{Document, Object, PatchOperation, PatchRef, PatchTarget};
+use super::{Document, Object, PatchOperation, PatchTarget};
 use crate::model::{
     Backup, BackupPolicy, Cron, Database, PASSWORD_KEY, Platform, Repository, WorkloadNames,
 };
@@ -836,7 +836,12 @@ pub fn database_overlay(
         };
         if let Some(document) = document {
             let path = format!("patches/backup-{}-{}.yaml", id.0.to_ascii_lowercase(), id.1);
-            files.push((format!("{dir}/{path}"), document, patch_ref(path, id)));
+            files.push(patch_file(
+                dir,
+                path,
+                document,
+                PatchTarget::named(id.0, id.1),
+            ));
         }
     }
     for (id, _) in base_by_id {
@@ -858,7 +863,12 @@ pub fn database_overlay(
             "kind": id.0,
             "metadata": {"name": id.1, "namespace": platform.namespace.as_str()},
         }));
-        files.push((format!("{dir}/{path}"), document, patch_ref(path, id)));
+        files.push(patch_file(
+            dir,
+            path,
+            document,
+            PatchTarget::named(id.0, id.1),
+        ));
     }
     let wired = |policy: &BackupPolicy| {
         let mut deployment = unwired.clone();
@@ -869,24 +879,10 @@ pub fn database_overlay(
     if !ops.is_empty() {
         let name = db.names().workload;
         let path = format!("patches/backup-deployment-{name}.yaml");
-        files.push((
-            format!("{dir}/{path}"),
-            Document::JsonPatch(ops),
-            patch_ref(path, ("Deployment", name)),
-        ));
+        let target = PatchTarget::named("Deployment", name);
+        files.push(patch_file(dir, path, Document::JsonPatch(ops), target));
     }
     (files, added)
-}
-
-fn patch_ref(path: String, (kind, name): (&'static str, String)) -> PatchRef {
-    PatchRef {
-        path,
-        target: PatchTarget {
-            kind,
-            name: Some(name),
-            label_selector: None,
-        },
-    }
 }
 
 /// The longest a schedule can leave between two runs, as an upper bound read from its fields: a

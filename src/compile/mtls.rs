@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::overlay::{PatchFile, PatchOperation, PatchRef, PatchTarget};
+use super::overlay::{PatchFile, PatchOperation, PatchTarget, patch_file};
 use super::{Document, cache, config_files};
 use crate::model::{Cache, Database, Environment, Platform};
 
@@ -54,20 +54,9 @@ pub fn cache_patch(
 
 /// The file of one ConfigMap's patch and its reference.
 fn patch(dir: &str, name: String, operation: PatchOperation) -> PatchFile {
-    let kind = "ConfigMap";
-    let path = format!("patches/mtls-{}-{name}.yaml", kind.to_ascii_lowercase());
-    (
-        format!("{dir}/{path}"),
-        Document::JsonPatch(vec![operation]),
-        PatchRef {
-            path,
-            target: PatchTarget {
-                kind,
-                name: Some(name),
-                label_selector: None,
-            },
-        },
-    )
+    let path = format!("patches/mtls-configmap-{name}.yaml");
+    let document = Document::JsonPatch(vec![operation]);
+    patch_file(dir, path, document, PatchTarget::named("ConfigMap", name))
 }
 
 fn replace(path: &str, value: serde_json::Value) -> PatchOperation {

@@ -91,6 +91,23 @@ fn add(path: &str, value: Value) -> PatchOperation {
 /// folder (`overlays/prod/patches/x.yaml`), the document, and the patch reference.
 pub type PatchFile = (String, Document, PatchRef);
 
+/// The patch file `path` (relative to the overlay `dir`, `patches/x.yaml`) holding `document`,
+/// applied to what `target` selects.
+pub fn patch_file(dir: &str, path: String, document: Document, target: PatchTarget) -> PatchFile {
+    (format!("{dir}/{path}"), document, PatchRef { path, target })
+}
+
+impl PatchTarget {
+    /// The one object of this kind and name.
+    pub fn named(kind: &'static str, name: String) -> Self {
+        Self {
+            kind,
+            name: Some(name),
+            label_selector: None,
+        }
+    }
+}
+
 /// An environment's overlay, prepared once for all its workloads. A change shared by most
 /// databases is one patch selecting them by label; databases that differ from it get their own
 /// patch, listed after it (kustomize applies patches in order), so a reviewer reads an
@@ -160,18 +177,12 @@ impl<'a> Overlay<'a> {
                 continue;
             };
             let path = format!("patches/databases-{}.yaml", kind.to_ascii_lowercase());
-            files.push((
-                format!("{}/{path}", self.dir),
-                document,
-                PatchRef {
-                    path,
-                    target: PatchTarget {
-                        kind,
-                        name: None,
-                        label_selector: Some(selector.clone()),
-                    },
-                },
-            ));
+            let target = PatchTarget {
+                kind,
+                name: None,
+                label_selector: Some(selector.clone()),
+            };
+            files.push(patch_file(&self.dir, path, document, target));
         }
         files
     }
@@ -232,18 +243,8 @@ impl<'a> Overlay<'a> {
                 continue;
             };
             let path = format!("patches/{}-{name}.yaml", kind.to_ascii_lowercase());
-            files.push((
-                format!("{}/{path}", self.dir),
-                document,
-                PatchRef {
-                    path,
-                    target: PatchTarget {
-                        kind,
-                        name: Some(name),
-                        label_selector: None,
-                    },
-                },
-            ));
+            let target = PatchTarget::named(kind, name);
+            files.push(patch_file(&self.dir, path, document, target));
         }
         files
     }
