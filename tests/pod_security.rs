@@ -3,7 +3,7 @@
 //! base/ and every overlay as `kubectl kustomize` renders them (so overlay patches are covered).
 //! The rules are the published baseline and restricted controls
 //! (https://kubernetes.io/docs/concepts/security/pod-security-standards/), plus bakeryc's own
-//! stricter hardening. Objects are read as plain data, so a kind added later is checked too; an
+//! stricter hardening and its probe policy (`check_probes`). Objects are read as plain data, so a kind added later is checked too; an
 //! object with containers where no known kind keeps them, or a tree with no pod template at all,
 //! fails the test instead of passing it unchecked.
 
@@ -264,9 +264,95 @@ fn violations(doc: &Value, templates: &mut usize) -> Vec<String> {
             if serves && !(container["readinessProbe"].is_object()) {
                 bad(&format!("{at}: no readiness probe"));
             }
+            if serves {
+                check_probes(container, &at, &mut bad);
+            }
         }
     }
     found
+}
+
+/// The kubelet's value for a probe's timing field the object leaves out (the API's defaults).
+fn probe_seconds(probe: &Value, field: &str) -> i64 {
+    let default = match field {
+        "initialDelaySeconds" => 0,
+        "periodSeconds" => 10,
+        "timeoutSeconds" => 1,
+        "failureThreshold" => 3,
+        _ => unreachable!("{field} is not a probe timing"),
+    };
+    probe[field].as_i64().unwrap_or(default)
+}
+
+/// bakeryc's probe policy for a serving container. Each probe has exactly one handler (the API
+/// refuses none or two), and a port handler names a port the container declares (the kubelet
+/// probes the pod's IP, so a port nothing listens on fails forever). Liveness is more patient
+/// than readiness, so a busy server leaves its Service before it is killed: it starts no
+/// earlier, allows a 5-second answer (a TLS handshake or an fsync on a loaded node), and restarts
+/// the server only after two minutes of failures (a checkpoint, an AOF rewrite, a slow disk).
+fn check_probes(container: &Value, at: &str, bad: &mut impl FnMut(&str)) {
+    const HANDLERS: [&str; 4] = ["exec", "httpGet", "tcpSocket", "grpc"];
+    let declared = container["ports"].as_array().cloned().unwrap_or_default();
+    for which in ["livenessProbe", "readinessProbe"] {
+        let probe = &container[which];
+        if !probe.is_object() {
+            continue;
+        }
+        let handlers: Vec<&str> = HANDLERS
+            .into_iter()
+            .filter(|handler| probe[*handler].is_object())
+            .collect();
+        if handlers.len() != 1 {
+            bad(&format!("{at}: {which} has handlers {handlers:?}, not one"));
+        }
+        if probe["exec"].is_object()
+            && probe["exec"]["command"]
+                .as_array()
+                .is_none_or(|command| command.is_empty())
+        {
+            bad(&format!("{at}: {which} runs no command"));
+        }
+        for handler in ["httpGet", "tcpSocket", "grpc"] {
+            let port = &probe[handler]["port"];
+            if !probe[handler].is_object() {
+                continue;
+            }
+            let known = declared.iter().any(|declared| match port {
+                Value::String(name) => declared["name"].as_str() == Some(name.as_str()),
+                number => declared["containerPort"] == *number,
+            });
+            if !known {
+                bad(&format!(
+                    "{at}: {which} probes port {port}, which the container does not declare"
+                ));
+            }
+        }
+    }
+    let (live, ready) = (&container["livenessProbe"], &container["readinessProbe"]);
+    if !(live.is_object() && ready.is_object()) {
+        return;
+    }
+    let timeout = probe_seconds(live, "timeoutSeconds");
+    if timeout < 5 {
+        bad(&format!(
+            "{at}: livenessProbe times out after {timeout} s (under 5 s)"
+        ));
+    }
+    let (live_start, ready_start) = (
+        probe_seconds(live, "initialDelaySeconds"),
+        probe_seconds(ready, "initialDelaySeconds"),
+    );
+    if live_start < ready_start {
+        bad(&format!(
+            "{at}: livenessProbe starts after {live_start} s, before readinessProbe ({ready_start} s)"
+        ));
+    }
+    let patience = probe_seconds(live, "periodSeconds") * probe_seconds(live, "failureThreshold");
+    if patience < 120 {
+        bad(&format!(
+            "{at}: livenessProbe restarts the server after {patience} s of failures (under 120 s)"
+        ));
+    }
 }
 
 /// Rules the pod and each container share: SELinux, AppArmor, and never an unconfined seccomp.
@@ -452,6 +538,47 @@ fn each_weakening_of_a_real_pod_is_caught() {
             "/spec/template/spec/containers/0/ports/0/hostPort",
             "hostPort",
             5432.into(),
+        ),
+        (
+            "/spec/template/spec/containers/0/livenessProbe/timeoutSeconds",
+            "times out after 1 s",
+            1.into(),
+        ),
+        (
+            "/spec/template/spec/containers/0/livenessProbe/failureThreshold",
+            "after 60 s of failures",
+            3.into(),
+        ),
+        (
+            "/spec/template/spec/containers/0/livenessProbe/initialDelaySeconds",
+            "before readinessProbe",
+            0.into(),
+        ),
+        (
+            "/spec/template/spec/containers/0/livenessProbe/tcpSocket",
+            "not one",
+            serde_json::json!({"port": 5432}),
+        ),
+        (
+            "/spec/template/spec/containers/0/readinessProbe/exec",
+            "not one",
+            Value::Null,
+        ),
+        (
+            "/spec/template/spec/containers/0/livenessProbe/exec/command",
+            "runs no command",
+            serde_json::json!([]),
+        ),
+        (
+            "/spec/template/spec/containers/0/livenessProbe",
+            "probes port \"nope\"",
+            serde_json::json!({
+                "tcpSocket": {"port": "nope"},
+                "initialDelaySeconds": 60,
+                "periodSeconds": 20,
+                "timeoutSeconds": 5,
+                "failureThreshold": 6,
+            }),
         ),
         (
             "/spec/template/spec/securityContext/sysctls",
