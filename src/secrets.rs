@@ -620,7 +620,20 @@ struct Generator {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     type_: Option<&'static str>,
     files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<Options>,
 }
+
+/// A generator's own options: the labels that let `kubectl apply -l` pick it out.
+#[derive(Serialize)]
+struct Options {
+    labels: BTreeMap<&'static str, &'static str>,
+}
+
+/// The label of each TLS Secret: `server` or `client`. After `rotate --ca`, the servers' Secrets
+/// are applied first (`kubectl apply -k <dir> -l bakeryc.dev/tls=server`), so that every server
+/// trusts the new CA before any client presents a certificate it signed.
+pub const TLS_LABEL: &str = "bakeryc.dev/tls";
 
 /// `kustomization.yaml`: a ConfigMap with the client CA bundle, and per workload its
 /// `kubernetes.io/tls` Secret and credentials Secret, under the names the manifests use. The CA
@@ -634,14 +647,24 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
     for workload in workloads(platform) {
         let names = workload.names();
         if !cert_manager {
+            let holder = match workload {
+                Workload::Client(_) => "client",
+                Workload::Database(_) | Workload::Cache(_) => "server",
+            };
+            // `ca.crt` is the bundle (the CA, then the one `rotate --ca` replaced while it is
+            // valid): a server verifies client certificates with it, so during a CA rotation it
+            // accepts a client's certificate from either CA, whichever reached the client first.
             secrets.push(Generator {
                 name: names.tls_secret.clone(),
                 type_: Some("kubernetes.io/tls"),
                 files: vec![
-                    file("ca.crt", CA_CERT),
+                    file("ca.crt", CA_BUNDLE),
                     file("tls.crt", &leaf_cert_path(&names.workload)),
                     file("tls.key", &leaf_key_path(&names.workload)),
                 ],
+                options: Some(Options {
+                    labels: BTreeMap::from([(TLS_LABEL, holder)]),
+                }),
             });
         }
         if !bakeryc_makes_passwords(platform) {
@@ -661,6 +684,7 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
             name: names.credentials_secret,
             type_: Some("Opaque"),
             files: keys,
+            options: None,
         });
     }
     if platform.backup.is_some() && bakeryc_makes_passwords(platform) {
@@ -668,6 +692,7 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
             name: platform.backup_cipher_secret(),
             type_: Some("Opaque"),
             files: vec![file(crate::compile::backup::CIPHER_KEY, BACKUP_CIPHER_PATH)],
+            options: None,
         });
     }
     let document = Kustomization {
@@ -688,6 +713,7 @@ fn kustomization(platform: &Platform, files: &SecretFiles) -> String {
                 name: platform.ca_config_map(),
                 type_: None,
                 files: vec![file("ca.crt", CA_BUNDLE)],
+                options: None,
             }]
         },
         secret_generator: secrets,

@@ -14,11 +14,11 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use common::Test;
 use common::servers::{
     Platform, Postgres, credentials, ok, pg_bin, pg_major, post_start, python, run,
     run_as_postgres, run_env, start_postgres, start_redis,
 };
+use common::{Test, kustomize};
 
 const PG_FQDN: &str = "auth-db-service.e2e.svc.cluster.local";
 const REDIS_FQDN: &str = "redis-service.e2e.svc.cluster.local";
@@ -100,7 +100,12 @@ fn platform(client_certificates: bool, clients: &str) -> Platform {
 /// A client's files as its pod mounts them: `<dir>/tls.crt`, `<dir>/tls.key` (0600: libpq
 /// refuses a key others can read) from `<client>-client-tls`.
 fn client_files(platform: &Platform, client: &str) -> String {
-    let dir = platform.work(&format!("client-{client}"));
+    client_files_in(platform, client, &format!("client-{client}"))
+}
+
+/// [`client_files`] into the work folder `folder`, so that two generations can sit side by side.
+fn client_files_in(platform: &Platform, client: &str, folder: &str) -> String {
+    let dir = platform.work(folder);
     for (key, bytes) in platform.secret(&format!("{client}-client-tls")) {
         let path = dir.join(&key);
         fs::write(&path, bytes).unwrap();
@@ -457,6 +462,125 @@ fn declared_clients_need_their_certificate_and_password_and_reach_only_what_they
     ] {
         assert!(stdout.contains(expected), "{expected}:\n{stdout}");
     }
+}
+
+/// `rotate --ca` with client certificates, in the order its next steps give: the clients trust
+/// the bundle, the servers' Secrets (selected by their label) are applied and reloaded, then the
+/// clients' new certificates. A client that still holds its old certificate logs in after the
+/// server took its new Secret, and so does the new certificate; only after the old CA is
+/// retired is the old certificate refused. Before the server Secrets' `ca.crt` became the
+/// bundle, the server trusted the new CA alone from its reload on, and every client not yet
+/// holding its new certificate was locked out.
+#[test]
+fn a_new_ca_locks_no_client_out_when_applied_in_the_documented_order() {
+    let mut platform = platform(true, CLIENTS);
+    let pg = start_postgres(&platform, None);
+    let password = credentials(&platform, "auth-service-credentials")["password"].clone();
+    let old = client_files_in(&platform, "auth-service", "old-auth-service");
+    let select = "SELECT current_user";
+    let old_ca = platform.ca_file().display().to_string();
+    ok(
+        &login(
+            &pg,
+            &old_ca,
+            "auth_db",
+            "auth_service",
+            Some(&old),
+            &password,
+            select,
+        ),
+        "auth-service before the rotation",
+    );
+
+    let reload_server = |platform: &Platform| {
+        pg.sandbox
+            .swap_secret("tls", &platform.secret("auth-db-tls"));
+        assert_eq!(admin(&pg, platform, "SELECT pg_reload_conf()"), "t");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let rotated = platform
+        .dir
+        .run(&["secrets", "rotate", "--env", "e2e", "--ca"])
+        .success();
+    let output = rotated.stdout() + &rotated.stderr();
+    assert!(
+        output.contains("kubectl apply -k secrets/e2e -l bakeryc.dev/tls=server"),
+        "{output}"
+    );
+    platform.secrets = kustomize(&platform.dir.join("secrets/e2e"));
+    let label = |name: &str| {
+        let secret = platform
+            .secrets
+            .iter()
+            .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("Secret {name}"));
+        secret["metadata"]["labels"]["bakeryc.dev/tls"].clone()
+    };
+    assert_eq!(label("auth-db-tls"), "server");
+    assert_eq!(label("redis-tls"), "server");
+    assert_eq!(label("auth-service-client-tls"), "client");
+    // The clients trust the bundle (steps 1 and 2), then the servers take their Secrets.
+    let bundle = platform.ca_file().display().to_string();
+    reload_server(&platform);
+    ok(
+        &login(
+            &pg,
+            &bundle,
+            "auth_db",
+            "auth_service",
+            Some(&old),
+            &password,
+            select,
+        ),
+        "auth-service with its old certificate, the server on its new Secret",
+    );
+    let new = client_files_in(&platform, "auth-service", "new-auth-service");
+    ok(
+        &login(
+            &pg,
+            &bundle,
+            "auth_db",
+            "auth_service",
+            Some(&new),
+            &password,
+            select,
+        ),
+        "auth-service with its new certificate",
+    );
+
+    // The old CA retired: its certificates no longer log in, the new ones still do.
+    std::fs::remove_file(platform.dir.join("secrets/e2e/ca-previous.crt")).unwrap();
+    platform
+        .dir
+        .run(&["secrets", "generate", "--env", "e2e"])
+        .success();
+    platform.secrets = kustomize(&platform.dir.join("secrets/e2e"));
+    reload_server(&platform);
+    let retired = login(
+        &pg,
+        &bundle,
+        "auth_db",
+        "auth_service",
+        Some(&old),
+        &password,
+        select,
+    );
+    assert!(
+        !retired.status.success(),
+        "a certificate of the retired CA must be refused: {retired:?}"
+    );
+    ok(
+        &login(
+            &pg,
+            &bundle,
+            "auth_db",
+            "auth_service",
+            Some(&new),
+            &password,
+            select,
+        ),
+        "auth-service with its new certificate, the old CA retired",
+    );
 }
 
 #[test]

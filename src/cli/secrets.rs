@@ -528,6 +528,15 @@ fn rollout(platform: &Platform, dir: &str, env: &str, outcome: &Outcome) -> Stri
             "restart the clients that mount ConfigMap {bundle} (they then trust the old and the new CA)"
         ));
     }
+    // A server verifies client certificates with its Secret's `ca.crt`, the old and the new CA:
+    // applied before the clients' new certificates, it accepts both while they roll out.
+    if rotated(EntryKind::Ca).next().is_some() && !platform.clients.is_empty() {
+        steps.push(format!(
+            "the servers' Secrets before the clients' certificates: kubectl apply -k {dir}/{env} -l {}=server, \
+             then wait until each reloader logs the reload",
+            crate::secrets::TLS_LABEL
+        ));
+    }
     steps.push(format!("kubectl apply -k {dir}/{env}"));
     if let Some(first) = reloaded.first() {
         steps.push(format!(
