@@ -1,9 +1,10 @@
 //! The promises of a server's Deployment, for bakery.toml and every fixture: each server owns a
 //! ReadWriteOnce data volume, so it runs as exactly one pod (`replicas: 1` written out, so that
-//! Argo CD's self-heal undoes a `kubectl scale`, which an absent field would leave alone), the
-//! old pod is stopped before the new one starts (`Recreate`: two servers must never share one
-//! data directory), and PostgreSQL gets 60 s to stop (a fast shutdown writes a checkpoint; the
-//! kubelet's default 30 s can cut it short, and the next start then replays the WAL).
+//! Argo CD's self-heal undoes a `kubectl scale`, which an absent field would leave alone),
+//! selected by its own labels, the old pod is stopped before the new one starts (`Recreate`: two
+//! servers must never share one data directory), and PostgreSQL gets 60 s to stop (a fast
+//! shutdown writes a checkpoint; the kubelet's default 30 s can cut it short, and the next start
+//! then replays the WAL).
 
 mod common;
 
@@ -75,6 +76,19 @@ fn problems(deployment: &Deployment, claim: Option<&str>) -> Vec<String> {
     if strategy != Some("Recreate") {
         problems.push(format!("{name}: strategy {strategy:?}, not Recreate"));
     }
+    // The API refuses a Deployment whose selector is empty or does not match its own pods.
+    let labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let selector = spec.selector.match_labels.clone().unwrap_or_default();
+    if selector.is_empty() || selector.iter().any(|(k, v)| labels.get(k) != Some(v)) {
+        problems.push(format!(
+            "{name}: selector {selector:?} does not select its pods {labels:?}"
+        ));
+    }
     let pod = spec.template.spec.as_ref();
     let postgres = pod.is_some_and(|pod| pod.containers.iter().any(|c| c.name == "postgres"));
     let grace = pod.and_then(|pod| pod.termination_grace_period_seconds);
@@ -129,6 +143,18 @@ fn each_broken_promise_is_caught() {
     broken(
         &|d| d.spec.as_mut().unwrap().strategy = None,
         "not Recreate",
+    );
+    broken(
+        &|d| d.spec.as_mut().unwrap().selector.match_labels = None,
+        "does not select",
+    );
+    broken(
+        &|d| {
+            let spec = d.spec.as_mut().unwrap();
+            let labels = spec.template.metadata.as_mut().unwrap().labels.as_mut();
+            labels.unwrap().clear();
+        },
+        "does not select",
     );
     broken(
         &|d| {
