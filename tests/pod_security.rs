@@ -150,6 +150,17 @@ fn violations(doc: &Value, templates: &mut usize) -> Vec<String> {
     if pod_security["runAsUser"].as_i64() == Some(0) {
         bad("the pod runs as uid 0");
     }
+    // bakeryc's own: the pod level alone names a non-root user and group, since an ephemeral
+    // container (`kubectl debug`) gets only the pod's context; and an fsGroup, through which
+    // the 0440 Secret files below are readable by the server.
+    for field in ["runAsUser", "runAsGroup", "fsGroup"] {
+        if pod_security[field].as_i64().is_none_or(|id| id == 0) {
+            bad(&format!(
+                "the pod's {field} is {} (not a non-root id)",
+                pod_security[field]
+            ));
+        }
+    }
     let pod_seccomp = pod_security["seccompProfile"]["type"].as_str();
     // bakeryc's own: no API token in pods that never call the API.
     if spec["automountServiceAccountToken"].as_bool() != Some(false) {
@@ -579,6 +590,21 @@ fn each_weakening_of_a_real_pod_is_caught() {
                 "timeoutSeconds": 5,
                 "failureThreshold": 6,
             }),
+        ),
+        (
+            "/spec/template/spec/securityContext/runAsUser",
+            "the pod's runAsUser is null",
+            Value::Null,
+        ),
+        (
+            "/spec/template/spec/securityContext/runAsGroup",
+            "the pod's runAsGroup is 0",
+            0.into(),
+        ),
+        (
+            "/spec/template/spec/securityContext/fsGroup",
+            "the pod's fsGroup is null",
+            Value::Null,
         ),
         (
             "/spec/template/spec/securityContext/sysctls",

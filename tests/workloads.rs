@@ -2,7 +2,8 @@
 //! ReadWriteOnce data volume, so it runs as exactly one pod (`replicas: 1` written out, so that
 //! Argo CD's self-heal undoes a `kubectl scale`, which an absent field would leave alone),
 //! selected by its own labels, the old pod is stopped before the new one starts (`Recreate`: two
-//! servers must never share one data directory), and PostgreSQL gets 60 s to stop (a fast
+//! servers must never share one data directory), its data volume is not re-chowned at every
+//! start (`fsGroupChangePolicy: OnRootMismatch`), and PostgreSQL gets 60 s to stop (a fast
 //! shutdown writes a checkpoint; the kubelet's default 30 s can cut it short, and the next start
 //! then replays the WAL).
 
@@ -90,6 +91,16 @@ fn problems(deployment: &Deployment, claim: Option<&str>) -> Vec<String> {
         ));
     }
     let pod = spec.template.spec.as_ref();
+    // Without it the kubelet changes the group of every file of the data volume at each start:
+    // minutes for a large database, during which the server is down.
+    let policy = pod
+        .and_then(|pod| pod.security_context.as_ref())
+        .and_then(|context| context.fs_group_change_policy.as_deref());
+    if policy != Some("OnRootMismatch") {
+        problems.push(format!(
+            "{name}: fsGroupChangePolicy {policy:?}, not OnRootMismatch"
+        ));
+    }
     let postgres = pod.is_some_and(|pod| pod.containers.iter().any(|c| c.name == "postgres"));
     let grace = pod.and_then(|pod| pod.termination_grace_period_seconds);
     if postgres && grace.unwrap_or(30) < 60 {
@@ -162,6 +173,16 @@ fn each_broken_promise_is_caught() {
             pod.termination_grace_period_seconds = None;
         },
         "to stop",
+    );
+    broken(
+        &|d| {
+            let pod = d.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+            pod.security_context
+                .as_mut()
+                .unwrap()
+                .fs_group_change_policy = None;
+        },
+        "not OnRootMismatch",
     );
     assert!(
         !problems(&clean, None).is_empty(),
