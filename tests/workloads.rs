@@ -5,12 +5,17 @@
 //! servers must never share one data directory), its data volume is not re-chowned at every
 //! start (`fsGroupChangePolicy: OnRootMismatch`), and PostgreSQL gets 60 s to stop (a fast
 //! shutdown writes a checkpoint; the kubelet's default 30 s can cut it short, and the next start
-//! then replays the WAL).
+//! then replays the WAL). Every pod template is also whole as the API server checks it (names,
+//! mounts, Secret volumes), and an init container checks its optional Secret volumes before the
+//! server starts.
 
 mod common;
 
 use bakeryc::compile::{Document, Object, compile};
+use std::collections::BTreeSet;
+
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
 
 /// bakery.toml and every fixture's bakery.toml, by path.
 fn sources() -> Vec<(String, String)> {
@@ -55,6 +60,117 @@ fn deployments(source: &str) -> Vec<(Deployment, Option<String>)> {
         }
     }
     found
+}
+
+/// Every pod template of the base (Deployments and CronJobs), by its object's name.
+fn pod_templates(source: &str) -> Vec<(String, PodSpec, bool)> {
+    let platform = common::platform(source);
+    let mut found = Vec::new();
+    for (path, document) in compile(&platform) {
+        let Document::Objects(objects) = document else {
+            continue;
+        };
+        if !path.starts_with("base/") {
+            continue;
+        }
+        for object in objects {
+            let (name, template, server) = match object {
+                Object::Deployment(o) => (o.metadata.name, o.spec.map(|s| s.template), true),
+                Object::CronJob(o) => (
+                    o.metadata.name,
+                    o.spec
+                        .and_then(|s| s.job_template.spec)
+                        .map(|job| job.template),
+                    false,
+                ),
+                _ => continue,
+            };
+            let pod = template.and_then(|t| t.spec).unwrap_or_default();
+            found.push((name.unwrap_or_default(), pod, server));
+        }
+    }
+    found
+}
+
+/// What the API server would refuse in a pod, or what would leave a mount without its volume:
+/// names present and unique, every mount naming a volume of the pod, every Secret volume naming
+/// a Secret and its items a key. And the promise of optional Secret volumes: an init container
+/// (`secrets-present`, `pgbackrest-secrets`) mounts each one and names its files in its
+/// command, so the server never starts without its Secret and the operator reads which one is
+/// missing.
+fn pod_problems(pod: &PodSpec, server: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    let init = pod.init_containers.iter().flatten();
+    let containers: Vec<&Container> = init.chain(&pod.containers).collect();
+    let mut names = BTreeSet::new();
+    for container in &containers {
+        if container.name.is_empty() || !names.insert(container.name.as_str()) {
+            problems.push(format!(
+                "container name {:?} is empty or repeated",
+                container.name
+            ));
+        }
+    }
+    let volumes: Vec<&Volume> = pod.volumes.iter().flatten().collect();
+    let mut volume_names = BTreeSet::new();
+    for volume in &volumes {
+        if volume.name.is_empty() || !volume_names.insert(volume.name.as_str()) {
+            problems.push(format!(
+                "volume name {:?} is empty or repeated",
+                volume.name
+            ));
+        }
+        if let Some(secret) = &volume.secret {
+            if secret.secret_name.as_deref().is_none_or(str::is_empty) {
+                problems.push(format!("volume {:?} names no Secret", volume.name));
+            }
+            for item in secret.items.iter().flatten() {
+                if item.key.is_empty() || item.path.is_empty() {
+                    problems.push(format!("volume {:?} has an empty item", volume.name));
+                }
+            }
+        }
+    }
+    for container in &containers {
+        for mount in container.volume_mounts.iter().flatten() {
+            if !volume_names.contains(mount.name.as_str()) || mount.mount_path.is_empty() {
+                problems.push(format!(
+                    "{}: mount {:?} at {:?} has no volume",
+                    container.name, mount.name, mount.mount_path
+                ));
+            }
+        }
+    }
+    // A server must not start without them: an init container checks. A task's own command
+    // fails without its file (its Job then fails and says so).
+    let checkers: Vec<&Container> = if server {
+        pod.init_containers.iter().flatten().collect()
+    } else {
+        containers.clone()
+    };
+    for volume in volumes {
+        let optional = volume.secret.as_ref().and_then(|s| s.optional) == Some(true);
+        if !optional {
+            continue;
+        }
+        let checked = checkers.iter().any(|check| {
+            let command = check.command.iter().flatten();
+            let mounts = check.volume_mounts.iter().flatten();
+            mounts.filter(|m| m.name == volume.name).any(|mount| {
+                let under = format!("{}/", mount.mount_path);
+                command
+                    .clone()
+                    .any(|arg| *arg == mount.mount_path || arg.starts_with(&under))
+            })
+        });
+        if !checked {
+            problems.push(format!(
+                "optional Secret volume {:?} is not checked before it is used",
+                volume.name
+            ));
+        }
+    }
+    problems
 }
 
 /// The problems of one server Deployment, as "name: what" lines.
@@ -124,6 +240,77 @@ fn every_server_is_one_pod_stopped_before_its_replacement_starts() {
     assert!(
         servers > 20,
         "only {servers} server Deployments were checked"
+    );
+}
+
+#[test]
+fn every_pod_is_whole_and_checks_its_optional_secrets() {
+    let mut pods = 0;
+    for (path, source) in sources() {
+        for (name, pod, server) in pod_templates(&source) {
+            let found = pod_problems(&pod, server);
+            assert!(found.is_empty(), "{path}: {name}:\n{}", found.join("\n"));
+            pods += 1;
+        }
+    }
+    assert!(pods > 30, "only {pods} pod templates were checked");
+}
+
+#[test]
+fn each_broken_pod_is_caught() {
+    let source =
+        std::fs::read_to_string(common::repo("tests/fixtures/clients/bakery.toml")).unwrap();
+    let (_, clean, _) = pod_templates(&source)
+        .into_iter()
+        .find(|(_, pod, _)| pod.containers.iter().any(|c| c.name == "postgres"))
+        .expect("a database pod");
+    assert_eq!(pod_problems(&clean, true), Vec::<String>::new());
+    let broken = |change: &dyn Fn(&mut PodSpec), expected: &str| {
+        let mut pod = clean.clone();
+        change(&mut pod);
+        let found = pod_problems(&pod, true);
+        assert!(
+            found.iter().any(|p| p.contains(expected)),
+            "{expected}: {found:?}"
+        );
+    };
+    let init = |pod: &mut PodSpec| pod.init_containers.as_mut().unwrap()[0].clone();
+    broken(&|pod| pod.containers[1].name.clear(), "container name");
+    broken(
+        &|pod| pod.volumes.as_mut().unwrap()[0].name.clear(),
+        "volume name",
+    );
+    broken(
+        &|pod| pod.volumes.as_mut().unwrap().pop().map(drop).unwrap(),
+        "has no volume",
+    );
+    broken(
+        &|pod| {
+            let volumes = pod.volumes.as_mut().unwrap();
+            let secret = volumes.iter_mut().find_map(|v| v.secret.as_mut()).unwrap();
+            secret.secret_name = None;
+        },
+        "names no Secret",
+    );
+    broken(
+        &|pod| {
+            let first = init(pod);
+            pod.init_containers.as_mut().unwrap()[0] = Container {
+                command: None,
+                ..first
+            };
+        },
+        "is not checked before",
+    );
+    broken(
+        &|pod| {
+            let first = init(pod);
+            pod.init_containers.as_mut().unwrap()[0] = Container {
+                volume_mounts: None,
+                ..first
+            };
+        },
+        "is not checked before",
     );
 }
 
