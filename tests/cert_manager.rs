@@ -109,7 +109,7 @@ fn secrets_rotate_leaves_certificates_to_cert_manager() {
 
 /// The Certificates ask cert-manager for what `bakeryc secrets` would issue for the same
 /// bakery.toml in its own mode: the same SANs, subject, key type and size, key usages and
-/// lifetime (read back from the certificate bakeryc issues).
+/// lifetime (read back from the certificate bakeryc issues), for every server and for the CA.
 #[test]
 fn certificates_ask_for_what_bakeryc_secrets_issues() {
     use bakeryc::secrets::{self, NoProgress, SecretFiles};
@@ -197,6 +197,68 @@ fn certificates_ask_for_what_bakeryc_secrets_issues() {
             .unwrap();
         assert_eq!(lifetime / 86_400, hours / 24, "{secret}");
     }
+
+    // The CA: what bakeryc issues as `ca.crt` for `[tls.ca]`, signed once by the self-signed
+    // Issuer of the same tree, and never re-keyed (a new CA key at renewal would leave every
+    // certificate it signed before untrusted by the bundle).
+    let all: Vec<Value> = files
+        .values()
+        .flat_map(|text| serde_saphyr::from_multiple::<Value>(text).unwrap())
+        .collect();
+    let ca = all
+        .iter()
+        .find(|d| d["kind"] == "Certificate" && d["spec"]["isCA"] == true)
+        .expect("the CA Certificate");
+    let spec = &ca["spec"];
+    let der = pem_der(issued.text("ca.crt").unwrap());
+    let (_, issued_ca) = X509Certificate::from_der(&der).unwrap();
+    let subject = issued_ca.subject();
+    let common_name = subject.iter_common_name().next().unwrap().as_str().unwrap();
+    let organization = subject
+        .iter_organization()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert_eq!(spec["commonName"], common_name);
+    assert_eq!(
+        spec["subject"]["organizations"],
+        serde_json::json!([organization])
+    );
+    let key = issued_ca.public_key().parsed().unwrap();
+    assert_eq!(
+        (
+            spec["privateKey"]["algorithm"].as_str(),
+            spec["privateKey"]["size"].as_u64()
+        ),
+        (Some("ECDSA"), Some(key.key_size() as u64)),
+        "the CA's key: [tls.ca] key"
+    );
+    assert_eq!(spec["privateKey"]["rotationPolicy"], "Never");
+    let key_usage = issued_ca.key_usage().unwrap().unwrap().value;
+    assert!(key_usage.key_cert_sign() && key_usage.crl_sign());
+    assert_eq!(spec["usages"], serde_json::json!(["cert sign", "crl sign"]));
+    let lifetime = issued_ca.validity().not_after.timestamp() - now.as_second();
+    let hours: i64 = spec["duration"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('h')
+        .parse()
+        .unwrap();
+    // Ten calendar years from today (bakeryc) and ten 365-day years (cert-manager's hours, see
+    // `go_duration`) differ by the leap days between: at most a few, never a unit.
+    let days = lifetime / 86_400 - hours / 24;
+    assert!(
+        (0..=3).contains(&days),
+        "the CA's lifetime is [tls.ca] validity: {days} days apart"
+    );
+    let signer = &spec["issuerRef"];
+    assert!(
+        all.iter().any(|d| d["kind"] == "Issuer"
+            && d["metadata"]["name"] == signer["name"]
+            && d["spec"]["selfSigned"].is_object()),
+        "the CA is signed by the tree's self-signed Issuer: {signer}"
+    );
 }
 
 fn pem_der(pem: &str) -> Vec<u8> {
