@@ -319,7 +319,7 @@ fn check_probes(container: &Value, at: &str, bad: &mut impl FnMut(&str)) {
         if probe["exec"].is_object()
             && probe["exec"]["command"]
                 .as_array()
-                .is_none_or(|command| command.is_empty())
+                .is_none_or(Vec::is_empty)
         {
             bad(&format!("{at}: {which} runs no command"));
         }
