@@ -93,8 +93,8 @@ fn pod_templates(source: &str) -> Vec<(String, PodSpec, bool)> {
 }
 
 /// What the API server would refuse in a pod, or what would leave a mount without its volume:
-/// names present and unique, every mount naming a volume of the pod, every Secret volume naming
-/// a Secret and its items a key. And the promise of optional Secret volumes: an init container
+/// names present and unique, one source per volume, every mount naming a volume of the pod,
+/// every claim and Secret volume naming its object and its items a key. And the promise of optional Secret volumes: an init container
 /// (`secrets-present`, `pgbackrest-secrets`) mounts each one and names its files in its
 /// command, so the server never starts without its Secret and the operator reads which one is
 /// missing.
@@ -119,6 +119,18 @@ fn pod_problems(pod: &PodSpec, server: bool) -> Vec<String> {
                 "volume name {:?} is empty or repeated",
                 volume.name
             ));
+        }
+        let value = serde_json::to_value(volume).unwrap();
+        let sources = value.as_object().map_or(0, |fields| fields.len() - 1);
+        if sources != 1 {
+            problems.push(format!(
+                "volume {:?} has {sources} sources, not one",
+                volume.name
+            ));
+        }
+        let claim = volume.persistent_volume_claim.as_ref();
+        if claim.is_some_and(|claim| claim.claim_name.is_empty()) {
+            problems.push(format!("volume {:?} names no claim", volume.name));
         }
         if let Some(secret) = &volume.secret {
             if secret.secret_name.as_deref().is_none_or(str::is_empty) {
@@ -291,6 +303,24 @@ fn each_broken_pod_is_caught() {
             secret.secret_name = None;
         },
         "names no Secret",
+    );
+    broken(
+        &|pod| {
+            let volumes = pod.volumes.as_mut().unwrap();
+            let claim = volumes
+                .iter_mut()
+                .find_map(|v| v.persistent_volume_claim.as_mut());
+            claim.unwrap().claim_name.clear();
+        },
+        "names no claim",
+    );
+    broken(
+        &|pod| {
+            let volumes = pod.volumes.as_mut().unwrap();
+            let dir = volumes.iter_mut().find(|v| v.empty_dir.is_some()).unwrap();
+            dir.empty_dir = None;
+        },
+        "0 sources",
     );
     broken(
         &|pod| {
