@@ -166,6 +166,15 @@ fn certificates_ask_for_what_bakeryc_secrets_issues() {
             .unwrap()
             .to_owned();
         assert_eq!(spec["commonName"], common_name.as_str(), "{secret}");
+        let organization = cert.subject().iter_organization().next().unwrap();
+        assert_eq!(
+            spec["subject"]["organizations"],
+            serde_json::json!([organization.as_str().unwrap()]),
+            "{secret}"
+        );
+        // `[tls.server] renew_before = "30d"`: cert-manager renews when bakeryc's `status` says
+        // a certificate is due, not at its own default (two thirds of the lifetime).
+        assert_eq!(spec["renewBefore"], "720h", "{secret}");
         // ECDSA P-256 in the fixture: the curve of the issued key is what cert-manager is asked.
         let key = cert.public_key().parsed().unwrap();
         assert_eq!(
