@@ -31,20 +31,54 @@ fn sources() -> Vec<(String, String)> {
     sources
 }
 
+/// What lies outside the tree: the Secrets the declared clients' own pods read, and the Secrets
+/// made elsewhere: by `bakeryc secrets` in its modes (the TLS Secrets without cert-manager, the
+/// credentials and the backup passphrase without External Secrets), or by the user (a name
+/// bakery.toml gives, such as the S3 keys' Secret).
+#[derive(Default)]
+struct Outside {
+    read: BTreeSet<String>,
+    made: BTreeSet<String>,
+}
+
+/// Every string value of a TOML text.
+fn strings(value: &toml::Value, into: &mut BTreeSet<String>) {
+    match value {
+        toml::Value::String(text) => {
+            into.insert(text.clone());
+        }
+        toml::Value::Array(items) => items.iter().for_each(|v| strings(v, into)),
+        toml::Value::Table(table) => table.values().for_each(|v| strings(v, into)),
+        _ => {}
+    }
+}
+
 /// Each environment's objects, as data (the custom resources as they are rendered): the base's
 /// and those its overlay adds (per-environment stores and ExternalSecrets; patches are left
-/// out); the base alone without environments. And the Secrets the declared clients' own pods
-/// mount, outside the tree.
-fn renderings(source: &str) -> (Vec<(String, Vec<Value>)>, BTreeSet<String>) {
+/// out); the base alone without environments. And what lies outside the tree.
+fn renderings(source: &str) -> (Vec<(String, Vec<Value>)>, Outside) {
     let platform = common::platform(source);
-    let outside = platform
-        .clients
-        .iter()
-        .flat_map(|client| {
-            let names = client.names();
-            [names.tls_secret, names.credentials_secret]
-        })
-        .collect();
+    let mut outside = Outside::default();
+    for workload in bakeryc::secrets::workloads(&platform) {
+        let names = workload.names();
+        let client = matches!(workload, bakeryc::secrets::Workload::Client(_));
+        if client {
+            outside
+                .read
+                .extend([names.tls_secret.clone(), names.credentials_secret.clone()]);
+        }
+        if !platform.tls.cert_manager() {
+            outside.made.insert(names.tls_secret);
+        }
+        if bakeryc::secrets::bakeryc_makes_passwords(&platform) {
+            outside.made.insert(names.credentials_secret);
+        }
+    }
+    if platform.backup.is_some() && bakeryc::secrets::bakeryc_makes_passwords(&platform) {
+        outside.made.insert(platform.backup_cipher_secret());
+    }
+    let table: toml::Table = toml::from_str(source).unwrap();
+    strings(&toml::Value::Table(table), &mut outside.made);
     let mut layers: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (path, document) in compile(&platform) {
         let Document::Objects(objects) = document else {
@@ -172,7 +206,7 @@ fn mounted(objects: &[Value]) -> Vec<(String, String, Vec<String>)> {
 }
 
 /// Every reference that does not resolve, as "kind/name: what" lines.
-fn problems(objects: &[Value], outside: &BTreeSet<String>) -> Vec<String> {
+fn problems(objects: &[Value], outside: &Outside) -> Vec<String> {
     let mut problems = Vec::new();
     let made = made(objects);
     let ca_secrets: BTreeSet<&str> = objects
@@ -180,7 +214,7 @@ fn problems(objects: &[Value], outside: &BTreeSet<String>) -> Vec<String> {
         .filter(|o| o["kind"] == "Certificate" && o["spec"]["isCA"] == true)
         .filter_map(|o| o["spec"]["secretName"].as_str())
         .collect();
-    let mut read: BTreeSet<String> = outside.clone();
+    let mut read: BTreeSet<String> = outside.read.clone();
     for object in objects {
         let at = format!(
             "{}/{}",
@@ -244,6 +278,11 @@ fn problems(objects: &[Value], outside: &BTreeSet<String>) -> Vec<String> {
     }
     for (owner, secret, keys) in mounted(objects) {
         read.insert(secret.clone());
+        if !made.contains_key(&secret) && !outside.made.contains(&secret) {
+            problems.push(format!(
+                "{owner}: mounts Secret {secret}, which no one makes"
+            ));
+        }
         if let Some(made_keys) = made.get(&secret) {
             for key in keys.iter().filter(|key| !made_keys.contains(*key)) {
                 problems.push(format!(
@@ -348,6 +387,17 @@ fn each_broken_reference_is_caught() {
             template.as_object_mut().unwrap().remove("password");
         },
         "does not have",
+    );
+    // With External Secrets, the backup passphrase is the tree's to make, not `bakeryc secrets`'.
+    check(
+        "tests/fixtures/backup-s3/bakery.toml",
+        &|o| {
+            o.retain(|o| {
+                let target = o["spec"]["target"]["name"].as_str().unwrap_or_default();
+                !(o["kind"] == "ExternalSecret" && target.ends_with("-backup-cipher"))
+            });
+        },
+        "which no one makes",
     );
     let store = "tests/fixtures/external-secrets-store/bakery.toml";
     check(
