@@ -94,7 +94,7 @@ fn pod_templates(source: &str) -> Vec<(String, PodSpec, bool)> {
 
 /// What the API server would refuse in a pod, or what would leave a mount without its volume:
 /// names present and unique, one source per volume, every mount naming a volume of the pod,
-/// every claim and Secret volume naming its object and its items a key. And the promise of optional Secret volumes: an init container
+/// every claim and Secret volume naming its object, every item a key and a path. And the promise of optional Secret volumes: an init container
 /// (`secrets-present`, `pgbackrest-secrets`) mounts each one and names its files in its
 /// command, so the server never starts without its Secret and the operator reads which one is
 /// missing.
@@ -136,10 +136,15 @@ fn pod_problems(pod: &PodSpec, server: bool) -> Vec<String> {
             if secret.secret_name.as_deref().is_none_or(str::is_empty) {
                 problems.push(format!("volume {:?} names no Secret", volume.name));
             }
-            for item in secret.items.iter().flatten() {
-                if item.key.is_empty() || item.path.is_empty() {
-                    problems.push(format!("volume {:?} has an empty item", volume.name));
-                }
+        }
+        let items = volume.secret.iter().flat_map(|s| s.items.iter().flatten());
+        let config_items = volume
+            .config_map
+            .iter()
+            .flat_map(|c| c.items.iter().flatten());
+        for item in items.chain(config_items) {
+            if item.key.is_empty() || item.path.is_empty() {
+                problems.push(format!("volume {:?} has an empty item", volume.name));
             }
         }
     }
@@ -303,6 +308,14 @@ fn each_broken_pod_is_caught() {
             secret.secret_name = None;
         },
         "names no Secret",
+    );
+    broken(
+        &|pod| {
+            let volumes = pod.volumes.as_mut().unwrap();
+            let config = volumes.iter_mut().find_map(|v| v.config_map.as_mut());
+            config.unwrap().items.as_mut().unwrap()[0].key.clear();
+        },
+        "has an empty item",
     );
     broken(
         &|pod| {
