@@ -1,13 +1,13 @@
 //! The promises of a server's Deployment, for bakery.toml and every fixture: each server owns a
 //! ReadWriteOnce data volume, so it runs as exactly one pod (`replicas: 1` written out, so that
 //! Argo CD's self-heal undoes a `kubectl scale`, which an absent field would leave alone),
-//! selected by its own labels, the old pod is stopped before the new one starts (`Recreate`: two
-//! servers must never share one data directory), its data volume is not re-chowned at every
-//! start (`fsGroupChangePolicy: OnRootMismatch`), and PostgreSQL gets 60 s to stop (a fast
-//! shutdown writes a checkpoint; the kubelet's default 30 s can cut it short, and the next start
-//! then replays the WAL). Every pod template is also whole as the API server checks it (names,
-//! mounts, Secret volumes), and an init container checks its optional Secret volumes before the
-//! server starts.
+//! selected by its own labels, with at most 3 old ReplicaSets kept; the old pod is stopped
+//! before the new one starts (`Recreate`: two servers must never share one data directory), its
+//! data volume is not re-chowned at every start (`fsGroupChangePolicy: OnRootMismatch`), and
+//! PostgreSQL gets 60 s to stop (a fast shutdown writes a checkpoint; the kubelet's default 30 s
+//! can cut it short, and the next start then replays the WAL). Every pod template is also whole
+//! as the API server checks it (names, mounts, Secret volumes), and an init container checks its
+//! optional Secret volumes before the server starts.
 
 mod common;
 
@@ -206,6 +206,14 @@ fn problems(deployment: &Deployment, claim: Option<&str>) -> Vec<String> {
             spec.replicas
         ));
     }
+    // Rollbacks go through git; Kubernetes' default keeps 10 old ReplicaSets per server, one
+    // more at each config change, each with a full pod template.
+    if spec.revision_history_limit.is_none_or(|kept| kept > 3) {
+        problems.push(format!(
+            "{name}: keeps {:?} old ReplicaSets (the default is 10), not at most 3",
+            spec.revision_history_limit
+        ));
+    }
     let strategy = spec.strategy.as_ref().and_then(|s| s.type_.as_deref());
     if strategy != Some("Recreate") {
         problems.push(format!("{name}: strategy {strategy:?}, not Recreate"));
@@ -381,6 +389,10 @@ fn each_broken_promise_is_caught() {
     };
     broken(&|d| d.spec.as_mut().unwrap().replicas = None, "replicas");
     broken(&|d| d.spec.as_mut().unwrap().replicas = Some(2), "replicas");
+    broken(
+        &|d| d.spec.as_mut().unwrap().revision_history_limit = None,
+        "old ReplicaSets",
+    );
     broken(
         &|d| d.spec.as_mut().unwrap().strategy = None,
         "not Recreate",

@@ -217,10 +217,7 @@ fn server_certificate(
         vec![KeyUsage::DigitalSignature, KeyUsage::ServerAuth]
     };
     Object::Certificate(Box::new(Certificate {
-        metadata: ObjectMeta {
-            labels: Some(labels.clone()),
-            ..meta::object_meta(platform, kind, &names.tls_secret, &names.workload)
-        },
+        metadata: meta::object_meta(platform, kind, &names.tls_secret, &names.workload),
         spec: CertificateSpec {
             secret_name: names.tls_secret.clone(),
             issuer_ref: signer.clone(),
