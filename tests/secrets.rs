@@ -138,8 +138,10 @@ fn generate_issues_certificates_that_openssl_verifies() {
     let prod = dir.path().join("secrets/prod");
     let material = files(&prod);
 
-    // Nothing secret is printed.
+    // Nothing secret is printed; the summary counts what was written.
     let printed = format!("{}{}", output.stdout(), output.stderr());
+    let wrote = format!("wrote {} file(s) to secrets/prod", material.len());
+    assert!(printed.contains(&wrote), "{wrote}: {printed}");
     assert!(output.output.stdout.is_empty());
     assert!(!printed.contains("PRIVATE KEY"));
     for (path, bytes) in &material {
