@@ -585,7 +585,8 @@ fn derived_files(
 fn ca_bundle(files: &SecretFiles, now: Timestamp) -> Option<String> {
     let mut bundle = files.text(CA_CERT)?.to_owned();
     if let Some(previous) = files.text(PREVIOUS_CA_CERT) {
-        if issue::not_after(previous).is_some_and(|end| end > now) {
+        // RFC 5280: a certificate is valid through its notAfter, inclusive.
+        if issue::not_after(previous).is_some_and(|end| end >= now) {
             if !bundle.ends_with('\n') {
                 bundle.push('\n');
             }
@@ -876,6 +877,14 @@ mod tests {
         let mut files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
             .unwrap()
             .changes;
+        // An empty password file is refused like one that is not text.
+        let mut empty = files.clone();
+        empty.insert("redis/credentials/password", Vec::new());
+        let error = generate(&platform, "prod", &empty, now(), &NoProgress).unwrap_err();
+        assert!(
+            error.to_string().contains("--passwords --only redis"),
+            "{error}"
+        );
         files.insert("redis/credentials/password", vec![0xff, 0xfe]);
         let error = generate(&platform, "prod", &files, now(), &NoProgress).unwrap_err();
         assert!(
@@ -950,6 +959,80 @@ mod tests {
     }
 
     #[test]
+    fn the_bundle_holds_the_previous_ca_through_its_last_second_one_pem_after_another() {
+        let platform = platform();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let rotation = Rotation {
+            ca: true,
+            ..Rotation::default()
+        };
+        let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
+        let mut after = merged(&files, &outcome.changes);
+        let (ca, previous) = (
+            after.text(CA_CERT).unwrap().to_owned(),
+            after.text(PREVIOUS_CA_CERT).unwrap().to_owned(),
+        );
+        let end = issue::not_after(&previous).unwrap();
+        // Valid through notAfter inclusive (RFC 5280), gone a second later.
+        assert_eq!(ca_bundle(&after, end).unwrap(), format!("{ca}{previous}"));
+        let later = end.checked_add(jiff::SignedDuration::from_secs(1)).unwrap();
+        assert_eq!(ca_bundle(&after, later).unwrap(), ca);
+        // A CA file without its last newline (edited by hand) still gives two PEM blocks.
+        after.insert(CA_CERT, ca.trim_end().to_owned());
+        assert_eq!(
+            ca_bundle(&after, now()).unwrap(),
+            format!("{}\n{previous}", ca.trim_end())
+        );
+    }
+
+    fn platform_with_backup() -> Platform {
+        let source = format!(
+            "{ECDSA}\n[backup]\nimage = \"registry.example.com/postgres-pgbackrest:17.2-alpine\"\n\
+             schedule = {{ full = \"0 2 * * 0\", differential = \"0 2 * * 1-6\" }}\n\n\
+             [backup.repository]\ntype = \"volume\"\nstorage = \"1Gi\"\n"
+        );
+        crate::check(&source)
+            .platform
+            .expect("the fixture with [backup] is valid")
+    }
+
+    #[test]
+    fn the_backup_passphrase_is_made_once_kept_and_never_replaced_when_damaged() {
+        let platform = platform_with_backup();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let passphrase = files.text(BACKUP_CIPHER_PATH).unwrap().to_owned();
+        assert!(passphrase.len() >= MIN_PASSWORD_LEN, "{passphrase:?}");
+        let again = generate(&platform, "prod", &files, now(), &NoProgress).unwrap();
+        assert!(!again.changes.contains(BACKUP_CIPHER_PATH));
+        let passwords = Rotation {
+            passwords: true,
+            ..Rotation::default()
+        };
+        let rotated = rotate(&platform, "prod", &files, &passwords, now(), &NoProgress).unwrap();
+        assert!(
+            !rotated.changes.contains(BACKUP_CIPHER_PATH),
+            "never rotated"
+        );
+        // Empty or not text: the backups it encrypted are unreadable without the real one, so
+        // it is refused, not replaced, by generate and by rotate alike.
+        for damaged in [Vec::new(), vec![0xff, 0xfe]] {
+            let mut files = files.clone();
+            files.insert(BACKUP_CIPHER_PATH, damaged.clone());
+            let error = generate(&platform, "prod", &files, now(), &NoProgress).unwrap_err();
+            assert!(
+                error.to_string().contains("never replaces it"),
+                "{damaged:?}: {error}"
+            );
+            let error = rotate(&platform, "prod", &files, &passwords, now(), &NoProgress);
+            assert!(error.is_err(), "{damaged:?}");
+        }
+    }
+
+    #[test]
     fn status_sees_due_and_expired_at_later_moments() {
         let platform = platform();
         let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
@@ -982,6 +1065,12 @@ mod tests {
                 .days_left
                 < Some(0)
         );
+        // The last second of validity is still valid (due); the next one is not.
+        let end = issue::not_after(files.text(&leaf_cert_path("redis")).unwrap()).unwrap();
+        let report = |moment| status(&platform, "prod", &files, moment).unwrap();
+        assert_eq!(state(&report(end), "redis-tls"), State::Due);
+        let after = end.checked_add(jiff::SignedDuration::from_secs(1)).unwrap();
+        assert_eq!(state(&report(after), "redis-tls"), State::Expired);
     }
 
     /// Every Secret and key the compiled Deployments mount, by walking the compiled objects.

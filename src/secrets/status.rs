@@ -643,7 +643,8 @@ fn describe(entry: &mut Entry, cert: &X509Certificate<'_>, platform: &Platform, 
         return;
     };
     let renew_before = &platform.tls.server.renew_before;
-    if not_after <= now {
+    // RFC 5280: valid through notAfter inclusive, as the client bundle counts it too.
+    if not_after < now {
         entry.flag(State::Expired, format!("it expired at {not_after}"));
     } else if sub_period(not_after, renew_before).is_none_or(|due| due <= now) {
         entry.flag(
