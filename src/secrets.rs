@@ -987,6 +987,59 @@ mod tests {
         );
     }
 
+    #[test]
+    fn private_files_are_keys_passwords_and_the_backup_passphrase() {
+        for path in [
+            CA_KEY,
+            "auth-db/tls/tls.key",
+            "redis/credentials/password",
+            "redis/credentials/REDIS_URL",
+            BACKUP_CIPHER_PATH,
+        ] {
+            assert!(Status::is_private(path), "{path}");
+        }
+        for path in [
+            CA_CERT,
+            CA_BUNDLE,
+            KUSTOMIZATION,
+            "auth-db/tls/tls.crt",
+            "auth-db/tls",
+        ] {
+            assert!(!Status::is_private(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn an_exposed_private_file_is_flagged_on_its_own_row() {
+        let platform = platform_with_backup();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let mut report = status(&platform, "prod", &files, now()).unwrap();
+        assert_eq!(report.problems(), 0, "{report:#?}");
+        report.flag_exposed(
+            &platform,
+            &[
+                (BACKUP_CIPHER_PATH.to_owned(), 0o644, None),
+                ("auth-db/tls/tls.key".to_owned(), 0o600, Some(65534)),
+                ("auth-db/tls/tls.crt".to_owned(), 0o644, None),
+                ("redis/credentials/password".to_owned(), 0o600, None),
+            ],
+        );
+        let flagged: Vec<(&str, &[String])> = report
+            .entries
+            .iter()
+            .filter(|e| e.state != State::Ok)
+            .map(|e| (e.object.as_str(), e.problems.as_slice()))
+            .collect();
+        assert_eq!(flagged.len(), 2, "{flagged:#?}");
+        assert!(flagged[0].0 == "auth-db-tls" && flagged[0].1[0].contains("uid 65534"));
+        assert!(
+            flagged[1].0 == BACKUP_CIPHER_PATH && flagged[1].1[0].contains("mode 0644"),
+            "{flagged:#?}"
+        );
+    }
+
     fn platform_with_backup() -> Platform {
         let source = format!(
             "{ECDSA}\n[backup]\nimage = \"registry.example.com/postgres-pgbackrest:17.2-alpine\"\n\

@@ -122,14 +122,15 @@ impl Status {
     }
 
     /// Whether `path` (relative to `secrets/<env>/`) holds private material: the CA key, a
-    /// server key or anything of a credentials folder. Such a file must be readable by its
-    /// owner only and owned by the user who runs bakeryc.
+    /// server or client key, anything of a credentials folder, or the backup passphrase. Such a
+    /// file must be readable by its owner only and owned by the user who runs bakeryc.
     pub fn is_private(path: &str) -> bool {
         let parts: Vec<&str> = path.split('/').collect();
-        matches!(
-            parts.as_slice(),
-            [CA_KEY] | [_, "tls", "tls.key"] | [_, "credentials", _]
-        )
+        path == super::BACKUP_CIPHER_PATH
+            || matches!(
+                parts.as_slice(),
+                [CA_KEY] | [_, "tls", "tls.key"] | [_, "credentials", _]
+            )
     }
 
     /// Flags every private file (see [`Status::is_private`]) that group or others may read or
