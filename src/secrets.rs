@@ -1012,11 +1012,16 @@ mod tests {
     #[test]
     fn an_exposed_private_file_is_flagged_on_its_own_row() {
         let platform = platform_with_backup();
-        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+        let mut files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
             .unwrap()
             .changes;
+        files.insert(
+            "old-db/credentials/password",
+            "a-password-of-a-removed-database",
+        );
         let mut report = status(&platform, "prod", &files, now()).unwrap();
-        assert_eq!(report.problems(), 0, "{report:#?}");
+        assert_eq!(report.orphans, ["old-db"]);
+        let before = report.problems();
         report.flag_exposed(
             &platform,
             &[
@@ -1024,20 +1029,37 @@ mod tests {
                 ("auth-db/tls/tls.key".to_owned(), 0o600, Some(65534)),
                 ("auth-db/tls/tls.crt".to_owned(), 0o644, None),
                 ("redis/credentials/password".to_owned(), 0o600, None),
+                (CA_KEY.to_owned(), 0o640, None),
+                ("redis/credentials/REDIS_URL".to_owned(), 0o604, None),
+                ("old-db/credentials/password".to_owned(), 0o660, None),
             ],
         );
-        let flagged: Vec<(&str, &[String])> = report
-            .entries
-            .iter()
-            .filter(|e| e.state != State::Ok)
-            .map(|e| (e.object.as_str(), e.problems.as_slice()))
-            .collect();
-        assert_eq!(flagged.len(), 2, "{flagged:#?}");
-        assert!(flagged[0].0 == "auth-db-tls" && flagged[0].1[0].contains("uid 65534"));
+        let flagged = |object: &str| {
+            let entry = report.entries.iter().find(|e| e.object == object).unwrap();
+            (entry.state, entry.problems.join("; "))
+        };
+        let (state, problems) = flagged("auth-db-tls");
         assert!(
-            flagged[1].0 == BACKUP_CIPHER_PATH && flagged[1].1[0].contains("mode 0644"),
-            "{flagged:#?}"
+            state == State::Mismatch && problems.contains("uid 65534"),
+            "{problems}"
         );
+        let (state, problems) = flagged(BACKUP_CIPHER_PATH);
+        assert!(
+            state == State::Mismatch && problems.contains("mode 0644"),
+            "{problems}"
+        );
+        let (_, problems) = flagged("bakery-test-ca");
+        assert!(problems.contains("ca.key is open to group or others (mode 0640)"));
+        let (_, problems) = flagged("redis-credentials");
+        assert!(problems.contains("REDIS_URL is open") && !problems.contains("password"));
+        let (_, problems) = flagged("old-db/");
+        assert!(
+            problems.contains("old-db/credentials/password is open"),
+            "{problems}"
+        );
+        // One new row (the passphrase's); the certificate's mode is not judged.
+        assert_eq!(report.problems(), before + 4, "{report:#?}");
+        assert_eq!(flagged("auth-db-tls").1.matches("auth-db/tls").count(), 1);
     }
 
     fn platform_with_backup() -> Platform {
