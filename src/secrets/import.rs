@@ -339,6 +339,21 @@ mod tests {
     }
 
     #[test]
+    fn a_single_secret_gives_its_name_to_a_bare_password_key_only() {
+        let p = platform();
+        let yaml = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: auth-db-credentials\n\
+            data:\n  password: YXV0aF9wYXNzMTIz\n  username: YXV0aF91c2Vy\n";
+        let single = read(&p, yaml).unwrap();
+        assert_eq!(single.passwords.len(), 1, "{:?}", single.ignored);
+        assert_eq!(single.passwords["auth-db"], "auth_pass123");
+        assert_eq!(single.ignored, vec!["auth-db-credentials: username"]);
+        // A list whose `kind: List` line was lost still reads its items.
+        let list = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    \
+            name: redis-secret\n  data:\n    password: cmVkaXNfcGFzczEyMw==\n";
+        assert_eq!(read(&p, list).unwrap().passwords["redis"], "redis_pass123");
+    }
+
+    #[test]
     fn nothing_secret_reaches_an_error() {
         let p = platform();
         for text in [
