@@ -1062,6 +1062,71 @@ mod tests {
         assert_eq!(flagged("auth-db-tls").1.matches("auth-db/tls").count(), 1);
     }
 
+    #[test]
+    fn a_leaf_of_the_replaced_ca_is_flagged_though_the_names_match() {
+        let platform = platform();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let rotation = Rotation {
+            ca: true,
+            ..Rotation::default()
+        };
+        let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
+        let mut after = merged(&files, &outcome.changes);
+        // The old leaf and key of auth-db beside the new CA, whose name is the old one's.
+        for path in [leaf_cert_path("auth-db"), leaf_key_path("auth-db")] {
+            after.insert(path.clone(), files.get(&path).unwrap().to_vec());
+        }
+        let report = status(&platform, "prod", &after, now()).unwrap();
+        let entry = report
+            .entries
+            .iter()
+            .find(|e| e.object == "auth-db-tls")
+            .unwrap();
+        assert!(
+            entry
+                .problems
+                .iter()
+                .any(|p| p.contains("signed by another CA")),
+            "{entry:#?}"
+        );
+    }
+
+    #[test]
+    fn sans_are_judged_both_ways() {
+        let source =
+            format!("{ECDSA}\n[[client]]\nname = \"auth-service\"\ndatabases = [\"auth\"]\n");
+        let platform = crate::check(&source).platform.expect("valid with a client");
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let mut swapped = files.clone();
+        for (from, to) in [("auth-db", "auth-service"), ("auth-service", "auth-db")] {
+            for (source, target) in [
+                (leaf_cert_path(from), leaf_cert_path(to)),
+                (leaf_key_path(from), leaf_key_path(to)),
+            ] {
+                swapped.insert(target, files.get(&source).unwrap().to_vec());
+            }
+        }
+        let report = status(&platform, "prod", &swapped, now()).unwrap();
+        let sans = |object: &str| {
+            let entry = report.entries.iter().find(|e| e.object == object).unwrap();
+            entry
+                .problems
+                .iter()
+                .find(|p| p.contains("SANs do not match"))
+                .cloned()
+                .unwrap_or_default()
+        };
+        // A server certificate as the client's: SANs it should not have, none missing.
+        assert!(sans("auth-service-client-tls").contains("missing [], unexpected [auth-db"));
+        // The client's certificate as the server's: every SAN missing, none unexpected.
+        assert!(sans("auth-db-tls").contains("missing [auth-db"));
+        assert!(sans("auth-db-tls").ends_with("unexpected []"));
+    }
+
     fn platform_with_backup() -> Platform {
         let source = format!(
             "{ECDSA}\n[backup]\nimage = \"registry.example.com/postgres-pgbackrest:17.2-alpine\"\n\
