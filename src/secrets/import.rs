@@ -354,6 +354,34 @@ mod tests {
     }
 
     #[test]
+    fn import_creates_keeps_the_same_and_replaces_another_only_when_forced() {
+        let p = platform();
+        let now: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        let path = credential_path("auth-db", PASSWORD_KEY);
+        let same = read(&p, "auth=auth_pass123\n").unwrap();
+        let first = import(&p, "prod", &SecretFiles::new(), &same, false, now).unwrap();
+        assert_eq!(first.changes.text(&path), Some("auth_pass123"));
+        assert_eq!(first.count(Change::Created), 1);
+        let mut existing = first.changes.clone();
+        let again = import(&p, "prod", &existing, &same, false, now).unwrap();
+        assert_eq!(
+            (again.count(Change::Kept), again.changes.contains(&path)),
+            (1, false)
+        );
+        let other = read(&p, "auth=another_pass456\n").unwrap();
+        let refused = import(&p, "prod", &existing, &other, false, now);
+        assert!(matches!(refused, Err(SecretsError::Refused(m)) if m.contains("--force")));
+        let forced = import(&p, "prod", &existing, &other, true, now).unwrap();
+        assert_eq!(forced.changes.text(&path), Some("another_pass456"));
+        assert_eq!(forced.count(Change::Rotated), 1);
+        // A password file that is not text is another password too: replaced only by --force.
+        existing.insert(path.clone(), vec![0xff, 0xfe]);
+        assert!(import(&p, "prod", &existing, &same, false, now).is_err());
+        let forced = import(&p, "prod", &existing, &same, true, now).unwrap();
+        assert_eq!(forced.count(Change::Rotated), 1);
+    }
+
+    #[test]
     fn nothing_secret_reaches_an_error() {
         let p = platform();
         for text in [
