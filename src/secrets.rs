@@ -1127,6 +1127,39 @@ mod tests {
         assert!(sans("auth-db-tls").ends_with("unexpected []"));
     }
 
+    #[test]
+    fn a_trusted_file_of_another_environment_or_without_a_certificate_is_flagged() {
+        let platform = platform();
+        let prod = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let dev = generate(&platform, "dev", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let problems = |files: &SecretFiles| {
+            let report = status(&platform, "prod", files, now()).unwrap();
+            let trusted = report
+                .entries
+                .into_iter()
+                .filter(|e| e.kind == EntryKind::Trusted);
+            trusted
+                .flat_map(|e| e.problems)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        // dev's CA: this platform's (O matches), another environment's (OU does not).
+        let mut files = prod.clone();
+        files.insert(PREVIOUS_CA_CERT, dev.get(CA_CERT).unwrap().to_vec());
+        assert!(
+            problems(&files).contains("environment `prod`"),
+            "{}",
+            problems(&files)
+        );
+        let mut files = prod.clone();
+        files.insert(PREVIOUS_CA_CERT, "no certificate here\n");
+        assert!(problems(&files).contains("ca-previous.crt holds no certificate"));
+    }
+
     fn platform_with_backup() -> Platform {
         let source = format!(
             "{ECDSA}\n[backup]\nimage = \"registry.example.com/postgres-pgbackrest:17.2-alpine\"\n\
