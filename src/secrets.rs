@@ -1160,6 +1160,82 @@ mod tests {
         assert!(problems(&files).contains("ca-previous.crt holds no certificate"));
     }
 
+    #[test]
+    fn status_judges_each_password_and_the_derived_files() {
+        let platform = platform();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        let row = |files: &SecretFiles, object: &str| {
+            let report = status(&platform, "prod", files, now()).unwrap();
+            let entry = report
+                .entries
+                .into_iter()
+                .find(|e| e.object == object)
+                .unwrap();
+            (entry.state, entry.problems.join("; "))
+        };
+        let mut changed = files.clone();
+        // Long and of the right alphabet, but it holds the database's own name.
+        changed.insert(
+            credential_path("alert-processor-db", PASSWORD_KEY),
+            "Xk9mQ2vL7pR4tW8zN3bY6cH1alert-processorJ5dF",
+        );
+        changed.insert(credential_path("auth-db", PASSWORD_KEY), vec![0xff, 0xfe]);
+        changed.remove(&credential_path("redis", PASSWORD_KEY));
+        let (state, problems) = row(&changed, "alert-processor-db-credentials");
+        assert!(
+            state == State::Mismatch && problems.contains("is weak"),
+            "{problems}"
+        );
+        let (state, problems) = row(&changed, "auth-db-credentials");
+        assert!(state == State::Mismatch && problems.contains("weaker than bakeryc's own"));
+        assert_eq!(row(&changed, "redis-credentials").0, State::Missing);
+        // The kustomization: stale when it differs, missing when it is gone.
+        let mut stale = files.clone();
+        stale.insert(KUSTOMIZATION, "# edited by hand\n");
+        assert_eq!(row(&stale, KUSTOMIZATION).0, State::Mismatch);
+        let mut gone = files.clone();
+        gone.remove(KUSTOMIZATION);
+        assert_eq!(row(&gone, KUSTOMIZATION).0, State::Missing);
+    }
+
+    #[test]
+    fn the_rotation_a_refusal_names_cures_the_damage() {
+        let platform = platform();
+        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+            .unwrap()
+            .changes;
+        for (path, cure) in [
+            (leaf_key_path("auth-db"), "--only auth"),
+            (CA_KEY.to_owned(), "--ca"),
+        ] {
+            let mut damaged = files.clone();
+            damaged.insert(path.clone(), "not a key\n");
+            let error = generate(&platform, "prod", &damaged, now(), &NoProgress).unwrap_err();
+            let said = error.to_string();
+            assert!(
+                said.contains(&format!("rotate --env prod {cure}")),
+                "{path}: {said}"
+            );
+            let rotation = Rotation {
+                ca: cure == "--ca",
+                only: if cure == "--ca" {
+                    Vec::new()
+                } else {
+                    vec!["auth".into()]
+                },
+                ..Rotation::default()
+            };
+            let outcome = rotate(&platform, "prod", &damaged, &rotation, now(), &NoProgress);
+            let after = merged(
+                &damaged,
+                &outcome.expect("the named rotation succeeds").changes,
+            );
+            assert_ne!(after.text(&path), Some("not a key\n"), "{path}");
+        }
+    }
+
     fn platform_with_backup() -> Platform {
         let source = format!(
             "{ECDSA}\n[backup]\nimage = \"registry.example.com/postgres-pgbackrest:17.2-alpine\"\n\
