@@ -1192,9 +1192,9 @@ mod tests {
         assert!(state == State::Mismatch && problems.contains("weaker than bakeryc's own"));
         assert_eq!(row(&changed, "redis-credentials").0, State::Missing);
         // The kustomization: stale when it differs, missing when it is gone.
-        let mut stale = files.clone();
-        stale.insert(KUSTOMIZATION, "# edited by hand\n");
-        assert_eq!(row(&stale, KUSTOMIZATION).0, State::Mismatch);
+        let mut edited = files.clone();
+        edited.insert(KUSTOMIZATION, "# edited by hand\n");
+        assert_eq!(row(&edited, KUSTOMIZATION).0, State::Mismatch);
         let mut gone = files.clone();
         gone.remove(KUSTOMIZATION);
         assert_eq!(row(&gone, KUSTOMIZATION).0, State::Missing);
