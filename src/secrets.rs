@@ -1158,6 +1158,22 @@ mod tests {
         let mut files = prod.clone();
         files.insert(PREVIOUS_CA_CERT, "no certificate here\n");
         assert!(problems(&files).contains("ca-previous.crt holds no certificate"));
+        // This platform's and environment's names on a self-signed certificate that is no CA.
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "bakery-test");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationalUnitName, "prod");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut files = prod.clone();
+        files.insert(PREVIOUS_CA_CERT, params.self_signed(&key).unwrap().pem());
+        assert!(
+            problems(&files).contains("not a self-signed CA"),
+            "{}",
+            problems(&files)
+        );
     }
 
     #[test]
