@@ -958,18 +958,24 @@ mod tests {
         assert_eq!(bundle, after.text(CA_CERT).unwrap());
     }
 
-    #[test]
-    fn the_bundle_holds_the_previous_ca_through_its_last_second_one_pem_after_another() {
-        let platform = platform();
-        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
+    /// prod's material as `generate` makes it, and after `rotate --ca`.
+    fn before_and_after_a_new_ca(platform: &Platform) -> (SecretFiles, SecretFiles) {
+        let files = generate(platform, "prod", &SecretFiles::new(), now(), &NoProgress)
             .unwrap()
             .changes;
         let rotation = Rotation {
             ca: true,
             ..Rotation::default()
         };
-        let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
-        let mut after = merged(&files, &outcome.changes);
+        let outcome = rotate(platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
+        let after = merged(&files, &outcome.changes);
+        (files, after)
+    }
+
+    #[test]
+    fn the_bundle_holds_the_previous_ca_through_its_last_second_one_pem_after_another() {
+        let platform = platform();
+        let (_, mut after) = before_and_after_a_new_ca(&platform);
         let (ca, previous) = (
             after.text(CA_CERT).unwrap().to_owned(),
             after.text(PREVIOUS_CA_CERT).unwrap().to_owned(),
@@ -1065,15 +1071,7 @@ mod tests {
     #[test]
     fn a_leaf_of_the_replaced_ca_is_flagged_though_the_names_match() {
         let platform = platform();
-        let files = generate(&platform, "prod", &SecretFiles::new(), now(), &NoProgress)
-            .unwrap()
-            .changes;
-        let rotation = Rotation {
-            ca: true,
-            ..Rotation::default()
-        };
-        let outcome = rotate(&platform, "prod", &files, &rotation, now(), &NoProgress).unwrap();
-        let mut after = merged(&files, &outcome.changes);
+        let (files, mut after) = before_and_after_a_new_ca(&platform);
         // The old leaf and key of auth-db beside the new CA, whose name is the old one's.
         for path in [leaf_cert_path("auth-db"), leaf_key_path("auth-db")] {
             after.insert(path.clone(), files.get(&path).unwrap().to_vec());

@@ -17,26 +17,15 @@ const TEAM: (&str, &str) = ("example.com/team", "data");
 
 /// bakery.toml and every fixture's bakery.toml, each with the platform label [`TEAM`].
 fn sources() -> Vec<(String, String)> {
-    let mut paths = vec![common::repo("bakery.toml")];
-    for entry in std::fs::read_dir(common::repo("tests/fixtures")).unwrap() {
-        let path = entry.unwrap().path().join("bakery.toml");
-        if path.is_file() {
-            paths.push(path);
-        }
-    }
-    paths
+    common::sources()
         .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap();
+        .map(|(path, text)| {
             assert!(text.contains("\n[platform]\n") || text.starts_with("[platform]\n"));
             let label = format!(
                 "[platform]\nlabels = {{ \"{}\" = \"{}\" }}\n",
                 TEAM.0, TEAM.1
             );
-            (
-                path.display().to_string(),
-                text.replacen("[platform]\n", &label, 1),
-            )
+            (path, text.replacen("[platform]\n", &label, 1))
         })
         .collect()
 }

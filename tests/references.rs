@@ -15,22 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use bakeryc::compile::{Document, compile};
 use serde_json::Value;
 
-/// bakery.toml and every fixture's bakery.toml, by path.
-fn sources() -> Vec<(String, String)> {
-    let mut sources = vec![(
-        "bakery.toml".to_owned(),
-        std::fs::read_to_string(common::repo("bakery.toml")).unwrap(),
-    )];
-    for entry in std::fs::read_dir(common::repo("tests/fixtures")).unwrap() {
-        let path = entry.unwrap().path().join("bakery.toml");
-        if path.is_file() {
-            let text = std::fs::read_to_string(&path).unwrap();
-            sources.push((path.display().to_string(), text));
-        }
-    }
-    sources
-}
-
 /// What lies outside the tree: the Secrets the declared clients' own pods read, and the Secrets
 /// made elsewhere: by `bakeryc secrets` in its modes (the TLS Secrets without cert-manager, the
 /// credentials and the backup passphrase without External Secrets), or by the user (a name
@@ -302,7 +286,7 @@ fn problems(objects: &[Value], outside: &Outside) -> Vec<String> {
 #[test]
 fn every_reference_resolves_and_every_made_secret_is_read() {
     let mut makers = 0;
-    for (path, source) in sources() {
+    for (path, source) in common::sources() {
         let (renderings, outside) = renderings(&source);
         for (env, objects) in renderings {
             let found = problems(&objects, &outside);

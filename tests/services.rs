@@ -123,25 +123,10 @@ impl Compiled {
     }
 }
 
-fn sources() -> Vec<(String, String)> {
-    let mut sources = vec![(
-        "bakery.toml".to_owned(),
-        std::fs::read_to_string(common::repo("bakery.toml")).unwrap(),
-    )];
-    for entry in std::fs::read_dir(common::repo("tests/fixtures")).unwrap() {
-        let path = entry.unwrap().path().join("bakery.toml");
-        if path.is_file() {
-            let text = std::fs::read_to_string(&path).unwrap();
-            sources.push((path.display().to_string(), text));
-        }
-    }
-    sources
-}
-
 #[test]
 fn every_client_profile_reaches_its_own_server_through_its_service() {
     let mut profiles = 0;
-    for (name, source) in sources() {
+    for (name, source) in common::sources() {
         let compiled = compiled(&source);
         for (config_map, (host, port, server_port)) in &compiled.profiles {
             let at = format!("{name}: {config_map}");
@@ -167,7 +152,7 @@ fn every_client_profile_reaches_its_own_server_through_its_service() {
 
 #[test]
 fn every_service_fronts_one_server_inside_the_cluster_only() {
-    for (name, source) in sources() {
+    for (name, source) in common::sources() {
         let compiled = compiled(&source);
         assert!(!compiled.services.is_empty(), "{name}");
         for (service_name, service) in &compiled.services {

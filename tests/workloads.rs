@@ -17,22 +17,6 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
 
-/// bakery.toml and every fixture's bakery.toml, by path.
-fn sources() -> Vec<(String, String)> {
-    let mut sources = vec![(
-        "bakery.toml".to_owned(),
-        std::fs::read_to_string(common::repo("bakery.toml")).unwrap(),
-    )];
-    for entry in std::fs::read_dir(common::repo("tests/fixtures")).unwrap() {
-        let path = entry.unwrap().path().join("bakery.toml");
-        if path.is_file() {
-            let text = std::fs::read_to_string(&path).unwrap();
-            sources.push((path.display().to_string(), text));
-        }
-    }
-    sources
-}
-
 /// Every Deployment of the base, with the name of the claim it mounts, if any.
 fn deployments(source: &str) -> Vec<(Deployment, Option<String>)> {
     let platform = common::platform(source);
@@ -255,7 +239,7 @@ fn problems(deployment: &Deployment, claim: Option<&str>) -> Vec<String> {
 #[test]
 fn every_server_is_one_pod_stopped_before_its_replacement_starts() {
     let mut servers = 0;
-    for (path, source) in sources() {
+    for (path, source) in common::sources() {
         for (deployment, claim) in deployments(&source) {
             let found = problems(&deployment, claim.as_deref());
             assert!(found.is_empty(), "{path}:\n{}", found.join("\n"));
@@ -271,7 +255,7 @@ fn every_server_is_one_pod_stopped_before_its_replacement_starts() {
 #[test]
 fn every_pod_is_whole_and_checks_its_optional_secrets() {
     let mut pods = 0;
-    for (path, source) in sources() {
+    for (path, source) in common::sources() {
         for (name, pod, server) in pod_templates(&source) {
             let found = pod_problems(&pod, server);
             assert!(found.is_empty(), "{path}: {name}:\n{}", found.join("\n"));

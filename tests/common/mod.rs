@@ -22,6 +22,23 @@ use bakeryc::render::Files;
 
 pub mod servers;
 
+/// bakery.toml and every fixture's bakery.toml, as (path, text): the trees whole-tree tests
+/// walk.
+pub fn sources() -> Vec<(String, String)> {
+    let mut sources = vec![(
+        "bakery.toml".to_owned(),
+        fs::read_to_string(repo("bakery.toml")).unwrap(),
+    )];
+    for entry in fs::read_dir(repo("tests/fixtures")).unwrap() {
+        let path = entry.unwrap().path().join("bakery.toml");
+        if path.is_file() {
+            let text = fs::read_to_string(&path).unwrap();
+            sources.push((path.display().to_string(), text));
+        }
+    }
+    sources
+}
+
 /// A path in the repository (tests run with the crate root as working directory, but the
 /// binary runs in the workspace).
 pub fn repo(path: &str) -> PathBuf {
