@@ -950,3 +950,83 @@ pub fn alert_thresholds(platform: &Platform) -> Vec<(WorkloadNames, String, i64)
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600;
+    const DAY: i64 = 24 * HOUR;
+
+    fn gap(text: &str) -> i64 {
+        longest_gap_seconds(&Cron::new(text).unwrap())
+    }
+
+    #[test]
+    fn the_longest_gap_bounds_every_schedule_form() {
+        for (cron, expected) in [
+            ("@yearly", 366 * DAY),
+            ("@annually", 366 * DAY),
+            ("@monthly", 31 * DAY),
+            ("@weekly", 7 * DAY),
+            ("@daily", DAY),
+            ("@midnight", DAY),
+            ("@hourly", HOUR),
+            ("0 3 1 1 *", 366 * DAY),
+            ("0 3 1 * *", 31 * DAY),
+            ("0 3 * * 0", 7 * DAY),
+            ("30 3 * * 1-6", 7 * DAY),
+            ("0 3 * * *", DAY),
+            ("15 * * * *", HOUR),
+            ("*/5 * * * *", HOUR),
+        ] {
+            assert_eq!(gap(cron), expected, "{cron}");
+        }
+    }
+
+    /// The alert allows the most lenient of the base's and the environments' schedules, plus the
+    /// grace, and only for the databases the backups cover.
+    #[test]
+    fn alert_thresholds_take_the_most_lenient_schedule_and_the_grace() {
+        let platform = crate::check(
+            r#"
+[platform]
+name = "shop"
+namespace = "shop"
+[postgres]
+version = 17
+image = "postgres:17.2-alpine"
+storage = "1Gi"
+[[database]]
+name = "orders"
+[[database]]
+name = "scratch"
+backup = false
+[backup]
+image = "registry.example.com/postgres-pgbackrest:17.2-alpine"
+schedule = { full = "0 1 * * 0", differential = "0 1 * * *" }
+[backup.repository]
+type = "volume"
+storage = "5Gi"
+[environments.dev]
+[environments.prod]
+[environments.prod.backup]
+schedule = { full = "0 1 1 * *", differential = "@hourly" }
+"#,
+        )
+        .platform
+        .expect("the platform is valid");
+        assert_eq!(ALERT_GRACE_SECONDS, 6 * HOUR);
+        let thresholds: Vec<(String, i64)> = alert_thresholds(&platform)
+            .into_iter()
+            .map(|(_, job, seconds)| (job, seconds))
+            .collect();
+        assert_eq!(
+            thresholds,
+            [
+                ("orders-db-backup-full".to_owned(), 31 * DAY + 6 * HOUR),
+                ("orders-db-backup-diff".to_owned(), DAY + 6 * HOUR),
+            ]
+        );
+    }
+}
