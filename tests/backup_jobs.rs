@@ -334,6 +334,23 @@ fn every_backed_up_database_gets_its_jobs_policy_and_repository() {
         checked.insert(path);
     }
     assert!(checked.len() >= 3, "{checked:?}");
+    // No fixture names a class for its repository volume: one with a class, too.
+    let path = "tests/fixtures/backup-volume/bakery.toml";
+    let mut document: toml::Table = std::fs::read_to_string(common::repo(path))
+        .unwrap()
+        .parse()
+        .unwrap();
+    document["backup"]["repository"]
+        .as_table_mut()
+        .unwrap()
+        .insert("storage_class".to_owned(), "backup-hdd".into());
+    let platform = common::platform(&toml::to_string(&document).unwrap());
+    let found = problems(&platform, &base(&platform));
+    assert!(
+        found.is_empty(),
+        "{path} with a class:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

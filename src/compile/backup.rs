@@ -844,19 +844,17 @@ pub fn database_overlay(
             ));
         }
     }
-    for (id, _) in base_by_id {
+    for (id, object) in base_by_id {
         let path = format!(
             "patches/backup-delete-{}-{}.yaml",
             id.0.to_ascii_lowercase(),
             id.1
         );
-        let api_version = if id.0 == "CronJob" {
-            "batch/v1"
-        } else if id.0 == "NetworkPolicy" {
-            "networking.k8s.io/v1"
-        } else {
-            "v1"
-        };
+        // The object's own apiVersion, as serde writes it: no table of kinds to keep in step.
+        let api_version = serde_json::to_value(&object)
+            .ok()
+            .and_then(|value| value.get("apiVersion").cloned())
+            .unwrap_or_default();
         let document = Document::StrategicMergePatch(serde_json::json!({
             "$patch": "delete",
             "apiVersion": api_version,
@@ -896,7 +894,7 @@ pub fn longest_gap_seconds(cron: &Cron) -> i64 {
         "@monthly" => return 31 * DAY,
         "@weekly" => return 7 * DAY,
         "@daily" | "@midnight" => return DAY,
-        "@hourly" => return HOUR,
+        // `@hourly` is one field, so it falls through to the hour below.
         _ => {}
     }
     let fields: Vec<&str> = cron.as_str().split_whitespace().collect();
