@@ -289,7 +289,13 @@ fn against_a_git_revision_reads_the_tree_at_that_commit_without_a_checkout() {
     // Read with git only: HEAD, the index and the work tree are as they were.
     assert_eq!(git(test.path(), &["rev-parse", "HEAD"]), head);
     assert_eq!(git(test.path(), &["status", "--porcelain"]), "");
-    test.run(&["plan", "--against", "no-such-rev"]).status(2);
+    // Refused as a usage error that names both readings, before git is asked for a tree.
+    test.run(&["plan", "--against", "no-such-rev"])
+        .status(2)
+        .stderr_has("is neither a folder nor a git revision");
+    test.run(&["plan", "--against=-x"])
+        .status(2)
+        .stderr_has("is neither a folder nor a git revision");
 }
 
 /// Effects of one environment of an in-memory plan, with the reasons' texts.
