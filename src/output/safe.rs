@@ -462,4 +462,32 @@ mod tests {
         let error = root.read("file-link").unwrap_err().to_string();
         assert!(error.contains("symbolic link"), "{error}");
     }
+
+    /// A folder is opened as a folder only (a file where one belongs is refused by name, not
+    /// opened as one), and no descriptor bakeryc hands out outlives an exec.
+    #[test]
+    fn folders_open_as_folders_only_and_no_descriptor_survives_an_exec() {
+        use rustix::io::{FdFlags, fcntl_getfd};
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("file"), "x").unwrap();
+        let error = SafeDir::open(&dir.path().join("file")).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(Errno::NOTDIR.raw_os_error()));
+        let root = SafeDir::open(dir.path()).unwrap();
+        let error = root.dir("file").unwrap_err().to_string();
+        assert!(
+            error.contains("file is a file where a folder belongs"),
+            "{error}"
+        );
+        let sub = root.create_dir("sub", 0o700).unwrap();
+        let created = sub.create_file("new", 0o600).unwrap();
+        let lock = sub.open_or_create("lock", 0o600).unwrap();
+        for (what, flags) in [
+            ("open", fcntl_getfd(&root.fd)),
+            ("create_dir", fcntl_getfd(&sub.fd)),
+            ("create_file", fcntl_getfd(&created)),
+            ("open_or_create", fcntl_getfd(&lock)),
+        ] {
+            assert!(flags.unwrap().contains(FdFlags::CLOEXEC), "{what}");
+        }
+    }
 }
