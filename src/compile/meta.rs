@@ -111,3 +111,70 @@ pub fn config_digest(parts: &[&str]) -> String {
             hex
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(digest: Option<&str>) -> Image {
+        Image {
+            repository: "postgres".into(),
+            tag: Some("17.2-alpine".into()),
+            digest: digest.map(str::to_owned),
+        }
+    }
+
+    /// A skip only where it cannot be avoided, each under its own key with the check's id and
+    /// the reason a reviewer needs.
+    #[test]
+    fn checkov_skips_exactly_what_cannot_be_avoided_with_reasons() {
+        let pinned = image(Some("sha256:0123"));
+        assert_eq!(checkov_skips(&pinned, false), None);
+        let skips = |image: &Image, low_uid: bool| -> Vec<(String, String)> {
+            checkov_skips(image, low_uid)
+                .unwrap()
+                .into_iter()
+                .map(|(key, value)| (key, value.split('=').next().unwrap().to_owned()))
+                .collect()
+        };
+        let pair = |key: &str, check: &str| (key.to_owned(), check.to_owned());
+        assert_eq!(
+            skips(&pinned, true),
+            [pair("checkov.io/skip1", "CKV_K8S_40")]
+        );
+        assert_eq!(
+            skips(&image(None), false),
+            [pair("checkov.io/skip1", "CKV_K8S_43")]
+        );
+        assert_eq!(
+            skips(&image(None), true),
+            [
+                pair("checkov.io/skip1", "CKV_K8S_40"),
+                pair("checkov.io/skip2", "CKV_K8S_43")
+            ]
+        );
+        for reason in checkov_skips(&image(None), true).unwrap().values() {
+            let (_, why) = reason.split_once('=').unwrap();
+            assert!(why.len() > 40, "{reason}");
+        }
+    }
+
+    /// Any change of what pods read changes the digest, also where the parts merely split
+    /// differently; the digest is 16 hex digits behind `sha256:`.
+    #[test]
+    fn the_config_digest_follows_every_part() {
+        let digest = config_digest(&["a", "bc"]);
+        assert!(
+            digest.starts_with("sha256:") && digest.len() == 7 + 16,
+            "{digest}"
+        );
+        assert!(
+            digest[7..].chars().all(|c| c.is_ascii_hexdigit()),
+            "{digest}"
+        );
+        assert_eq!(digest, config_digest(&["a", "bc"]));
+        for other in [&["a", "bd"][..], &["ab", "c"], &["a"], &["bc", "a"]] {
+            assert_ne!(digest, config_digest(other), "{other:?}");
+        }
+    }
+}
