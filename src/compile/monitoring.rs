@@ -200,3 +200,32 @@ unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{{{select
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform(renew_before: &str) -> Platform {
+        crate::check(&format!(
+            "[platform]\nname = \"shop\"\nnamespace = \"shop\"\n\
+             [postgres]\nversion = 17\nimage = \"postgres:17.2-alpine\"\nstorage = \"1Gi\"\n\
+             [[database]]\nname = \"orders\"\n\
+             [tls.server]\nrenew_before = \"{renew_before}\"\n"
+        ))
+        .platform
+        .expect("the platform is valid")
+    }
+
+    /// The renewal-failed alert leaves renewal a day, or half of `renew_before` when that is
+    /// shorter, so a short `renew_before` still alerts before the certificate expires.
+    #[test]
+    fn renewal_failed_leaves_a_day_or_half_of_renew_before() {
+        for (renew_before, threshold) in [("30d", 29 * DAY), ("2d", DAY), ("1d", DAY / 2)] {
+            assert_eq!(
+                renewal_failed_threshold(&platform(renew_before)),
+                threshold,
+                "{renew_before}"
+            );
+        }
+    }
+}
