@@ -490,4 +490,45 @@ mod tests {
             assert!(flags.unwrap().contains(FdFlags::CLOEXEC), "{what}");
         }
     }
+
+    /// `set_mode` changes the entry itself: a link is refused and its target keeps its mode,
+    /// and a FIFO does not block it (opened without waiting for a writer).
+    #[test]
+    fn set_mode_follows_no_link_and_never_blocks() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("target"), "x").unwrap();
+        fs::set_permissions(dir.path().join("target"), fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink("target", dir.path().join("link")).unwrap();
+        let root = SafeDir::open(dir.path()).unwrap();
+        assert!(root.set_mode("link", 0o600).is_err());
+        let mode = fs::metadata(dir.path().join("target"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+        rustix::fs::mknodat(
+            &root.fd,
+            "fifo",
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let root = SafeDir::open(&path).unwrap();
+            done.send(root.set_mode("fifo", 0o600).is_ok()).unwrap();
+        });
+        let changed = finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("set_mode blocked on a FIFO");
+        assert!(changed);
+        let mode = fs::symlink_metadata(dir.path().join("fifo"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }
