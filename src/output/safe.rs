@@ -268,6 +268,11 @@ pub fn is_mount_point(path: &Path) -> io::Result<bool> {
             return Ok(statx.stx_attributes.contains(StatxAttributes::MOUNT_ROOT));
         }
     }
+    is_mount_point_by_device(path)
+}
+
+/// The older test: a mount point's device differs from its parent folder's.
+fn is_mount_point_by_device(path: &Path) -> io::Result<bool> {
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         Some(_) => Path::new("."),
@@ -489,6 +494,18 @@ mod tests {
         ] {
             assert!(flags.unwrap().contains(FdFlags::CLOEXEC), "{what}");
         }
+    }
+
+    /// The device test that kernels without statx's mount-root attribute get: `/proc` is a
+    /// mount point, a folder inside it is not, nor is a relative path (its parent is `.`).
+    #[test]
+    fn mount_points_by_device() {
+        assert!(is_mount_point_by_device(Path::new("/proc")).unwrap());
+        assert!(!is_mount_point_by_device(Path::new("/proc/1")).unwrap());
+        assert!(!is_mount_point_by_device(Path::new("src")).unwrap());
+        assert!(is_mount_point_by_device(Path::new("/")).unwrap());
+        assert!(is_mount_point(Path::new("/proc")).unwrap());
+        assert!(!is_mount_point(Path::new("/proc/1")).unwrap());
     }
 
     /// `set_mode` changes the entry itself: a link is refused and its target keeps its mode,
