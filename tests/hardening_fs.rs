@@ -515,6 +515,40 @@ fn open_modes_are_reported_and_repaired_foreign_owners_refused() {
     assert_eq!(fs::metadata(&key).unwrap().uid(), NOBODY);
 }
 
+/// The same, run by a normal user: the files it made are its own (not another user's), and an
+/// open one is made private again by it.
+#[test]
+fn a_normal_users_own_secrets_are_its_own() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run bakeryc as another user (setpriv)");
+        return;
+    }
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    let as_nobody = |args: &[&str]| dir.run_as(NOBODY, args);
+    let Ok(generate) = as_nobody(&["secrets", "generate", "--env", "prod"]) else {
+        eprintln!("skipped: setpriv is not available");
+        return;
+    };
+    expect(&generate, 0);
+    expect(
+        &as_nobody(&["secrets", "status", "--env", "prod"]).unwrap(),
+        0,
+    );
+    let key = dir.path().join("secrets/prod/ca.key");
+    assert_eq!(fs::metadata(&key).unwrap().uid(), NOBODY);
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let generate = as_nobody(&["secrets", "generate", "--env", "prod"]).unwrap();
+    expect(&generate, 0);
+    assert!(
+        stderr(&generate).contains("made private again"),
+        "{}",
+        stderr(&generate)
+    );
+    assert_eq!(mode(&key), 0o600);
+}
+
 /// Item 17: a folder no workload owns is listed by `status` (which fails) and removed by
 /// `prune` only with confirmation.
 #[test]
