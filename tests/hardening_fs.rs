@@ -124,11 +124,20 @@ fn build_reads_and_prunes_only_its_own_roots() {
         generated.join("backup/kustomization.yaml"),
     )
     .unwrap();
+    // A file of the user's inside a root, longer than the header but without it: not bakeryc's.
+    let notes = generated.join("base/NOTES.md");
+    fs::write(
+        &notes,
+        "# Notes kept by hand beside the generated files of this tree
+",
+    )
+    .unwrap();
     expect(&dir.run(&["build", "--check"]), 0);
     let build = dir.run(&["build"]);
     expect(&build, 0);
     assert!(stderr(&build).contains("up to date"), "{}", stderr(&build));
     assert!(generated.join("backup/kustomization.yaml").is_file());
+    assert!(notes.is_file(), "the user's file in a root was pruned");
 }
 
 /// Item 9: the config is a regular file of at most 10 MB; anything else is exit 2 at once.

@@ -54,6 +54,12 @@ fn check_fixture(config: &str) {
                 "{what}"
             );
             assert_eq!(spec.storage_class_name, placement.storage_class, "{what}");
+            // One server pod owns its data volume.
+            assert_eq!(
+                spec.access_modes.as_deref(),
+                Some(&["ReadWriteOnce".to_owned()][..]),
+                "{what}"
+            );
             let deployment: Deployment =
                 serde_json::from_value(find("Deployment", &names.workload)).unwrap();
             let has_digest_skip = deployment

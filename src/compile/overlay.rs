@@ -501,6 +501,50 @@ mod tests {
 
     use super::*;
 
+    /// One shared patch plus its exceptions only where that makes fewer patches than one per
+    /// changed database; the commonest new value is shared (the first seen on a tie).
+    #[test]
+    fn shared_value_is_the_commonest_change_when_it_saves_patches() {
+        let platform = crate::check(include_str!(
+            "../../tests/fixtures/one-database/bakery.toml"
+        ))
+        .platform
+        .unwrap();
+        let base = platform.databases[0].placement.clone();
+        let envs: Vec<Placement> = ["", "a", "b", "c"]
+            .iter()
+            .map(|class| Placement {
+                storage_class: (!class.is_empty()).then(|| (*class).to_owned()),
+                ..base.clone()
+            })
+            .collect();
+        let shared = |classes: &str| {
+            let pairs: Vec<(&Placement, &Placement)> = classes
+                .chars()
+                .map(|c| (&base, &envs["-abc".find(c).unwrap()]))
+                .collect();
+            shared_value(&pairs, |p| &p.storage_class)
+                .cloned()
+                .flatten()
+        };
+        // `-` is a database the environment leaves alone.
+        for (classes, expected) in [
+            ("", None),
+            ("--", None),
+            ("a", None),
+            ("aa", Some("a")),
+            ("aaaa-", Some("a")),
+            ("ab", None),
+            ("aab", Some("a")),
+            ("abb", Some("b")),
+            ("aab--", None),
+            ("abab", Some("a")),
+            ("baba", Some("b")),
+        ] {
+            assert_eq!(shared(classes).as_deref(), expected, "{classes}");
+        }
+    }
+
     /// A sidecar put in front of each server container (the reloader of issue 10, say) takes the
     /// workload's image but never the server's resources: patches follow names, not positions.
     #[test]
