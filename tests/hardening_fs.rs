@@ -140,6 +140,25 @@ fn build_reads_and_prunes_only_its_own_roots() {
     assert!(notes.is_file(), "the user's file in a root was pruned");
 }
 
+/// An output folder that cannot be read is an error, never taken for an empty tree (which
+/// `build --check` would call drift and `plan` a creation of everything).
+#[test]
+fn an_unreadable_output_folder_is_an_error_not_an_empty_tree() {
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    for args in [
+        &["build", "--check", "-o", "bakery.toml/generated"][..],
+        &["plan", "-o", "bakery.toml/generated"][..],
+    ] {
+        let output = dir.run(args);
+        expect(&output, 2);
+        assert!(
+            stderr(&output).contains("Not a directory"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
 /// Item 9: the config is a regular file of at most 10 MB; anything else is exit 2 at once.
 #[test]
 fn config_reads_refuse_devices_fifos_folders_and_huge_files() {

@@ -64,7 +64,8 @@ mod tests {
 
     use super::*;
     use crate::crd::cert_manager::{
-        CaIssuer, Certificate, CertificateSpec, Issuer, IssuerSpec, SelfSignedIssuer,
+        CaIssuer, Certificate, CertificateSpec, ClusterIssuer, ClusterIssuerSpec, Issuer,
+        IssuerSpec, SelfSignedIssuer,
     };
 
     fn issuer(ca: bool) -> Object {
@@ -102,5 +103,23 @@ mod tests {
         assert!(wave_of_kind("Password") < wave_of_kind("ExternalSecret"));
         assert!(wave_of_kind("SecretStore") < wave_of_kind("ExternalSecret"));
         assert!(wave_of_kind("Deployment") < wave_of_kind("PrometheusRule"));
+    }
+
+    /// A ClusterIssuer takes the wave of the Issuer it stands for: a CA one after the CA.
+    #[test]
+    fn a_cluster_issuer_waits_like_an_issuer() {
+        let cluster = |ca: bool| {
+            let Object::Issuer(issuer) = issuer(ca) else {
+                unreachable!()
+            };
+            let spec = ClusterIssuerSpec {
+                self_signed: issuer.spec.self_signed,
+                ca: issuer.spec.ca,
+            };
+            Object::ClusterIssuer(Box::new(ClusterIssuer::new("i", spec)))
+        };
+        assert_eq!(wave(&cluster(false)), wave(&issuer(false)));
+        assert_eq!(wave(&cluster(true)), wave(&issuer(true)));
+        assert!(wave(&certificate(true)) < wave(&cluster(true)));
     }
 }
