@@ -145,17 +145,22 @@ fn build_reads_and_prunes_only_its_own_roots() {
 #[test]
 fn an_unreadable_output_folder_is_an_error_not_an_empty_tree() {
     let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
-    for args in [
-        &["build", "--check", "-o", "bakery.toml/generated"][..],
-        &["plan", "-o", "bakery.toml/generated"][..],
+    for (out, error) in [
+        ("bakery.toml/generated", "Not a directory"),
+        ("bakery.toml", "bakery.toml is not a folder"),
     ] {
-        let output = dir.run(args);
-        expect(&output, 2);
-        assert!(
-            stderr(&output).contains("Not a directory"),
-            "{args:?}: {}",
-            stderr(&output)
-        );
+        for args in [
+            &["build", "--check", "-o", out][..],
+            &["plan", "-o", out][..],
+        ] {
+            let output = dir.run(args);
+            expect(&output, 2);
+            assert!(
+                stderr(&output).contains(error),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+        }
     }
 }
 
