@@ -164,6 +164,43 @@ fn an_unreadable_output_folder_is_an_error_not_an_empty_tree() {
     }
 }
 
+/// A root (`base/`, `overlays/`, `argocd/`) that is a link or a file is the user's: `build`,
+/// `build --check` and `plan` all refuse it by name, and nothing on disk changes.
+#[test]
+fn a_root_that_is_a_link_or_a_file_is_refused_by_every_command() {
+    let dir = Test::fixture("tests/fixtures/one-database/bakery.toml");
+    expect(&dir.run(&["build"]), 0);
+    let base = dir.path().join("generated/base");
+    fs::rename(&base, dir.path().join("elsewhere")).unwrap();
+    symlink("../elsewhere", &base).unwrap();
+    let file = |path: &Path| {
+        fs::remove_file(path).unwrap();
+        fs::write(path, "the user's\n").unwrap();
+    };
+    for (what, error) in [
+        ("link", "generated/base is a symbolic link"),
+        ("file", "generated/base is not a folder"),
+    ] {
+        if what == "file" {
+            file(&base);
+        }
+        let before = common::files(dir.path());
+        for args in [&["build"][..], &["build", "--check"], &["plan"]] {
+            let output = dir.run(args);
+            expect(&output, 2);
+            assert!(
+                stderr(&output).contains(error),
+                "{what} {args:?}: {}",
+                stderr(&output)
+            );
+        }
+        assert!(
+            common::files(dir.path()) == before,
+            "{what}: the disk changed"
+        );
+    }
+}
+
 /// Item 9: the config is a regular file of at most 10 MB; anything else is exit 2 at once.
 #[test]
 fn config_reads_refuse_devices_fifos_folders_and_huge_files() {

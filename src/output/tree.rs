@@ -89,7 +89,9 @@ fn root_entries(out: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         match fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_dir() => entries.extend(walk(&path, root)?.files),
             Ok(meta) if meta.file_type().is_symlink() => return Err(linked_root(&path)),
-            _ => {}
+            Ok(_) => return Err(not_a_folder_root(&path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(entries)
@@ -135,6 +137,18 @@ fn linked_root(path: &Path) -> io::Error {
         format!(
             "{} is a symbolic link; bakeryc replaces this folder as a whole and would replace \
              the link: link the output folder itself (-o) instead, or make it a real folder",
+            path.display()
+        ),
+    )
+}
+
+/// A root that is a file (or a FIFO, socket or device): the user's, so never replaced, and no
+/// tree can be read from it.
+fn not_a_folder_root(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is not a folder; bakeryc keeps its generated files in a folder of that name:              move it away, or choose another output folder (-o)",
             path.display()
         ),
     )
@@ -491,7 +505,8 @@ fn prepare_root(
                 carry_over(&from, &base.join(inside))?;
             }
         }
-        Ok(_) => return Err(linked_root(&target)),
+        Ok(meta) if meta.file_type().is_symlink() => return Err(linked_root(&target)),
+        Ok(_) => return Err(not_a_folder_root(&target)),
         Err(_) => modes.push((base.clone(), 0o755)),
     }
     Ok(PreparedRoot {
