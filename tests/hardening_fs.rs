@@ -379,6 +379,14 @@ fn stale_staging_folders_are_removed_and_none_is_kept() {
     assert_eq!(leftovers(&generated), Vec::<String>::new());
     assert!(generated.join(".not-bakeryc-staging").is_dir());
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    // A build that finds the tree unchanged writes nothing, and still removes them.
+    fs::create_dir_all(generated.join(".bakeryc-staging-overlays-killed/dev")).unwrap();
+    fs::create_dir_all(dir.path().join(".bakeryc-staging-legacy/overlays")).unwrap();
+    let unchanged = dir.run(&["build"]);
+    expect(&unchanged, 0);
+    assert!(stderr(&unchanged).contains("up to date"), "{}", stderr(&unchanged));
+    assert_eq!(leftovers(&generated), Vec::<String>::new());
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 
     let dir = secrets_workspace();
     let secrets = dir.path().join("secrets");
