@@ -111,6 +111,23 @@ fn build_keeps_the_folders_it_does_not_own() {
     }
 }
 
+/// An empty folder of the user's in one root survives a build that prunes another root's files
+/// of the same relative path (`base/dev/` beside the generated `overlays/dev/`).
+#[test]
+fn pruning_one_root_never_empties_another() {
+    let dir = Test::fixture("tests/fixtures/three-environments/bakery.toml");
+    expect(&dir.run(&["build"]), 0);
+    let generated = dir.path().join("generated");
+    assert!(generated.join("overlays/dev").is_dir());
+    fs::create_dir(generated.join("base/dev")).unwrap();
+    restorage(dir.path(), 100);
+    expect(&dir.run(&["build"]), 0);
+    assert!(
+        generated.join("base/dev").is_dir(),
+        "the user's empty folder was removed"
+    );
+}
+
 /// Item 9 (the output half): only the roots bakeryc writes are read; a copy of a generated file
 /// elsewhere in the output folder is the user's, not pruned, and no drift.
 #[test]
@@ -384,7 +401,11 @@ fn stale_staging_folders_are_removed_and_none_is_kept() {
     fs::create_dir_all(dir.path().join(".bakeryc-staging-legacy/overlays")).unwrap();
     let unchanged = dir.run(&["build"]);
     expect(&unchanged, 0);
-    assert!(stderr(&unchanged).contains("up to date"), "{}", stderr(&unchanged));
+    assert!(
+        stderr(&unchanged).contains("up to date"),
+        "{}",
+        stderr(&unchanged)
+    );
     assert_eq!(leftovers(&generated), Vec::<String>::new());
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 
