@@ -121,7 +121,14 @@ fn pruning_one_root_never_empties_another() {
     assert!(generated.join("overlays/dev").is_dir());
     fs::create_dir(generated.join("base/dev")).unwrap();
     restorage(dir.path(), 100);
-    expect(&dir.run(&["build"]), 0);
+    let build = dir.run(&["build"]);
+    expect(&build, 0);
+    // Only sizes changed: every file is still there, none new, none gone.
+    assert!(
+        stderr(&build).contains(": 0 added, ") && stderr(&build).contains(" changed, 0 removed ("),
+        "{}",
+        stderr(&build)
+    );
     assert!(
         generated.join("base/dev").is_dir(),
         "the user's empty folder was removed"
