@@ -89,8 +89,13 @@ fn build_keeps_the_folders_it_does_not_own() {
     fs::set_permissions(h.join("base"), fs::Permissions::from_mode(0o2750)).unwrap();
     fs::create_dir_all(h.join("overlays/mine/empty")).unwrap();
     fs::set_permissions(h.join("overlays/mine"), fs::Permissions::from_mode(0o711)).unwrap();
+    // Owner and group are kept each on its own, too.
+    fs::create_dir_all(h.join("base/user-only")).unwrap();
+    fs::create_dir_all(h.join("base/group-only")).unwrap();
     if is_root() {
         std::os::unix::fs::chown(h.join("base"), Some(NOBODY), Some(NOBODY)).unwrap();
+        std::os::unix::fs::chown(h.join("base/user-only"), Some(NOBODY), Some(0)).unwrap();
+        std::os::unix::fs::chown(h.join("base/group-only"), Some(0), Some(NOBODY)).unwrap();
     }
     for round in 0..2 {
         expect(&dir.run(&["build", "-o", "h"]), 0);
@@ -100,6 +105,10 @@ fn build_keeps_the_folders_it_does_not_own() {
         assert_eq!(mode(&h.join("base")), 0o2750, "setgid and mode kept");
         if is_root() {
             assert_eq!(fs::metadata(h.join("base")).unwrap().uid(), NOBODY);
+            for (folder, owner) in [("user-only", (NOBODY, 0)), ("group-only", (0, NOBODY))] {
+                let meta = fs::metadata(h.join("base").join(folder)).unwrap();
+                assert_eq!((meta.uid(), meta.gid()), owner, "{folder}");
+            }
         }
         assert_eq!(mode(&h.join("overlays/mine")), 0o711);
         assert!(h.join("overlays/mine/empty").is_dir());
