@@ -235,6 +235,28 @@ fn a_root_that_is_a_link_or_a_file_is_refused_by_every_command() {
     }
 }
 
+/// A secrets environment that is a file is an error for every secrets command, never taken for
+/// an empty environment (which `status` would report as all missing and `generate` fill).
+#[test]
+fn a_secrets_environment_that_is_a_file_is_an_error() {
+    let dir = Test::fixture("tests/fixtures/secrets/ecdsa.toml");
+    fs::create_dir(dir.path().join("secrets")).unwrap();
+    fs::write(dir.path().join("secrets/prod"), "the user's\n").unwrap();
+    for command in ["status", "generate"] {
+        let output = dir.run(&["secrets", command, "--env", "prod"]);
+        expect(&output, 2);
+        assert!(
+            stderr(&output).contains("cannot read secrets/prod: Not a directory"),
+            "{command}: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(dir.path().join("secrets/prod")).unwrap(),
+        "the user's\n"
+    );
+}
+
 /// Item 9: the config is a regular file of at most 10 MB; anything else is exit 2 at once.
 #[test]
 fn config_reads_refuse_devices_fifos_folders_and_huge_files() {
