@@ -353,3 +353,37 @@ fn write_gitignore(dir: &Path) -> io::Result<()> {
         Err(e) => Err(e.error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A secret file lands inside the folder or nowhere: no absolute path, no `..`, no empty
+    /// name, whatever `secrets` hands over.
+    #[test]
+    fn write_private_writes_only_inside_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("env")).unwrap();
+        let root = SafeDir::open(&dir.path().join("env")).unwrap();
+        for outside in [
+            "../escaped",
+            "a/../../escaped",
+            "/tmp/escaped",
+            "a/",
+            "",
+            "./a",
+        ] {
+            let error = write_private(&root, outside, b"x").unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{outside:?}");
+        }
+        assert!(!dir.path().join("escaped").exists());
+        write_private(&root, "a/b/key", b"x").unwrap();
+        let file = dir.path().join("env/a/b/key");
+        assert_eq!(fs::read(&file).unwrap(), b"x");
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
