@@ -362,6 +362,7 @@ mod tests {
     /// name, whatever `secrets` hands over.
     #[test]
     fn write_private_writes_only_inside_the_folder() {
+        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("env")).unwrap();
         let root = SafeDir::open(&dir.path().join("env")).unwrap();
@@ -380,7 +381,6 @@ mod tests {
         write_private(&root, "a/b/key", b"x").unwrap();
         let file = dir.path().join("env/a/b/key");
         assert_eq!(fs::read(&file).unwrap(), b"x");
-        use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(
             fs::metadata(&file).unwrap().permissions().mode() & 0o777,
             0o600
