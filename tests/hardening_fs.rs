@@ -184,8 +184,9 @@ fn an_unreadable_output_folder_is_an_error_not_an_empty_tree() {
         ("bakery.toml", "bakery.toml is not a folder"),
     ] {
         for args in [
-            &["build", "--check", "-o", out][..],
-            &["plan", "-o", out][..],
+            &["build", "-o", out][..],
+            &["build", "--check", "-o", out],
+            &["plan", "-o", out],
         ] {
             let output = dir.run(args);
             expect(&output, 2);
@@ -435,6 +436,10 @@ fn stale_staging_folders_are_removed_and_none_is_kept() {
     assert_eq!(leftovers(&generated), Vec::<String>::new());
     assert!(generated.join(".not-bakeryc-staging").is_dir());
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    // Beside an output folder deeper down, too (earlier versions staged next to it).
+    fs::create_dir_all(dir.path().join("deploy/.bakeryc-staging-legacy/base")).unwrap();
+    expect(&dir.run(&["build", "-o", "deploy/generated"]), 0);
+    assert_eq!(leftovers(&dir.path().join("deploy")), Vec::<String>::new());
     // A build that finds the tree unchanged writes nothing, and still removes them.
     fs::create_dir_all(generated.join(".bakeryc-staging-overlays-killed/dev")).unwrap();
     fs::create_dir_all(dir.path().join(".bakeryc-staging-legacy/overlays")).unwrap();
