@@ -353,6 +353,19 @@ fn every_backed_up_database_gets_its_jobs_policy_and_repository() {
     );
 }
 
+/// `change`, applied to every object of `kind` (only the one named `name`, when given).
+fn on(
+    kind: &'static str,
+    name: Option<&'static str>,
+    change: impl Fn(&mut Value),
+) -> impl Fn(&mut Value) {
+    move |o| {
+        if o["kind"] == kind && name.is_none_or(|name| o["metadata"]["name"] == name) {
+            change(o);
+        }
+    }
+}
+
 #[test]
 fn each_broken_backup_promise_is_caught() {
     let source =
@@ -424,83 +437,65 @@ fn each_broken_backup_promise_is_caught() {
         "admits",
     );
     check(
-        &|o| {
-            if o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "orders-db-backup" {
-                o["spec"]["podSelector"] = json!({});
-            }
-        },
+        &on("NetworkPolicy", Some("orders-db-backup"), |o| {
+            o["spec"]["podSelector"] = json!({});
+        }),
         "selects",
     );
     check(
-        &|o| {
-            if o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "orders-db-backup" {
-                o["spec"]["ingress"][0]["ports"][0]["port"] = json!(6379);
-            }
-        },
+        &on("NetworkPolicy", Some("orders-db-backup"), |o| {
+            o["spec"]["ingress"][0]["ports"][0]["port"] = json!(6379);
+        }),
         "admits",
     );
     check(
-        &|o| {
-            if o["kind"] == "PersistentVolumeClaim" {
-                o["spec"]["resources"]["requests"]["storage"] = json!("1Gi");
-            }
-        },
+        &on("PersistentVolumeClaim", None, |o| {
+            o["spec"]["resources"]["requests"]["storage"] = json!("1Gi");
+        }),
         "claim",
     );
     check(
-        &|o| {
-            if o["kind"] == "PersistentVolumeClaim" {
-                o["spec"]["storageClassName"] = json!("fast");
-            }
-        },
+        &on("PersistentVolumeClaim", None, |o| {
+            o["spec"]["storageClassName"] = json!("fast");
+        }),
         "claim",
     );
     check(
-        &|o| {
-            if o["kind"] == "PersistentVolumeClaim" {
-                o["metadata"]["name"] = json!("elsewhere");
-            }
-        },
+        &on("PersistentVolumeClaim", None, |o| {
+            o["metadata"]["name"] = json!("elsewhere");
+        }),
         "no repository claim",
     );
     check(
-        &|o| {
-            if o["kind"] == "CronJob" && o["metadata"]["name"] == "orders-db-restore" {
-                let volumes = &mut o["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"];
-                for volume in volumes.as_array_mut().unwrap() {
-                    if volume["name"] == "backup-repository" {
-                        volume["persistentVolumeClaim"]["claimName"] = json!("other-db-backup");
-                    }
+        &on("CronJob", Some("orders-db-restore"), |o| {
+            let volumes = &mut o["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"];
+            for volume in volumes.as_array_mut().unwrap() {
+                if volume["name"] == "backup-repository" {
+                    volume["persistentVolumeClaim"]["claimName"] = json!("other-db-backup");
                 }
             }
-        },
+        }),
         "/var/lib/pgbackrest",
     );
     check(
-        &|o| {
-            if o["kind"] == "Deployment" {
-                let containers = &mut o["spec"]["template"]["spec"]["containers"];
-                for container in containers.as_array_mut().unwrap() {
-                    container["env"] = json!([]);
-                }
+        &on("Deployment", None, |o| {
+            let containers = &mut o["spec"]["template"]["spec"]["containers"];
+            for container in containers.as_array_mut().unwrap() {
+                container["env"] = json!([]);
             }
-        },
+        }),
         "PGBACKREST_CONFIG",
     );
     check(
-        &|o| {
-            if o["kind"] == "ConfigMap" && o["metadata"]["name"] == "orders-db-pgbackrest" {
-                o["data"]["restore.sh"] = json!("");
-            }
-        },
+        &on("ConfigMap", Some("orders-db-pgbackrest"), |o| {
+            o["data"]["restore.sh"] = json!("");
+        }),
         "restore.sh",
     );
     check(
-        &|o| {
-            if o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "scratch-db" {
-                o["metadata"]["name"] = json!("scratch-db-backup");
-            }
-        },
+        &on("NetworkPolicy", Some("scratch-db"), |o| {
+            o["metadata"]["name"] = json!("scratch-db-backup");
+        }),
         "made true",
     );
 }
